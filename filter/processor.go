@@ -1,0 +1,823 @@
+package filter
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Processor runs the filter over Fluent Bit chunks. It is safe for concurrent
+// use: Fluent Bit calls one filter instance from every threaded input's thread.
+type Processor struct {
+	cfg      *Config
+	sources  map[string]struct{}
+	redact   [][]byte // normalized name fragments
+	memory   *serverMemory
+	warnings *RateLimiter
+	pool     sync.Pool
+	Stats    Stats
+}
+
+// Stats are the processor's counters since start.
+type Stats struct {
+	Records      atomic.Uint64 // records examined
+	Passthrough  atomic.Uint64 // records that were not CloudTrail and went through untouched
+	Events       atomic.Uint64 // CloudTrail events found
+	Kept         atomic.Uint64 // events emitted (selected, or kept by keep_other_events)
+	Dropped      atomic.Uint64 // events from other sources, dropped
+	Errors       atomic.Uint64 // records/events kept with opsworks_error (or sent to error_tag)
+	TimeWarnings atomic.Uint64 // events whose eventTime could not be parsed
+}
+
+func (s *Stats) String() string {
+	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d time_warnings=%d",
+		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.TimeWarnings.Load())
+}
+
+// NewProcessor builds a processor; warn receives rate-limited warnings.
+func NewProcessor(cfg *Config, warn func(string)) *Processor {
+	p := &Processor{cfg: cfg, sources: map[string]struct{}{}, memory: newServerMemory(cfg.ServerMemorySize)}
+	for _, s := range cfg.EventSources {
+		p.sources[s] = struct{}{}
+	}
+	if cfg.Redact {
+		for _, k := range cfg.RedactKeys {
+			p.redact = append(p.redact, normalizeName(nil, []byte(k)))
+		}
+	}
+	p.warnings = NewRateLimiter(cfg.WarningInterval, warn)
+	p.pool.New = func() any { return &workspace{} }
+	return p
+}
+
+// Config returns the processor's configuration.
+func (p *Processor) Config() *Config { return p.cfg }
+
+// RememberedServers is the size of the serverName → engine memory.
+func (p *Processor) RememberedServers() int { return p.memory.Len() }
+
+// Emission is a run of encoded records for one tag.
+type Emission struct {
+	Tag     string
+	Records []byte
+	Count   int
+}
+
+// Result is what filtering one chunk produced. Buffers are valid until the
+// next call that reuses the Result.
+type Result struct {
+	Modified bool       // false: the chunk goes on unchanged (FLB_FILTER_NOTOUCH)
+	Keep     []byte     // records that stay in the incoming stream
+	KeepN    int        // how many
+	Emits    []Emission // records re-emitted under other tags
+}
+
+func (r *Result) reset() {
+	r.Modified = false
+	r.Keep = r.Keep[:0]
+	r.KeepN = 0
+	for i := range r.Emits {
+		r.Emits[i].Records = r.Emits[i].Records[:0]
+		r.Emits[i].Count = 0
+	}
+}
+
+// EmitCount is the number of emitted records over all tags.
+func (r *Result) EmitCount() int {
+	n := 0
+	for _, e := range r.Emits {
+		n += e.Count
+	}
+	return n
+}
+
+// emitBuf returns the buffer for tag, creating it on first use.
+func (r *Result) emitBuf(tag string) *Emission {
+	for i := range r.Emits {
+		if r.Emits[i].Tag == tag {
+			return &r.Emits[i]
+		}
+	}
+	r.Emits = append(r.Emits, Emission{Tag: tag})
+	return &r.Emits[len(r.Emits)-1]
+}
+
+// workspace is the per-call scratch state, pooled so the hot path allocates nothing.
+type workspace struct {
+	arena arena
+	json  jsonDecoder
+	body  []Value
+	out   []byte
+}
+
+// record is one decoded log event of a chunk.
+type record struct {
+	raw  []byte // the whole encoded record
+	time EventTime
+	meta []byte // encoded metadata map, nil for the legacy [time, body] format
+	body []byte // encoded body
+}
+
+// FilterChunk filters a chunk of Fluent Bit log events into res.
+func (p *Processor) FilterChunk(data []byte, res *Result) error {
+	res.reset()
+	ws := p.pool.Get().(*workspace)
+	defer p.pool.Put(ws)
+	for off := 0; off < len(data); {
+		rec, next, err := splitRecord(data, off, &ws.arena)
+		if err != nil {
+			// The rest of the chunk cannot be framed: keep it as it is rather than lose it.
+			p.warnings.Warn("chunk", fmt.Sprintf("undecodable chunk data kept unchanged: %v", err))
+			res.Keep = append(res.Keep, data[off:]...)
+			res.KeepN++
+			break
+		}
+		p.Stats.Records.Add(1)
+		ws.arena.reset()
+		if !p.filterRecord(ws, &rec, res) {
+			res.Keep = append(res.Keep, rec.raw...)
+			res.KeepN++
+			p.Stats.Passthrough.Add(1)
+		}
+		off = next
+	}
+	return nil
+}
+
+// splitRecord frames the record at off: [[time, meta], body] or [time, body].
+func splitRecord(data []byte, off int, a *arena) (record, int, error) {
+	start := off
+	if off >= len(data) || (data[off] != 0x92) {
+		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "record is not a 2-element array"}
+	}
+	off++
+	var rec record
+	var tv Value
+	d := msgpackDecoder{buf: data, off: off, maxDepth: 4, arena: a}
+	if off < len(data) && data[off] == 0x92 { // [time, metadata]
+		d.off++
+		if err := d.decode(&tv, 3); err != nil {
+			return record{}, 0, err
+		}
+		metaStart := d.off
+		end, err := skipMsgpack(data, metaStart)
+		if err != nil {
+			return record{}, 0, err
+		}
+		rec.meta = data[metaStart:end]
+		d.off = end
+	} else if err := d.decode(&tv, 3); err != nil {
+		return record{}, 0, err
+	}
+	t, ok := timeOf(&tv)
+	if !ok {
+		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "record time is not a timestamp"}
+	}
+	rec.time = t
+	bodyStart := d.off
+	end, err := skipMsgpack(data, bodyStart)
+	if err != nil {
+		return record{}, 0, err
+	}
+	rec.body = data[bodyStart:end]
+	rec.raw = data[start:end]
+	return rec, end, nil
+}
+
+// shape is what kind of record a body is.
+type shape int
+
+const (
+	shapeOther shape = iota
+	shapeLogFile
+	shapeEvent
+	shapeEventBridge
+	shapeCloudWatch
+	shapeText
+)
+
+// detect classifies a decoded map.
+func (p *Processor) detect(body *Value) shape {
+	if body.Kind != KindMap {
+		return shapeOther
+	}
+	switch {
+	case body.Get("Records") != nil:
+		return shapeLogFile
+	case body.Get("eventSource") != nil && body.Get("eventName") != nil:
+		return shapeEvent
+	case body.Get("detail") != nil && bytes.HasSuffix(body.Get("detail-type").Str, []byte("via CloudTrail")):
+		return shapeEventBridge
+	case body.Get("logEvents") != nil && body.Get("messageType").IsString("DATA_MESSAGE"):
+		return shapeCloudWatch
+	}
+	return shapeOther
+}
+
+// filterRecord handles one record; false means "not CloudTrail, pass through".
+func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
+	// Cheap pre-check for the most common input (one event per record): an
+	// event from another source is dropped without decoding it.
+	if p.cfg.SourceKey == "" && !p.cfg.KeepOtherEvents {
+		if src, isEvent := peekEventSource(rec.body); isEvent {
+			if _, ok := p.sources[string(src)]; !ok {
+				p.Stats.Events.Add(1)
+				p.Stats.Dropped.Add(1)
+				res.Modified = true
+				return true
+			}
+		}
+	}
+	var body Value
+	d := msgpackDecoder{buf: rec.body, maxDepth: p.cfg.MaxDepth, arena: &ws.arena}
+	if err := d.decode(&body, 0); err != nil {
+		p.recordError(ws, rec, nil, res, fmt.Sprintf("record: %v", err))
+		return true
+	}
+	if p.cfg.SourceKey != "" {
+		return p.filterText(ws, rec, &body, res)
+	}
+	return p.dispatch(ws, rec, &body, nil, res, "")
+}
+
+// dispatch routes a decoded body by shape. carrier is the record whose
+// source_key held the text (its other fields are carried over), or nil.
+func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result, where string) bool {
+	switch p.detect(body) {
+	case shapeLogFile:
+		records := body.Get("Records")
+		if records.Kind != KindArray {
+			p.recordError(ws, rec, carrier, res, fmt.Sprintf("%sRecords is a %s, not an array", where, records.Kind))
+			return true
+		}
+		res.Modified = true
+		for i := range records.Items {
+			p.event(ws, rec, &records.Items[i], carrier, res, fmt.Sprintf("%sRecords[%d]", where, i))
+		}
+		return true
+	case shapeEvent:
+		res.Modified = true
+		p.event(ws, rec, body, carrier, res, where)
+		return true
+	case shapeEventBridge:
+		detail := body.Get("detail")
+		if detail.Kind != KindMap || detail.Get("eventSource") == nil {
+			p.recordError(ws, rec, carrier, res, where+"detail is not a CloudTrail event")
+			return true
+		}
+		res.Modified = true
+		p.event(ws, rec, detail, carrier, res, where+"detail")
+		return true
+	case shapeCloudWatch:
+		return p.cloudWatch(ws, rec, body, carrier, res, where)
+	}
+	return false
+}
+
+// cloudWatch handles a CloudWatch Logs subscription payload: each
+// logEvents[].message holds one CloudTrail event as JSON text.
+func (p *Processor) cloudWatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result, where string) bool {
+	events := body.Get("logEvents")
+	if events.Kind != KindArray {
+		p.recordError(ws, rec, carrier, res, where+"logEvents is a "+events.Kind.String()+", not an array")
+		return true
+	}
+	res.Modified = true
+	for i := range events.Items {
+		at := fmt.Sprintf("%slogEvents[%d].message", where, i)
+		msg := events.Items[i].Get("message")
+		if msg == nil || (msg.Kind != KindString && msg.Kind != KindBinary) {
+			p.eventError(ws, rec, &events.Items[i], carrier, res, at+" is missing or not a string")
+			continue
+		}
+		ev, err := p.decodeJSON(ws, msg.Str)
+		if err != nil {
+			p.eventError(ws, rec, &events.Items[i], carrier, res, at+": "+err.Error())
+			continue
+		}
+		if ev.Kind != KindMap || ev.Get("eventSource") == nil {
+			p.eventError(ws, rec, &events.Items[i], carrier, res, at+" is not a CloudTrail event")
+			continue
+		}
+		p.event(ws, rec, &ev, carrier, res, at)
+	}
+	return true
+}
+
+// filterText handles source_key mode: the key holds JSON text.
+func (p *Processor) filterText(ws *workspace, rec *record, body *Value, res *Result) bool {
+	text := body.Get(p.cfg.SourceKey)
+	if text == nil || (text.Kind != KindString && text.Kind != KindBinary) {
+		return false
+	}
+	trimmed := bytes.TrimLeft(text.Str, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return false // not JSON: some other log line
+	}
+	if len(text.Str) > p.cfg.MaxEventSize*64 {
+		p.recordError(ws, rec, body, res, fmt.Sprintf("%s: JSON text of %d bytes exceeds 64 × max_event_size", p.cfg.SourceKey, len(text.Str)))
+		return true
+	}
+	doc, err := p.decodeJSON(ws, text.Str)
+	if err != nil {
+		p.recordError(ws, rec, body, res, fmt.Sprintf("%s: %v", p.cfg.SourceKey, err))
+		return true
+	}
+	return p.dispatch(ws, rec, &doc, body, res, "")
+}
+
+func (p *Processor) decodeJSON(ws *workspace, text []byte) (Value, error) {
+	ws.json.buf, ws.json.off, ws.json.maxDepth, ws.json.arena = text, 0, p.cfg.MaxDepth, &ws.arena
+	ws.json.path, ws.json.stack = ws.json.path[:0], ws.json.stack[:0]
+	d := &ws.json
+	var v Value
+	d.ws()
+	if err := d.value(&v, 0); err != nil {
+		return Value{}, err
+	}
+	d.ws()
+	if d.off != len(text) {
+		return Value{}, d.fail("unexpected %s after the end of the document", d.found())
+	}
+	return v, nil
+}
+
+// peekEventSource scans a map's keys (without decoding values) for
+// eventSource and eventName. It returns the eventSource and whether the map
+// looks like a single CloudTrail event.
+func peekEventSource(body []byte) ([]byte, bool) {
+	if len(body) == 0 {
+		return nil, false
+	}
+	n, off := 0, 1
+	switch c := body[0]; {
+	case c >= 0x80 && c <= 0x8f:
+		n = int(c & 0x0f)
+	case c == 0xde && len(body) >= 3:
+		n, off = int(body[1])<<8|int(body[2]), 3
+	default:
+		return nil, false
+	}
+	var src []byte
+	hasName, hasSource := false, false
+	for i := 0; i < n; i++ {
+		key, next, ok := peekString(body, off)
+		if !ok {
+			return nil, false
+		}
+		valEnd, err := skipMsgpack(body, next)
+		if err != nil {
+			return nil, false
+		}
+		switch string(key) {
+		case "eventSource":
+			val, _, ok := peekString(body, next)
+			if !ok {
+				return nil, false
+			}
+			src, hasSource = val, true
+		case "eventName":
+			hasName = true
+		case "Records":
+			return nil, false
+		}
+		off = valEnd
+	}
+	return src, hasSource && hasName
+}
+
+// peekString reads a msgpack string at off.
+func peekString(b []byte, off int) ([]byte, int, bool) {
+	if off >= len(b) {
+		return nil, 0, false
+	}
+	c := b[off]
+	n, start := 0, off+1
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		n = int(c & 0x1f)
+	case c == 0xd9 && off+1 < len(b):
+		n, start = int(b[off+1]), off+2
+	case c == 0xda && off+2 < len(b):
+		n, start = int(b[off+1])<<8|int(b[off+2]), off+3
+	default:
+		return nil, 0, false
+	}
+	if start+n > len(b) {
+		return nil, 0, false
+	}
+	return b[start : start+n], start + n, true
+}
+
+// event transforms one CloudTrail event and writes it to res.
+func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, where string) {
+	p.Stats.Events.Add(1)
+	if ev.Kind != KindMap {
+		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s is a %s, not an object", nameOr(where, "event"), ev.Kind))
+		return
+	}
+	src := ev.Get("eventSource")
+	_, selected := p.sources[src.String()]
+	if !selected && !p.cfg.KeepOtherEvents {
+		p.Stats.Dropped.Add(1)
+		return
+	}
+	if bad := invalidUTF8(ev, 0); bad != "" {
+		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: %s is not valid UTF-8", nameOr(where, "event"), bad))
+		return
+	}
+	variant := ""
+	if selected {
+		variant = p.classify(ev, src)
+	}
+	if len(p.redact) > 0 {
+		for _, k := range [...]string{"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"} {
+			if v := ev.Get(k); v != nil {
+				p.redactValue(v, false, 0)
+			}
+		}
+	}
+	t, warning := rec.time, ""
+	if p.cfg.UseEventTime {
+		if et, ok := parseEventTime(ev.Get("eventTime")); ok {
+			t = et
+		} else {
+			p.Stats.TimeWarnings.Add(1)
+			warning = fmt.Sprintf("eventTime %s is not an RFC 3339 timestamp; the record time was kept", quoteValue(ev.Get("eventTime")))
+		}
+	}
+	body := p.buildBody(ws, ev, carrier, variant, warning)
+	ws.out = appendRecord(ws.out[:0], t, rec.meta, &body)
+	if len(ws.out) > p.cfg.MaxEventSize {
+		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: event of %d bytes exceeds max_event_size (%d)", nameOr(where, "event"), len(ws.out), p.cfg.MaxEventSize))
+		return
+	}
+	p.Stats.Kept.Add(1)
+	if variant != "" && p.cfg.Retag {
+		e := res.emitBuf(p.cfg.TagPrefix + variant)
+		e.Records = append(e.Records, ws.out...)
+		e.Count++
+		return
+	}
+	res.Keep = append(res.Keep, ws.out...)
+	res.KeepN++
+}
+
+func nameOr(where, def string) string {
+	if where == "" {
+		return def
+	}
+	return where
+}
+
+func (p *Processor) classify(ev *Value, src *Value) string {
+	if src.IsString(sourceStacks) {
+		return VariantStacks
+	}
+	if src.IsString(sourceCM) {
+		return classifyCM(ev, p.memory)
+	}
+	// A user-selected source that is not OpsWorks: name it after the service.
+	s := src.String()
+	if i := bytes.IndexByte([]byte(s), '.'); i > 0 {
+		return s[:i]
+	}
+	return "other"
+}
+
+// buildBody assembles the output map: the event's fields in order, with
+// userIdentity replaced by its flattened keys, carrier fields appended, and
+// the filter's own fields last. Fields the filter owns are replaced, never
+// duplicated, so records can pass through the filter twice.
+func (p *Processor) buildBody(ws *workspace, ev *Value, carrier *Value, variant, warning string) Value {
+	items := ws.body[:0]
+	for i := 0; i+1 < len(ev.Items); i += 2 {
+		k, v := &ev.Items[i], &ev.Items[i+1]
+		switch {
+		case isOwnField(k):
+			continue
+		case k.IsString("userIdentity") && v.Kind == KindMap:
+			items = p.flatten(ws, items, k.Str, v)
+		default:
+			items = append(items, *k, *v)
+		}
+	}
+	if carrier != nil {
+		for i := 0; i+1 < len(carrier.Items); i += 2 {
+			k := &carrier.Items[i]
+			if k.IsString(p.cfg.SourceKey) || isOwnField(k) || hasKey(items, k) {
+				continue
+			}
+			items = append(items, *k, carrier.Items[i+1])
+		}
+	}
+	if variant != "" {
+		items = append(items, StringValue(FieldVariant), StringValue(variant))
+	}
+	if warning != "" {
+		items = append(items, StringValue(FieldWarning), StringValue(warning))
+	}
+	ws.body = items
+	return Value{Kind: KindMap, Items: items}
+}
+
+func isOwnField(k *Value) bool {
+	return k.IsString(FieldVariant) || k.IsString(FieldError) || k.IsString(FieldWarning)
+}
+
+func hasKey(items []Value, k *Value) bool {
+	for i := 0; i < len(items); i += 2 {
+		if k.Kind == KindString && items[i].Kind == KindString && bytes.Equal(items[i].Str, k.Str) {
+			return true
+		}
+	}
+	return false
+}
+
+// flatten appends prefix<sep>path → value pairs for every leaf of m. Arrays
+// are leaves (kept as values); empty objects carry nothing and vanish.
+func (p *Processor) flatten(ws *workspace, items []Value, prefix []byte, m *Value) []Value {
+	for i := 0; i+1 < len(m.Items); i += 2 {
+		k, v := &m.Items[i], &m.Items[i+1]
+		if k.Kind != KindString {
+			continue
+		}
+		key := ws.arena.concat(prefix, p.cfg.Separator, k.Str)
+		if v.Kind == KindMap {
+			items = p.flatten(ws, items, key, v)
+			continue
+		}
+		items = append(items, Value{Kind: KindString, Str: key}, *v)
+	}
+	return items
+}
+
+// concat stores a+sep+b in the arena.
+func (a *arena) concat(x []byte, sep string, y []byte) []byte {
+	n := len(x) + len(sep) + len(y)
+	if cap(a.bytes)-len(a.bytes) < n {
+		size := 2 * cap(a.bytes)
+		if size < 4096 {
+			size = 4096
+		}
+		if size < n {
+			size = n
+		}
+		a.bytes = make([]byte, 0, size) // earlier keys keep the old slab alive
+	}
+	start := len(a.bytes)
+	a.bytes = append(append(append(a.bytes, x...), sep...), y...)
+	return a.bytes[start:len(a.bytes):len(a.bytes)]
+}
+
+// redactValue replaces non-redacted strings under sensitive names. Name/value
+// pairs ({"name": "CHEF_PIVOTAL_KEY", "value": …}) count as named by name.
+func (p *Processor) redactValue(v *Value, sensitive bool, depth int) bool {
+	if depth > p.cfg.MaxDepth {
+		return false
+	}
+	changed := false
+	switch v.Kind {
+	case KindString:
+		if sensitive && !alreadyRedacted(v.Str) {
+			*v = StringValue(Redacted)
+			return true
+		}
+	case KindArray:
+		for i := range v.Items {
+			changed = p.redactValue(&v.Items[i], sensitive, depth+1) || changed
+		}
+	case KindMap:
+		pairSensitive := false
+		for _, nk := range [...]string{"name", "attributeName", "Name"} {
+			if n := v.Get(nk); n != nil && n.Kind == KindString && p.isSensitive(n.Str) {
+				pairSensitive = true
+			}
+		}
+		for i := 0; i+1 < len(v.Items); i += 2 {
+			k := &v.Items[i]
+			s := sensitive || (k.Kind == KindString && p.isSensitive(k.Str))
+			if pairSensitive && (k.IsString("value") || k.IsString("attributeValue") || k.IsString("Value")) {
+				s = true
+			}
+			changed = p.redactValue(&v.Items[i+1], s, depth+1) || changed
+		}
+	}
+	if changed {
+		v.touch()
+	}
+	return changed
+}
+
+func alreadyRedacted(s []byte) bool {
+	return len(s) == 0 || bytes.EqualFold(s, []byte(Redacted)) || bytes.EqualFold(s, []byte("**redacted**")) ||
+		bytes.Equal(s, []byte("HIDDEN_DUE_TO_SECURITY_REASONS"))
+}
+
+func (p *Processor) isSensitive(name []byte) bool {
+	var buf [64]byte
+	norm := normalizeName(buf[:0], name)
+	for _, frag := range p.redact {
+		if bytes.Contains(norm, frag) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeName lower-cases name and drops '_' and '-'.
+func normalizeName(dst, name []byte) []byte {
+	for _, c := range name {
+		switch {
+		case c == '_' || c == '-':
+		case c >= 'A' && c <= 'Z':
+			dst = append(dst, c+'a'-'A')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// invalidUTF8 returns the first key whose value (or name) is not valid UTF-8.
+func invalidUTF8(v *Value, depth int) string {
+	switch v.Kind {
+	case KindString:
+		if !utf8.Valid(v.Str) {
+			return "a value"
+		}
+	case KindArray:
+		for i := range v.Items {
+			if bad := invalidUTF8(&v.Items[i], depth+1); bad != "" {
+				return bad
+			}
+		}
+	case KindMap:
+		for i := 0; i+1 < len(v.Items); i += 2 {
+			k := &v.Items[i]
+			if k.Kind == KindString && !utf8.Valid(k.Str) {
+				return fmt.Sprintf("key %q", k.Str)
+			}
+			if bad := invalidUTF8(&v.Items[i+1], depth+1); bad != "" {
+				if bad == "a value" {
+					return fmt.Sprintf("field %q", k.Str)
+				}
+				return bad
+			}
+		}
+	}
+	return ""
+}
+
+// recordError keeps the whole record unmodified plus opsworks_error (or sends
+// it to error_tag). carrier, when set, is the already-decoded body.
+func (p *Processor) recordError(ws *workspace, rec *record, carrier *Value, res *Result, msg string) {
+	p.Stats.Errors.Add(1)
+	p.warnings.Warn("record", msg)
+	res.Modified = true
+	if carrier != nil {
+		p.writeError(ws, rec, carrier, res, msg)
+		return
+	}
+	// The body could not be decoded (too deep, corrupt): add the field by
+	// rewriting only the map header, so the original bytes stay as they are.
+	ws.out = appendRecordHeader(ws.out[:0], rec.time, rec.meta)
+	ws.out = appendWithField(ws.out, rec.body, FieldError, msg)
+	p.route(ws.out, res)
+}
+
+// eventError keeps one bad event (an element of Records, a logEvents entry)
+// with opsworks_error, so the rest of its record can still be processed.
+func (p *Processor) eventError(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, msg string) {
+	p.Stats.Errors.Add(1)
+	p.warnings.Warn("event", msg)
+	body := *ev
+	if ev.Kind != KindMap {
+		body = Value{Kind: KindMap, Items: []Value{StringValue("event"), *ev}}
+	}
+	_ = carrier
+	p.writeError(ws, rec, &body, res, msg)
+}
+
+func (p *Processor) writeError(ws *workspace, rec *record, body *Value, res *Result, msg string) {
+	items := make([]Value, 0, len(body.Items)+2)
+	for i := 0; i+1 < len(body.Items); i += 2 {
+		if !body.Items[i].IsString(FieldError) {
+			items = append(items, body.Items[i], body.Items[i+1])
+		}
+	}
+	items = append(items, StringValue(FieldError), StringValue(msg))
+	out := Value{Kind: KindMap, Items: items}
+	ws.out = appendRecord(ws.out[:0], rec.time, rec.meta, &out)
+	p.route(ws.out, res)
+}
+
+// route sends an error record to error_tag, or keeps it in the stream.
+func (p *Processor) route(encoded []byte, res *Result) {
+	if p.cfg.ErrorTag != "" && p.cfg.Retag {
+		e := res.emitBuf(p.cfg.ErrorTag)
+		e.Records = append(e.Records, encoded...)
+		e.Count++
+		return
+	}
+	res.Keep = append(res.Keep, encoded...)
+	res.KeepN++
+}
+
+// appendWithField appends body (encoded) with key: val added. A body that is
+// not a map is wrapped as {"record": body, key: val}.
+func appendWithField(b []byte, body []byte, key, val string) []byte {
+	n, hdr := mapHeader(body)
+	if hdr == 0 {
+		b = appendMapHeader(b, 2)
+		b = appendString(b, "record")
+		b = append(b, body...)
+	} else {
+		b = appendMapHeader(b, n+1)
+		b = append(b, body[hdr:]...)
+	}
+	b = appendString(b, key)
+	return appendString(b, val)
+}
+
+// mapHeader returns a map's entry count and header length (0 if not a map).
+func mapHeader(b []byte) (int, int) {
+	switch {
+	case len(b) >= 1 && b[0] >= 0x80 && b[0] <= 0x8f:
+		return int(b[0] & 0x0f), 1
+	case len(b) >= 3 && b[0] == 0xde:
+		return int(b[1])<<8 | int(b[2]), 3
+	case len(b) >= 5 && b[0] == 0xdf:
+		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
+	}
+	return 0, 0
+}
+
+// appendRecord encodes [[time, meta], body]; meta nil means an empty map.
+func appendRecord(b []byte, t EventTime, meta []byte, body *Value) []byte {
+	return AppendMsgpack(appendRecordHeader(b, t, meta), body)
+}
+
+// appendRecordHeader encodes a record up to its body. Output always uses the
+// current [[time, metadata], body] format, which every supported Fluent Bit reads.
+func appendRecordHeader(b []byte, t EventTime, meta []byte) []byte {
+	b = append(b, 0x92, 0x92)
+	b = appendEventTime(b, t)
+	if meta == nil {
+		return append(b, 0x80)
+	}
+	return append(b, meta...)
+}
+
+func quoteValue(v *Value) string {
+	if v == nil {
+		return "(missing)"
+	}
+	if len(v.Str) > 64 {
+		return fmt.Sprintf("%q…", v.Str[:64])
+	}
+	return string(AppendJSON(nil, v))
+}
+
+// parseEventTime parses CloudTrail's eventTime ("2014-05-28T16:05:29Z"),
+// falling back to full RFC 3339 for fractional seconds or offsets.
+func parseEventTime(v *Value) (EventTime, bool) {
+	if v == nil || v.Kind != KindString {
+		return EventTime{}, false
+	}
+	s := v.Str
+	if len(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z' {
+		num := func(b []byte) (int, bool) {
+			n := 0
+			for _, c := range b {
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				n = n*10 + int(c-'0')
+			}
+			return n, true
+		}
+		y, ok1 := num(s[0:4])
+		mo, ok2 := num(s[5:7])
+		d, ok3 := num(s[8:10])
+		h, ok4 := num(s[11:13])
+		mi, ok5 := num(s[14:16])
+		se, ok6 := num(s[17:19])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(mo, y) && h < 24 && mi < 60 && se < 60 {
+			return EventTime{Sec: time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC).Unix()}, true
+		}
+		return EventTime{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(s))
+	if err != nil {
+		return EventTime{}, false
+	}
+	return EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}, true
+}
+
+func daysIn(m, y int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}

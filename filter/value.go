@@ -1,0 +1,174 @@
+// Package filter holds the CloudTrail → OpsWorks logic shared by the Fluent Bit
+// plugins and the opsworks-trail CLI. It is plain Go (no cgo): the plugins only
+// decode their callback arguments, call into this package and map the result.
+package filter
+
+import (
+	"bytes"
+	"math"
+)
+
+// Kind is the type of a Value. It follows msgpack's type system because that is
+// what Fluent Bit carries; JSON maps onto a subset of it.
+type Kind uint8
+
+const (
+	KindNil Kind = iota
+	KindBool
+	KindInt   // signed integer, in Num as int64 bits
+	KindUint  // unsigned integer, in Num
+	KindFloat // float64 bits in Num
+	KindString
+	KindBinary
+	KindArray
+	KindMap
+	KindExt // msgpack extension: ExtType, data in Str
+)
+
+func (k Kind) String() string {
+	return [...]string{"nil", "bool", "int", "uint", "float", "string", "binary", "array", "map", "ext"}[k]
+}
+
+// Value is a decoded msgpack/JSON value. Strings point into the decoded buffer
+// (zero copy); containers hold their children in Items, maps as key, value,
+// key, value… Raw, when set, is the value's exact msgpack encoding, so the
+// encoder can copy untouched subtrees instead of re-encoding them.
+type Value struct {
+	Kind    Kind
+	ExtType int8
+	Num     uint64
+	Str     []byte
+	Items   []Value
+	Raw     []byte
+}
+
+// Len is the number of elements of an array or entries of a map.
+func (v *Value) Len() int {
+	if v.Kind == KindMap {
+		return len(v.Items) / 2
+	}
+	return len(v.Items)
+}
+
+// Get returns the map value under key, or nil.
+func (v *Value) Get(key string) *Value {
+	if v == nil || v.Kind != KindMap {
+		return nil
+	}
+	for i := 0; i+1 < len(v.Items); i += 2 {
+		k := &v.Items[i]
+		if k.Kind == KindString && string(k.Str) == key {
+			return &v.Items[i+1]
+		}
+	}
+	return nil
+}
+
+// Path follows map keys; nil when any step is missing or not a map.
+func (v *Value) Path(keys ...string) *Value {
+	for _, k := range keys {
+		v = v.Get(k)
+		if v == nil {
+			return nil
+		}
+	}
+	return v
+}
+
+// String returns the string content of a string value, or "".
+func (v *Value) String() string {
+	if v == nil || v.Kind != KindString {
+		return ""
+	}
+	return string(v.Str)
+}
+
+// IsString reports whether v is a string equal to s (no allocation).
+func (v *Value) IsString(s string) bool {
+	return v != nil && v.Kind == KindString && string(v.Str) == s
+}
+
+// Float returns a numeric value as float64.
+func (v *Value) Float() float64 {
+	switch v.Kind {
+	case KindInt:
+		return float64(int64(v.Num))
+	case KindUint:
+		return float64(v.Num)
+	case KindFloat:
+		return math.Float64frombits(v.Num)
+	}
+	return 0
+}
+
+// touch drops the cached encoding after a change.
+func (v *Value) touch() { v.Raw = nil }
+
+// StringValue makes a string Value (the bytes are not copied).
+func StringValue(s string) Value { return Value{Kind: KindString, Str: []byte(s)} }
+
+// BytesValue makes a string Value over b.
+func BytesValue(b []byte) Value { return Value{Kind: KindString, Str: b} }
+
+// Equal compares two values structurally (used by tests and dedup checks).
+func Equal(a, b *Value) bool {
+	if a.Kind != b.Kind || a.Num != b.Num || a.ExtType != b.ExtType || !bytes.Equal(a.Str, b.Str) || len(a.Items) != len(b.Items) {
+		return false
+	}
+	for i := range a.Items {
+		if !Equal(&a.Items[i], &b.Items[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// arena hands out contiguous Value slices from a reusable slab so that decoding
+// a chunk allocates nothing once the slab has grown to the working-set size.
+type arena struct {
+	slab  []Value
+	bytes []byte // unescaped JSON strings
+}
+
+func (a *arena) reset() {
+	a.slab = a.slab[:0]
+	a.bytes = a.bytes[:0]
+}
+
+func (a *arena) alloc(n int) []Value {
+	if cap(a.slab)-len(a.slab) < n {
+		size := 2 * cap(a.slab)
+		if size < 1024 {
+			size = 1024
+		}
+		if size < n {
+			size = n
+		}
+		// Earlier slices keep the old slab alive; only the new one is reused.
+		a.slab = make([]Value, 0, size)
+	}
+	start := len(a.slab)
+	a.slab = a.slab[:start+n]
+	s := a.slab[start : start+n : start+n]
+	for i := range s {
+		s[i] = Value{}
+	}
+	return s
+}
+
+// copyBytes stores b in the arena's byte slab and returns the stored copy.
+func (a *arena) copyBytes(b []byte) []byte {
+	if cap(a.bytes)-len(a.bytes) < len(b) {
+		size := 2 * cap(a.bytes)
+		if size < 4096 {
+			size = 4096
+		}
+		if size < len(b) {
+			size = len(b)
+		}
+		a.bytes = make([]byte, 0, size)
+	}
+	start := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	return a.bytes[start:len(a.bytes):len(a.bytes)]
+}

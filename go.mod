@@ -1,0 +1,3 @@
+module github.com/opsworks-trail/opsworks-trail
+
+go 1.24
