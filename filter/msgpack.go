@@ -40,10 +40,22 @@ func (d *msgpackDecoder) need(n int) error {
 	return nil
 }
 
-func (d *msgpackDecoder) u8() uint8   { b := d.buf[d.off]; d.off++; return b }
-func (d *msgpackDecoder) u16() uint16 { v := binary.BigEndian.Uint16(d.buf[d.off:]); d.off += 2; return v }
-func (d *msgpackDecoder) u32() uint32 { v := binary.BigEndian.Uint32(d.buf[d.off:]); d.off += 4; return v }
-func (d *msgpackDecoder) u64() uint64 { v := binary.BigEndian.Uint64(d.buf[d.off:]); d.off += 8; return v }
+func (d *msgpackDecoder) u8() uint8 { b := d.buf[d.off]; d.off++; return b }
+func (d *msgpackDecoder) u16() uint16 {
+	v := binary.BigEndian.Uint16(d.buf[d.off:])
+	d.off += 2
+	return v
+}
+func (d *msgpackDecoder) u32() uint32 {
+	v := binary.BigEndian.Uint32(d.buf[d.off:])
+	d.off += 4
+	return v
+}
+func (d *msgpackDecoder) u64() uint64 {
+	v := binary.BigEndian.Uint64(d.buf[d.off:])
+	d.off += 8
+	return v
+}
 
 // lenPrefix reads a big-endian length of width 1, 2 or 4 bytes.
 func (d *msgpackDecoder) lenPrefix(width int) (int, error) {

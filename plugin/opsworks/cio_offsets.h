@@ -1,0 +1,2 @@
+/* offsetof(struct flb_config, cio); see abi.c */
+1192, /* 5.1.1 */

@@ -1,0 +1,177 @@
+// Command opsworks is the Fluent Bit filter plugin flb-filter_opsworks.so,
+// built with -buildmode=c-shared. This package is the thin boundary: decode
+// the callback arguments, call the plain-Go core in package filter, map the
+// result to a Fluent Bit return code. Every exported entry point recovers
+// panics, since a panic here would take the whole Fluent Bit process down.
+package main
+
+/*
+#cgo CFLAGS: -O2 -Wall
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "opsworks.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/opsworks-trail/opsworks-trail/filter"
+)
+
+//go:generate go run ./gen config_map.h
+
+// Fluent Bit filter return codes (flb_filter.h).
+const (
+	filterModified = 1
+	filterNotouch  = 2
+)
+
+// instance is one [FILTER] section.
+type instance struct {
+	name    string
+	proc    *filter.Processor
+	emitter *C.struct_flb_input_instance
+	results sync.Pool
+}
+
+var (
+	instances sync.Map // context id → *instance
+	nextID    atomic.Uintptr
+)
+
+// propertyGetter reads configuration through flb_filter_get_property.
+type propertyGetter struct{ ins *C.struct_flb_filter_instance }
+
+func (g propertyGetter) Get(key string) string {
+	ck := C.CString(key)
+	defer C.free(unsafe.Pointer(ck))
+	v := C.opsworks_get_property(g.ins, ck)
+	if v == nil {
+		return ""
+	}
+	return C.GoString(v)
+}
+
+func logf(level C.int, format string, args ...any) {
+	msg := C.CString(fmt.Sprintf(format, args...))
+	defer C.free(unsafe.Pointer(msg))
+	C.opsworks_log(level, msg)
+}
+
+// recoverTo turns a panic into a logged error and sets *code.
+func recoverTo(where string, code *C.int, value C.int) {
+	if r := recover(); r != nil {
+		logf(C.OPSWORKS_LOG_ERROR, "internal error in %s (records passed on unchanged): %v\n%s", where, r, debug.Stack())
+		*code = value
+	}
+}
+
+//export goOpsworksInit
+func goOpsworksInit(ins *C.struct_flb_filter_instance, config *C.struct_flb_config) (code C.int) {
+	defer recoverTo("init", &code, -1)
+	name := C.GoString(C.opsworks_filter_name(ins))
+	cfg, err := filter.LoadConfig(propertyGetter{ins})
+	if err != nil {
+		logf(C.OPSWORKS_LOG_ERROR, "[%s] configuration error: %v", name, err)
+		return -1
+	}
+	inst := &instance{name: name}
+	inst.proc = filter.NewProcessor(cfg, func(msg string) { logf(C.OPSWORKS_LOG_WARN, "[%s] %s", name, msg) })
+	if cfg.Retag {
+		if cfg.EmitterName == "" {
+			cfg.EmitterName = "emitter_for_" + name
+		}
+		if inst.emitter, err = createEmitter(config, cfg); err != nil {
+			logf(C.OPSWORKS_LOG_ERROR, "[%s] %v", name, err)
+			return -1
+		}
+	}
+	inst.results.New = func() any { return new(filter.Result) }
+	id := nextID.Add(1)
+	instances.Store(id, inst)
+	C.opsworks_set_context(ins, C.uintptr_t(id))
+	return 0
+}
+
+func createEmitter(config *C.struct_flb_config, cfg *filter.Config) (*C.struct_flb_input_instance, error) {
+	name, storage, limit := C.CString(cfg.EmitterName), C.CString(cfg.EmitterStorageType), C.CString(cfg.EmitterMemBufLimit)
+	defer C.free(unsafe.Pointer(name))
+	defer C.free(unsafe.Pointer(storage))
+	defer C.free(unsafe.Pointer(limit))
+	var errBuf [512]C.char
+	em := C.opsworks_emitter_create(config, name, storage, limit, &errBuf[0], C.size_t(len(errBuf)))
+	if em == nil {
+		return nil, fmt.Errorf("retag: %s", C.GoString(&errBuf[0]))
+	}
+	return em, nil
+}
+
+//export goOpsworksFilter
+func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.int,
+	outBuf *unsafe.Pointer, outSize *C.size_t, iIns *C.struct_flb_input_instance, id C.uintptr_t) (code C.int) {
+	defer recoverTo("filter", &code, filterNotouch)
+	v, ok := instances.Load(uintptr(id))
+	if !ok {
+		return filterNotouch
+	}
+	inst := v.(*instance)
+	// Records the emitter re-injected come back through this filter when its
+	// Match covers the new tags: they are already processed.
+	if inst.emitter != nil && iIns == inst.emitter {
+		return filterNotouch
+	}
+	res := inst.results.Get().(*filter.Result)
+	defer inst.results.Put(res)
+	chunk := unsafe.Slice((*byte)(data), int(size))
+	if err := inst.proc.FilterChunk(chunk, res); err != nil || !res.Modified {
+		return filterNotouch
+	}
+	for _, e := range res.Emits {
+		if e.Count == 0 {
+			continue
+		}
+		if !inst.emit(e, iIns) {
+			// As rewrite_tag does: what the emitter refused stays in the stream.
+			res.Keep = append(res.Keep, e.Records...)
+		}
+	}
+	*outBuf, *outSize = nil, 0
+	if len(res.Keep) > 0 {
+		buf := C.malloc(C.size_t(len(res.Keep))) // Fluent Bit releases it with free()
+		if buf == nil {
+			return filterNotouch
+		}
+		copy(unsafe.Slice((*byte)(buf), len(res.Keep)), res.Keep)
+		*outBuf, *outSize = buf, C.size_t(len(res.Keep))
+	}
+	return filterModified
+}
+
+func (inst *instance) emit(e filter.Emission, iIns *C.struct_flb_input_instance) bool {
+	tag := (*C.char)(unsafe.Pointer(unsafe.StringData(e.Tag)))
+	ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&e.Records[0])), C.size_t(len(e.Records)), iIns)
+	if ret < 0 {
+		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s; they stay under the incoming tag", inst.name, e.Count, e.Tag)
+		return false
+	}
+	return true
+}
+
+//export goOpsworksExit
+func goOpsworksExit(id C.uintptr_t) {
+	var code C.int
+	defer recoverTo("exit", &code, 0)
+	v, ok := instances.LoadAndDelete(uintptr(id))
+	if !ok {
+		return
+	}
+	inst := v.(*instance)
+	logf(C.OPSWORKS_LOG_INFO, "[%s] %s", inst.name, inst.proc.Stats.String())
+}
+
+func main() {}
