@@ -382,6 +382,9 @@ func (d *jsonDecoder) number(v *Value) error {
 		if text[0] == '-' {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 				*v = Value{Kind: KindInt, Num: uint64(n)}
+				if n == 0 { // "-0": one kind per value keeps encodings stable
+					v.Kind = KindUint
+				}
 				return nil
 			}
 		} else if n, err := strconv.ParseUint(s, 10, 64); err == nil {
@@ -390,8 +393,9 @@ func (d *jsonDecoder) number(v *Value) error {
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !math.IsInf(f, 0) {
-		return d.fail("invalid number %q", s)
+	if err != nil {
+		d.off = start
+		return d.fail("number %s is out of range", s)
 	}
 	*v = Value{Kind: KindFloat, Num: math.Float64bits(f)}
 	return nil
@@ -421,7 +425,14 @@ func AppendJSON(b []byte, v *Value) []byte {
 		if math.IsInf(f, 0) || math.IsNaN(f) {
 			return append(b, "null"...)
 		}
-		return strconv.AppendFloat(b, f, 'g', -1, 64)
+		start := len(b)
+		b = strconv.AppendFloat(b, f, 'g', -1, 64)
+		for _, c := range b[start:] {
+			if c == '.' || c == 'e' {
+				return b
+			}
+		}
+		return append(b, ".0"...) // stays a float when read back
 	case KindString:
 		return appendJSONString(b, v.Str)
 	case KindBinary:

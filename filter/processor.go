@@ -209,6 +209,10 @@ func (p *Processor) detect(body *Value) shape {
 		return shapeLogFile
 	case body.Get("eventSource") != nil && body.Get("eventName") != nil:
 		return shapeEvent
+	case body.Get("eventType").IsString("AwsCloudTrailInsight"):
+		// Insight events name their source under insightDetails; they are not
+		// API calls, so they are only kept by keep_other_events.
+		return shapeEvent
 	case body.Get("detail") != nil && bytes.HasSuffix(body.Get("detail-type").Str, []byte("via CloudTrail")):
 		return shapeEventBridge
 	case body.Get("logEvents") != nil && body.Get("messageType").IsString("DATA_MESSAGE"):

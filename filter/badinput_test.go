@@ -1,0 +1,196 @@
+package filter
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func nested(depth int) string {
+	return strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
+}
+
+func TestBadInput(t *testing.T) {
+	ev := readTestdata(t, "identity/iamuser.json")
+	big := strings.Repeat("x", 5<<20)
+	cases := []struct {
+		name      string
+		opts      map[string]string
+		record    string
+		wantError string // substring of the opsworks_error of the kept record
+		wantGood  int    // good events emitted beside the error
+	}{
+		{"Records not an array", nil, `{"Records":"oops"}`, "Records is a string, not an array", 0},
+		{"Records element not an object", nil, `{"Records":[42,` + ev + `]}`, "Records[0] is a uint, not an object", 1},
+		{"deep JSON text", map[string]string{"source_key": "log"}, `{"log":` + jsonQuote(`{"Records":[`+nested(100)+`]}`) + `}`, "nesting deeper than 64 levels", 0},
+		{"deep structured record", nil, `{"Records":[` + nested(100) + `]}`, "nesting deeper than 64 levels", 0},
+		{"truncated JSON text", map[string]string{"source_key": "log"}, `{"log":` + jsonQuote(`{"Records":[{"eventSource":"opsworks.amazonaws.com"`) + `}`, "expected ',' or '}' after object value, found end of input", 0},
+		{"multi-MB value", nil, `{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"blob":"` + big + `"}},` + ev + `]}`, "exceeds max_event_size", 1},
+		{"eventbridge without event", nil, `{"detail-type":"AWS API Call via CloudTrail","detail":"nope"}`, "detail is not a CloudTrail event", 0},
+		{"cloudwatch bad message", nil, `{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","message":"{\"eventSource\": oops}"},{"id":"2","message":` + jsonQuote(ev) + `}]}`, "logEvents[0].message: invalid JSON", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewProcessor(mustConfig(t, tc.opts), nil)
+			_, recs := run(t, p, chunkFromJSON(t, tc.record))
+			var errs, good int
+			for _, r := range recs {
+				if msg, ok := r.Body[FieldError].(string); ok {
+					errs++
+					if !strings.Contains(msg, tc.wantError) {
+						t.Errorf("opsworks_error %q does not contain %q", msg, tc.wantError)
+					}
+					if r.Tag != "" {
+						t.Errorf("error record emitted under %q without error_tag", r.Tag)
+					}
+					continue
+				}
+				good++
+			}
+			if tc.wantError != "" && errs != 1 {
+				t.Fatalf("got %d error records, want 1: %v", errs, recs)
+			}
+			if good != tc.wantGood {
+				t.Fatalf("got %d good events, want %d", good, tc.wantGood)
+			}
+		})
+	}
+}
+
+// The invalid-UTF-8 case needs raw bytes a Go string literal in the table
+// above cannot carry through jsonQuote, so it is built by hand.
+func TestInvalidUTF8(t *testing.T) {
+	text := []byte(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"name":"bad` + "\xff\xfe" + `"}}`)
+	carrier := Value{Kind: KindMap, Items: []Value{StringValue("log"), BytesValue(text)}}
+	chunk := appendRecord(nil, EventTime{Sec: 1}, nil, &carrier)
+	p := NewProcessor(mustConfig(t, map[string]string{"source_key": "log"}), nil)
+	_, recs := run(t, p, chunk)
+	if len(recs) != 1 || !strings.Contains(recs[0].Body[FieldError].(string), "not valid UTF-8") {
+		t.Fatalf("JSON text: %+v", recs)
+	}
+
+	// Structured (msgpack) event with an invalid string: flagged, naming the field.
+	var a arena
+	ev, err := DecodeJSON([]byte(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"name":"placeholder"}}`), 64, &a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Get("requestParameters").Get("name").Str = []byte("bad\xff")
+	chunk = appendRecord(nil, EventTime{Sec: 1}, nil, &ev)
+	p = NewProcessor(mustConfig(t, nil), nil)
+	_, recs = run(t, p, chunk)
+	if len(recs) != 1 || !strings.Contains(recs[0].Body[FieldError].(string), `field "name"`) {
+		t.Fatalf("structured: %+v", recs)
+	}
+}
+
+func TestErrorTagRoutesErrors(t *testing.T) {
+	p := NewProcessor(mustConfig(t, map[string]string{"error_tag": "opsworks.error"}), nil)
+	_, recs := run(t, p, chunkFromJSON(t, `{"Records":"oops"}`))
+	if len(recs) != 1 || recs[0].Tag != "opsworks.error" || recs[0].Body["Records"] != "oops" {
+		t.Fatalf("got %+v", recs)
+	}
+}
+
+func TestUndecodableChunkIsKept(t *testing.T) {
+	good := chunkFromJSON(t, readTestdata(t, "identity/iamuser.json"))
+	chunk := append(append([]byte(nil), good...), 0x92, 0xd7) // truncated record
+	var warned []string
+	p := NewProcessor(mustConfig(t, nil), func(m string) { warned = append(warned, m) })
+	var res Result
+	if err := p.FilterChunk(chunk, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.EmitCount() != 1 || string(res.Keep) != "\x92\xd7" {
+		t.Fatalf("emits=%d keep=%q", res.EmitCount(), res.Keep)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "undecodable") {
+		t.Fatalf("warnings %v", warned)
+	}
+}
+
+func TestWarningsAreRateLimited(t *testing.T) {
+	var warned []string
+	p := NewProcessor(mustConfig(t, map[string]string{"warning_interval": "1h"}), func(m string) { warned = append(warned, m) })
+	for i := 0; i < 5; i++ {
+		run(t, p, chunkFromJSON(t, `{"Records":"oops"}`))
+	}
+	if len(warned) != 1 || p.Stats.Errors.Load() != 5 {
+		t.Fatalf("warnings %d errors %d", len(warned), p.Stats.Errors.Load())
+	}
+}
+
+func TestLegacyRecordFormat(t *testing.T) {
+	var a arena
+	body, _ := DecodeJSON([]byte(readTestdata(t, "identity/iamuser.json")), 64, &a)
+	chunk := append([]byte{0x92}, appendUint(nil, 1234)...) // [time, body]
+	chunk = AppendMsgpack(chunk, &body)
+	p := NewProcessor(mustConfig(t, nil), nil)
+	_, recs := run(t, p, chunk)
+	if len(recs) != 1 || recs[0].Body[FieldVariant] != VariantStacks {
+		t.Fatalf("got %+v", recs)
+	}
+}
+
+// TestCorpus runs every third-party CloudTrail sample through the filter with
+// keep_other_events on: every event comes out once, flattened, nothing errors.
+func TestCorpus(t *testing.T) {
+	dir := sharedDir(t, "corpus/cloudtrail-samples")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(files) < 100 {
+		t.Fatalf("expected the 114-file corpus, found %d files", len(files))
+	}
+	p := NewProcessor(mustConfig(t, map[string]string{"keep_other_events": "on", "source_key": "log"}), nil)
+	var events, nonEvents int
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			_, recs := run(t, p, chunkFromJSON(t, `{"log":`+jsonQuote(line)+`}`))
+			var doc map[string]any
+			if err := json.Unmarshal([]byte(line), &doc); err != nil {
+				t.Fatalf("%s: corpus line is not JSON: %v", f, err)
+			}
+			_, hasSource := doc["eventSource"]
+			_, hasName := doc["eventName"]
+			isEvent := (hasSource && hasName) || doc["eventType"] == "AwsCloudTrailInsight"
+			if !isEvent {
+				nonEvents++ // the digest file passes through untouched
+				if len(recs) != 1 || recs[0].Body["log"] != line {
+					t.Errorf("%s: non-event line not passed through", filepath.Base(f))
+				}
+				continue
+			}
+			events++
+			if len(recs) != 1 {
+				t.Fatalf("%s: %d records for one event", filepath.Base(f), len(recs))
+			}
+			b := recs[0].Body
+			if e, ok := b[FieldError]; ok {
+				t.Errorf("%s: %v", filepath.Base(f), e)
+			}
+			if _, ok := b["userIdentity"]; ok {
+				t.Errorf("%s: userIdentity still nested", filepath.Base(f))
+			}
+		}
+		fh.Close()
+	}
+	if events < 120 {
+		t.Fatalf("only %d events found in the corpus", events)
+	}
+	if got := p.Stats.Events.Load(); got != uint64(events) || p.Stats.Kept.Load() != uint64(events) {
+		t.Fatalf("filter counted %d events and kept %d; the corpus has %d", got, p.Stats.Kept.Load(), events)
+	}
+	t.Logf("%d events, %d other documents; %s", events, nonEvents, p.Stats.String())
+}

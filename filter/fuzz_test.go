@@ -1,0 +1,128 @@
+package filter
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fuzzSeeds are the testdata documents plus the seed examples when present.
+func fuzzSeeds(f *testing.F) [][]byte {
+	var out [][]byte
+	for _, pattern := range []string{"testdata/*/*.json", "../../shared/seeds/*.txt"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			out = append(out, b)
+		}
+	}
+	out = append(out, []byte(`{"Records":[{"eventSource":"opsworks-cm.amazonaws.com","eventName":"X","requestParameters":{"engine":"Puppet"}}]}`),
+		[]byte(`{"messageType":"DATA_MESSAGE","logEvents":[{"message":"{\"eventSource\":\"opsworks.amazonaws.com\",\"eventName\":\"A\"}"}]}`),
+		[]byte(`"\ud83d\ude00\u00e9"`), []byte(`[1.5e300,-0,18446744073709551616]`))
+	return out
+}
+
+// FuzzDecodeJSON: the decoder never panics, and what it accepts re-encodes to
+// JSON that decodes to the same value.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a arena
+		v, err := DecodeJSON(data, 64, &a)
+		if err != nil {
+			return
+		}
+		text := AppendJSON(nil, &v)
+		v2, err := DecodeJSON(text, 64, &a)
+		if err != nil {
+			t.Fatalf("re-encoded JSON does not decode: %v\n%s", err, text)
+		}
+		if !Equal(&v, &v2) {
+			t.Fatalf("round trip changed the value:\n%s", text)
+		}
+		// msgpack round trip too.
+		mp := AppendMsgpack(nil, &v)
+		d := msgpackDecoder{buf: mp, maxDepth: 64, arena: &a}
+		var v3 Value
+		if err := d.decode(&v3, 0); err != nil || d.off != len(mp) {
+			t.Fatalf("msgpack round trip: %v", err)
+		}
+		v3.Raw = nil
+		if !Equal(&v, &v3) {
+			t.Fatalf("msgpack round trip changed the value")
+		}
+	})
+}
+
+// FuzzFilterChunk feeds arbitrary bytes as a Fluent Bit chunk: no panic, and
+// whatever comes out of a well-framed chunk is well-framed.
+func FuzzFilterChunk(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		var a arena
+		if v, err := DecodeJSON(s, 64, &a); err == nil {
+			f.Add(appendRecord(nil, EventTime{Sec: 1}, nil, &v))
+		}
+	}
+	p := NewProcessor(mustConfig(f, map[string]string{"keep_other_events": "on"}), nil)
+	f.Fuzz(func(t *testing.T, chunk []byte) {
+		var res Result
+		if err := p.FilterChunk(chunk, &res); err != nil {
+			t.Fatal(err)
+		}
+		if !framed(chunk) {
+			return
+		}
+		if !framed(res.Keep) {
+			t.Fatalf("kept output is not well-framed")
+		}
+		for _, e := range res.Emits {
+			if !framed(e.Records) {
+				t.Fatalf("emitted output for %s is not well-framed", e.Tag)
+			}
+		}
+	})
+}
+
+// FuzzEventTransform fuzzes the JSON text path (source_key) end to end.
+func FuzzEventTransform(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(string(s))
+	}
+	p := NewProcessor(mustConfig(f, map[string]string{"source_key": "log"}), nil)
+	f.Fuzz(func(t *testing.T, text string) {
+		carrier := Value{Kind: KindMap, Items: []Value{StringValue("log"), StringValue(text)}}
+		chunk := appendRecord(nil, EventTime{Sec: 7}, nil, &carrier)
+		var res Result
+		if err := p.FilterChunk(chunk, &res); err != nil {
+			t.Fatal(err)
+		}
+		if !framed(res.Keep) {
+			t.Fatal("kept output is not well-framed")
+		}
+		for _, e := range res.Emits {
+			if !framed(e.Records) {
+				t.Fatal("emitted output is not well-framed")
+			}
+		}
+		if res.KeepN+res.EmitCount() == 0 && p.Stats.Dropped.Load() == 0 {
+			t.Fatal("record vanished: nothing kept, emitted or counted as dropped")
+		}
+	})
+}
+
+func framed(b []byte) bool {
+	var a arena
+	for off := 0; off < len(b); {
+		_, next, err := splitRecord(b, off, &a)
+		if err != nil {
+			return false
+		}
+		off = next
+	}
+	return true
+}
