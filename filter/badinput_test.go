@@ -73,7 +73,7 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 
 	// Structured (msgpack) event with an invalid string: flagged, naming the field.
-	var a arena
+	var a Arena
 	ev, err := DecodeJSON([]byte(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"name":"placeholder"}}`), 64, &a)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestWarningsAreRateLimited(t *testing.T) {
 }
 
 func TestLegacyRecordFormat(t *testing.T) {
-	var a arena
+	var a Arena
 	body, _ := DecodeJSON([]byte(readTestdata(t, "identity/iamuser.json")), 64, &a)
 	chunk := append([]byte{0x92}, appendUint(nil, 1234)...) // [time, body]
 	chunk = AppendMsgpack(chunk, &body)

@@ -32,7 +32,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var a arena
+		var a Arena
 		v, err := DecodeJSON(data, 64, &a)
 		if err != nil {
 			return
@@ -63,7 +63,7 @@ func FuzzDecodeJSON(f *testing.F) {
 // whatever comes out of a well-framed chunk is well-framed.
 func FuzzFilterChunk(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
-		var a arena
+		var a Arena
 		if v, err := DecodeJSON(s, 64, &a); err == nil {
 			f.Add(appendRecord(nil, EventTime{Sec: 1}, nil, &v))
 		}
@@ -116,7 +116,7 @@ func FuzzEventTransform(f *testing.F) {
 }
 
 func framed(b []byte) bool {
-	var a arena
+	var a Arena
 	for off := 0; off < len(b); {
 		_, next, err := splitRecord(b, off, &a)
 		if err != nil {

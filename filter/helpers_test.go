@@ -29,7 +29,7 @@ func chunkFromJSON(t testing.TB, docs ...string) []byte {
 	t.Helper()
 	var out []byte
 	for _, d := range docs {
-		var a arena
+		var a Arena
 		v, err := DecodeJSON([]byte(d), 512, &a)
 		if err != nil {
 			t.Fatalf("test document: %v", err)
@@ -43,7 +43,7 @@ func chunkFromJSON(t testing.TB, docs ...string) []byte {
 func decodeRecords(t testing.TB, tag string, buf []byte) []testRecord {
 	t.Helper()
 	var out []testRecord
-	var a arena
+	var a Arena
 	for off := 0; off < len(buf); {
 		rec, next, err := splitRecord(buf, off, &a)
 		if err != nil {

@@ -17,7 +17,7 @@ type jsonDecoder struct {
 	buf      []byte
 	off      int
 	maxDepth int
-	arena    *arena
+	arena    *Arena
 	path     []pathElem
 	stack    []Value // children of the containers being parsed
 }
@@ -66,7 +66,7 @@ func (d *jsonDecoder) ws() {
 }
 
 // DecodeJSON parses one JSON document (surrounding whitespace allowed).
-func DecodeJSON(buf []byte, maxDepth int, a *arena) (Value, error) {
+func DecodeJSON(buf []byte, maxDepth int, a *Arena) (Value, error) {
 	d := jsonDecoder{buf: buf, maxDepth: maxDepth, arena: a}
 	var v Value
 	d.ws()

@@ -26,7 +26,7 @@ type msgpackDecoder struct {
 	buf      []byte
 	off      int
 	maxDepth int
-	arena    *arena
+	arena    *Arena
 }
 
 func (d *msgpackDecoder) fail(msg string, args ...any) error {

@@ -107,7 +107,7 @@ func (r *Result) emitBuf(tag string) *Emission {
 
 // workspace is the per-call scratch state, pooled so the hot path allocates nothing.
 type workspace struct {
-	arena arena
+	arena Arena
 	json  jsonDecoder
 	body  []Value
 	out   []byte
@@ -148,7 +148,7 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 }
 
 // splitRecord frames the record at off: [[time, meta], body] or [time, body].
-func splitRecord(data []byte, off int, a *arena) (record, int, error) {
+func splitRecord(data []byte, off int, a *Arena) (record, int, error) {
 	start := off
 	if off >= len(data) || (data[off] != 0x92) {
 		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "record is not a 2-element array"}
@@ -560,7 +560,7 @@ func (p *Processor) flatten(ws *workspace, items []Value, prefix []byte, m *Valu
 }
 
 // concat stores a+sep+b in the arena.
-func (a *arena) concat(x []byte, sep string, y []byte) []byte {
+func (a *Arena) concat(x []byte, sep string, y []byte) []byte {
 	n := len(x) + len(sep) + len(y)
 	if cap(a.bytes)-len(a.bytes) < n {
 		size := 2 * cap(a.bytes)

@@ -90,7 +90,7 @@ func TestFlattenSeparatorAndPosition(t *testing.T) {
 	res, _ := run(t, p, chunkFromJSON(t, doc))
 	// Order matters to readers of the raw output: flattened keys take the
 	// position userIdentity had (it comes last in this file).
-	var a arena
+	var a Arena
 	rec, _, err := splitRecord(res.Emits[0].Records, 0, &a)
 	if err != nil {
 		t.Fatal(err)

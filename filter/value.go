@@ -123,19 +123,19 @@ func Equal(a, b *Value) bool {
 	return true
 }
 
-// arena hands out contiguous Value slices from a reusable slab so that decoding
+// Arena hands out contiguous Value slices from a reusable slab so that decoding
 // a chunk allocates nothing once the slab has grown to the working-set size.
-type arena struct {
+type Arena struct {
 	slab  []Value
 	bytes []byte // unescaped JSON strings
 }
 
-func (a *arena) reset() {
+func (a *Arena) reset() {
 	a.slab = a.slab[:0]
 	a.bytes = a.bytes[:0]
 }
 
-func (a *arena) alloc(n int) []Value {
+func (a *Arena) alloc(n int) []Value {
 	if cap(a.slab)-len(a.slab) < n {
 		size := 2 * cap(a.slab)
 		if size < 1024 {
@@ -157,7 +157,7 @@ func (a *arena) alloc(n int) []Value {
 }
 
 // copyBytes stores b in the arena's byte slab and returns the stored copy.
-func (a *arena) copyBytes(b []byte) []byte {
+func (a *Arena) copyBytes(b []byte) []byte {
 	if cap(a.bytes)-len(a.bytes) < len(b) {
 		size := 2 * cap(a.bytes)
 		if size < 4096 {

@@ -1,0 +1,291 @@
+// Command opsworks-trail runs the opsworks filter's Go core over CloudTrail
+// files without Fluent Bit and prints the resulting records as NDJSON, so
+// users can dry-run a configuration and debug their data.
+//
+//	opsworks-trail [flags] [PATH ...]
+//
+// PATH is a CloudTrail log file (.json or .json.gz, gzip is detected by its
+// magic bytes), an NDJSON file of events or log files, a directory (walked
+// recursively), or "-" / nothing for standard input.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/filter"
+)
+
+// Exit codes: 0 all good, 1 usage or I/O failure, 2 some input could not be
+// processed (those records are still printed, with opsworks_error).
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitBadInput = 2
+)
+
+type settings map[string]string
+
+func (s settings) String() string { return fmt.Sprint(map[string]string(s)) }
+
+func (s settings) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok {
+		return fmt.Errorf("want key=value, got %q", kv)
+	}
+	s[strings.TrimSpace(k)] = v
+	return nil
+}
+
+func (s settings) Get(key string) string { return s[key] }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("opsworks-trail", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	opts := settings{}
+	fl.Var(opts, "set", "filter option key=value, as in the [FILTER] section (repeatable), e.g. -set keep_other_events=on")
+	meta := fl.Bool("meta", false, "print {\"tag\",\"time\",\"record\"} per line instead of the bare record")
+	quiet := fl.Bool("q", false, "do not print the summary on stderr")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "usage: opsworks-trail [flags] [PATH ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nPATH: .json, .json.gz, NDJSON, a directory, or - for stdin (the default).\n\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return exitFailure
+	}
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
+		return exitFailure
+	}
+	out := bufio.NewWriterSize(stdout, 1<<20)
+	defer out.Flush()
+	c := &cli{cfg: cfg, out: out, stderr: stderr, meta: *meta}
+	// Errors are reported per document below, with the file name, instead of
+	// through the processor's rate-limited warnings.
+	c.proc = filter.NewProcessor(cfg, nil)
+
+	paths := fl.Args()
+	if len(paths) == 0 {
+		paths = []string{"-"}
+	}
+	for _, p := range paths {
+		if err := c.path(p, stdin); err != nil {
+			out.Flush()
+			fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
+			return exitFailure
+		}
+	}
+	if !*quiet {
+		fmt.Fprintf(stderr, "opsworks-trail: %d documents, %d skipped; %s\n", c.docs, c.skipped, c.proc.Stats.String())
+	}
+	if c.proc.Stats.Errors.Load() > 0 || c.skipped > 0 {
+		return exitBadInput
+	}
+	return exitOK
+}
+
+// loadConfig reads the filter options. The CLI always reads documents as
+// text (source_key) so that a malformed file is printed back with its error,
+// and keeps output in input order (retag off) while still reporting tags.
+func loadConfig(opts settings) (*filter.Config, error) {
+	for _, k := range []string{"source_key", "retag"} {
+		if _, ok := opts[k]; ok {
+			return nil, fmt.Errorf("-set %s: not supported by the CLI (documents are read as JSON text and printed in input order)", k)
+		}
+	}
+	g := settings{"source_key": textKey, "retag": "off", "warning_interval": "0s"}
+	for k, v := range opts {
+		g[k] = v
+	}
+	return filter.LoadConfig(g)
+}
+
+const textKey = "log"
+
+type cli struct {
+	cfg     *filter.Config
+	proc    *filter.Processor
+	out     *bufio.Writer
+	stderr  io.Writer
+	meta    bool
+	docs    int
+	skipped int
+	res     filter.Result
+	line    []byte
+}
+
+func (c *cli) path(p string, stdin io.Reader) error {
+	if p == "-" {
+		data, err := readAll(stdin)
+		if err != nil {
+			return fmt.Errorf("stdin: %w", err)
+		}
+		return c.content("stdin", data)
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return c.file(p)
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isLogFile(path) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := c.file(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isLogFile selects the files a directory walk reads: JSON and NDJSON,
+// compressed or not, but not CloudTrail's digest files (integrity proofs, not events).
+func isLogFile(path string) bool {
+	if strings.Contains(filepath.ToSlash(path), "/CloudTrail-Digest/") {
+		return false
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".gz")
+	for _, ext := range []string{".json", ".ndjson", ".jsonl", ".log"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cli) file(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := readAll(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return c.content(path, data)
+}
+
+// readAll reads r, gunzipping when the data starts with gzip's magic bytes.
+func readAll(r io.Reader) ([]byte, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		data, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w (truncated or corrupt archive)", err)
+		}
+		return data, nil
+	}
+	return io.ReadAll(br)
+}
+
+// content processes one file's text: a single JSON document, or NDJSON
+// (one event or log file per line) when the first document is followed by more.
+func (c *cli) content(name string, data []byte) error {
+	if isNDJSON(data) {
+		for n, line := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			if err := c.document(fmt.Sprintf("%s:%d", name, n+1), line); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return c.document(name, data)
+}
+
+// isNDJSON: more than one non-empty line, each starting with '{'. A
+// pretty-printed document has lines starting with other characters.
+func isNDJSON(data []byte) bool {
+	lines := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] != '{' || line[len(line)-1] != '}' {
+			return false
+		}
+		lines++
+	}
+	return lines > 1
+}
+
+func (c *cli) document(name string, text []byte) error {
+	c.docs++
+	now := time.Now()
+	chunk := filter.AppendTextRecord(nil, filter.EventTime{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}, textKey, text)
+	if err := c.proc.FilterChunk(chunk, &c.res); err != nil {
+		return err
+	}
+	if !c.res.Modified {
+		c.skipped++
+		fmt.Fprintf(c.stderr, "warning: %s: not a CloudTrail log file or event; skipped\n", name)
+		return nil
+	}
+	return filter.ForEachRecord(c.res.Keep, func(t filter.EventTime, body *filter.Value) error {
+		if body.Get(filter.FieldError) != nil {
+			msg := strings.TrimPrefix(body.Get(filter.FieldError).String(), textKey+": ")
+			fmt.Fprintf(c.stderr, "error: %s: %s\n", name, msg)
+		}
+		return c.print(t, body)
+	})
+}
+
+func (c *cli) print(t filter.EventTime, body *filter.Value) error {
+	c.line = c.line[:0]
+	if c.meta {
+		c.line = append(c.line, `{"tag":`...)
+		c.line = filter.AppendJSON(c.line, &filter.Value{Kind: filter.KindString, Str: []byte(c.cfg.TagOf(body, "-"))})
+		c.line = append(c.line, `,"time":"`...)
+		c.line = time.Unix(t.Sec, t.Nsec).UTC().AppendFormat(c.line, time.RFC3339Nano)
+		c.line = append(c.line, `","record":`...)
+		c.line = filter.AppendJSON(c.line, body)
+		c.line = append(c.line, '}')
+	} else {
+		c.line = filter.AppendJSON(c.line, body)
+	}
+	c.line = append(c.line, '\n')
+	_, err := c.out.Write(c.line)
+	if errors.Is(err, io.ErrClosedPipe) {
+		return nil
+	}
+	return err
+}
