@@ -122,65 +122,82 @@ func attributeNames(v *Value, depth int) string {
 func classifyCM(ev *Value, mem *serverMemory) string {
 	req := ev.Get("requestParameters")
 	resp := ev.Get("responseElements")
-	scope := memoryScope(ev)
+	acct, region := memoryScope(ev)
 
 	// Learn each listed server/backup individually (DescribeServers, DescribeBackups).
-	for _, list := range []*Value{resp.Get("servers"), resp.Get("backups")} {
+	for _, list := range [...]*Value{resp.Get("servers"), resp.Get("backups")} {
 		if list != nil && list.Kind == KindArray {
 			for i := range list.Items {
 				it := &list.Items[i]
-				mem.learn(scope, it.Get("serverName"), engineVariant(it.Get("engine")))
+				mem.learn(acct, region, it.Get("serverName"), engineVariant(it.Get("engine")))
 			}
 		}
 	}
 
-	variant := firstOf(
-		func() string { return engineVariant(req.Get("engine")) },
-		func() string { return engineVariant(resp.Path("server", "engine")) },
-		func() string { return engineVariant(resp.Path("backup", "engine")) },
-		func() string { return unanimous(resp.Get("servers"), "engine") },
-		func() string { return unanimous(resp.Get("backups"), "engine") },
-		func() string { return attributeNames(req, 0) },
-		func() string { return attributeNames(resp, 0) },
-		func() string { return modelVariant(req.Get("engineModel")) },
-		func() string { return modelVariant(resp.Path("server", "engineModel")) },
-	)
-	names := []*Value{req.Get("serverName"), resp.Path("server", "serverName"), resp.Path("backup", "serverName")}
+	variant := signalVariant(req, resp)
+	names := [...]*Value{req.Get("serverName"), resp.Path("server", "serverName"), resp.Path("backup", "serverName")}
 	if variant != "" {
 		for _, n := range names {
-			mem.learn(scope, n, variant)
+			mem.learn(acct, region, n, variant)
 		}
 		return variant
 	}
 	for _, n := range names {
-		if v := mem.lookup(scope, n); v != "" {
+		if v := mem.lookup(acct, region, n); v != "" {
 			return v
 		}
 	}
 	return VariantCMUnknown
 }
 
-func firstOf(signals ...func() string) string {
-	for _, s := range signals {
-		if v := s(); v != "" {
-			return v
-		}
+// signalVariant applies rules 2–5 of the README's table, first match wins.
+func signalVariant(req, resp *Value) string {
+	if v := engineVariant(req.Get("engine")); v != "" {
+		return v
 	}
-	return ""
+	if v := engineVariant(resp.Path("server", "engine")); v != "" {
+		return v
+	}
+	if v := engineVariant(resp.Path("backup", "engine")); v != "" {
+		return v
+	}
+	if v := unanimous(resp.Get("servers"), "engine"); v != "" {
+		return v
+	}
+	if v := unanimous(resp.Get("backups"), "engine"); v != "" {
+		return v
+	}
+	if v := attributeNames(req, 0); v != "" {
+		return v
+	}
+	if v := attributeNames(resp, 0); v != "" {
+		return v
+	}
+	if v := modelVariant(req.Get("engineModel")); v != "" {
+		return v
+	}
+	return modelVariant(resp.Path("server", "engineModel"))
 }
 
-// memoryScope is the part of the server key that makes names unique: OpsWorks
-// CM server names are unique per account and region.
-func memoryScope(ev *Value) string {
-	acct := ev.Get("recipientAccountId").String()
-	if acct == "" {
-		acct = ev.Path("userIdentity", "accountId").String()
+// memoryScope is what makes server names unique: OpsWorks CM server names are
+// unique per account and region.
+func memoryScope(ev *Value) (acct, region []byte) {
+	a := ev.Get("recipientAccountId")
+	if a == nil || a.Kind != KindString {
+		a = ev.Path("userIdentity", "accountId")
 	}
-	return acct + "|" + ev.Get("awsRegion").String() + "|"
+	if a != nil && a.Kind == KindString {
+		acct = a.Str
+	}
+	if r := ev.Get("awsRegion"); r != nil && r.Kind == KindString {
+		region = r.Str
+	}
+	return acct, region
 }
 
-// serverMemory is a bounded LRU of serverName → variant learned from earlier
-// events, shared by all threads that run one filter instance.
+// serverMemory is a bounded LRU of (account, region, serverName) → variant
+// learned from earlier events, shared by all threads that run one filter
+// instance. Lookups build the key in a stack buffer: no allocation.
 type serverMemory struct {
 	mu    sync.Mutex
 	max   int
@@ -193,20 +210,36 @@ func newServerMemory(max int) *serverMemory {
 	return &serverMemory{max: max, order: list.New(), items: map[string]*list.Element{}, vals: map[string]string{}}
 }
 
-func (m *serverMemory) learn(scope string, name *Value, variant string) {
-	if m == nil || m.max == 0 || variant == "" || name == nil || name.Kind != KindString || len(name.Str) == 0 {
+func memoryKey(buf []byte, acct, region []byte, name *Value) []byte {
+	buf = append(buf, acct...)
+	buf = append(buf, '|')
+	buf = append(buf, region...)
+	buf = append(buf, '|')
+	return append(buf, name.Str...)
+}
+
+func usableName(name *Value) bool {
+	return name != nil && name.Kind == KindString && len(name.Str) > 0
+}
+
+func (m *serverMemory) learn(acct, region []byte, name *Value, variant string) {
+	if m == nil || m.max == 0 || variant == "" || !usableName(name) {
 		return
 	}
-	key := scope + string(name.Str)
+	var buf [256]byte
+	key := memoryKey(buf[:0], acct, region, name)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if el, ok := m.items[key]; ok {
+	if el, ok := m.items[string(key)]; ok {
 		m.order.MoveToFront(el)
-		m.vals[key] = variant
+		if m.vals[string(key)] != variant {
+			m.vals[el.Value.(string)] = variant
+		}
 		return
 	}
-	m.items[key] = m.order.PushFront(key)
-	m.vals[key] = variant
+	k := string(key)
+	m.items[k] = m.order.PushFront(k)
+	m.vals[k] = variant
 	for m.order.Len() > m.max {
 		old := m.order.Remove(m.order.Back()).(string)
 		delete(m.items, old)
@@ -214,19 +247,20 @@ func (m *serverMemory) learn(scope string, name *Value, variant string) {
 	}
 }
 
-func (m *serverMemory) lookup(scope string, name *Value) string {
-	if m == nil || m.max == 0 || name == nil || name.Kind != KindString || len(name.Str) == 0 {
+func (m *serverMemory) lookup(acct, region []byte, name *Value) string {
+	if m == nil || m.max == 0 || !usableName(name) {
 		return ""
 	}
-	key := scope + string(name.Str)
+	var buf [256]byte
+	key := memoryKey(buf[:0], acct, region, name)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	el, ok := m.items[key]
+	el, ok := m.items[string(key)]
 	if !ok {
 		return ""
 	}
 	m.order.MoveToFront(el)
-	return m.vals[key]
+	return m.vals[string(key)]
 }
 
 // Len is the number of remembered servers.

@@ -20,6 +20,7 @@ type jsonDecoder struct {
 	arena    *Arena
 	path     []pathElem
 	stack    []Value // children of the containers being parsed
+	scratch  []byte  // unescaping buffer, reused
 }
 
 type pathElem struct {
@@ -68,9 +69,9 @@ func (d *jsonDecoder) ws() {
 // DecodeJSON parses one JSON document (surrounding whitespace allowed).
 func DecodeJSON(buf []byte, maxDepth int, a *Arena) (Value, error) {
 	d := jsonDecoder{buf: buf, maxDepth: maxDepth, arena: a}
-	var v Value
 	d.ws()
-	if err := d.value(&v, 0); err != nil {
+	v, err := d.value(0)
+	if err != nil {
 		return Value{}, err
 	}
 	d.ws()
@@ -80,42 +81,38 @@ func DecodeJSON(buf []byte, maxDepth int, a *Arena) (Value, error) {
 	return v, nil
 }
 
-func (d *jsonDecoder) value(v *Value, depth int) error {
+// value parses the value at d.off. Values are returned, not written through
+// a pointer, so they stay on the stack across the recursion.
+func (d *jsonDecoder) value(depth int) (Value, error) {
 	if d.off >= len(d.buf) {
-		return d.fail("expected a value, found end of input")
+		return Value{}, d.fail("expected a value, found end of input")
 	}
 	switch c := d.buf[d.off]; {
 	case c == '{':
-		return d.object(v, depth)
+		return d.object(depth)
 	case c == '[':
-		return d.array(v, depth)
+		return d.array(depth)
 	case c == '"':
 		s, err := d.str()
-		if err != nil {
-			return err
-		}
-		*v = Value{Kind: KindString, Str: s}
+		return Value{Kind: KindString, Str: s}, err
 	case c == '-' || (c >= '0' && c <= '9'):
-		return d.number(v)
+		return d.number()
 	case c == 't':
-		return d.literal(v, "true", Value{Kind: KindBool, Num: 1})
+		return d.literal("true", Value{Kind: KindBool, Num: 1})
 	case c == 'f':
-		return d.literal(v, "false", Value{Kind: KindBool})
+		return d.literal("false", Value{Kind: KindBool})
 	case c == 'n':
-		return d.literal(v, "null", Value{Kind: KindNil})
-	default:
-		return d.fail("expected a value, found %s", d.found())
+		return d.literal("null", Value{Kind: KindNil})
 	}
-	return nil
+	return Value{}, d.fail("expected a value, found %s", d.found())
 }
 
-func (d *jsonDecoder) literal(v *Value, word string, val Value) error {
+func (d *jsonDecoder) literal(word string, val Value) (Value, error) {
 	if len(d.buf)-d.off < len(word) || string(d.buf[d.off:d.off+len(word)]) != word {
-		return d.fail("expected %q, found %s", word, d.found())
+		return Value{}, d.fail("expected %q, found %s", word, d.found())
 	}
 	d.off += len(word)
-	*v = val
-	return nil
+	return val, nil
 }
 
 // popChildren moves the children collected since base into one contiguous
@@ -127,46 +124,45 @@ func (d *jsonDecoder) popChildren(base int) []Value {
 	return out
 }
 
-func (d *jsonDecoder) object(v *Value, depth int) error {
+func (d *jsonDecoder) object(depth int) (Value, error) {
 	if depth >= d.maxDepth {
-		return d.fail("nesting deeper than %d levels", d.maxDepth)
+		return Value{}, d.fail("nesting deeper than %d levels", d.maxDepth)
 	}
 	d.off++ // '{'
 	base := len(d.stack)
 	d.ws()
 	if d.off < len(d.buf) && d.buf[d.off] == '}' {
 		d.off++
-		*v = Value{Kind: KindMap}
-		return nil
+		return Value{Kind: KindMap}, nil
 	}
 	d.path = append(d.path, pathElem{index: -1})
 	for {
 		d.ws()
 		if d.off >= len(d.buf) || d.buf[d.off] != '"' {
 			if d.off < len(d.buf) && d.buf[d.off] == '}' {
-				return d.fail("trailing comma before '}'")
+				return Value{}, d.fail("trailing comma before '}'")
 			}
-			return d.fail("expected a string object key, found %s", d.found())
+			return Value{}, d.fail("expected a string object key, found %s", d.found())
 		}
 		key, err := d.str()
 		if err != nil {
-			return err
+			return Value{}, err
 		}
 		d.path[len(d.path)-1].key = key
 		d.ws()
 		if d.off >= len(d.buf) || d.buf[d.off] != ':' {
-			return d.fail("expected ':' after object key, found %s", d.found())
+			return Value{}, d.fail("expected ':' after object key, found %s", d.found())
 		}
 		d.off++
 		d.ws()
-		var val Value
-		if err := d.value(&val, depth+1); err != nil {
-			return err
+		val, err := d.value(depth + 1)
+		if err != nil {
+			return Value{}, err
 		}
 		d.stack = append(d.stack, Value{Kind: KindString, Str: key}, val)
 		d.ws()
 		if d.off >= len(d.buf) {
-			return d.fail("expected ',' or '}' after object value, found end of input")
+			return Value{}, d.fail("expected ',' or '}' after object value, found end of input")
 		}
 		if d.buf[d.off] == ',' {
 			d.off++
@@ -176,40 +172,38 @@ func (d *jsonDecoder) object(v *Value, depth int) error {
 			d.off++
 			break
 		}
-		return d.fail("expected ',' or '}' after object value, found %s", d.found())
+		return Value{}, d.fail("expected ',' or '}' after object value, found %s", d.found())
 	}
 	d.path = d.path[:len(d.path)-1]
-	*v = Value{Kind: KindMap, Items: d.popChildren(base)}
-	return nil
+	return Value{Kind: KindMap, Items: d.popChildren(base)}, nil
 }
 
-func (d *jsonDecoder) array(v *Value, depth int) error {
+func (d *jsonDecoder) array(depth int) (Value, error) {
 	if depth >= d.maxDepth {
-		return d.fail("nesting deeper than %d levels", d.maxDepth)
+		return Value{}, d.fail("nesting deeper than %d levels", d.maxDepth)
 	}
 	d.off++ // '['
 	base := len(d.stack)
 	d.ws()
 	if d.off < len(d.buf) && d.buf[d.off] == ']' {
 		d.off++
-		*v = Value{Kind: KindArray}
-		return nil
+		return Value{Kind: KindArray}, nil
 	}
 	d.path = append(d.path, pathElem{index: 0})
 	for i := 0; ; i++ {
 		d.path[len(d.path)-1].index = i
 		d.ws()
 		if d.off < len(d.buf) && d.buf[d.off] == ']' && i > 0 {
-			return d.fail("trailing comma before ']'")
+			return Value{}, d.fail("trailing comma before ']'")
 		}
-		var val Value
-		if err := d.value(&val, depth+1); err != nil {
-			return err
+		val, err := d.value(depth + 1)
+		if err != nil {
+			return Value{}, err
 		}
 		d.stack = append(d.stack, val)
 		d.ws()
 		if d.off >= len(d.buf) {
-			return d.fail("expected ',' or ']' after array element, found end of input")
+			return Value{}, d.fail("expected ',' or ']' after array element, found end of input")
 		}
 		if d.buf[d.off] == ',' {
 			d.off++
@@ -219,11 +213,10 @@ func (d *jsonDecoder) array(v *Value, depth int) error {
 			d.off++
 			break
 		}
-		return d.fail("expected ',' or ']' after array element, found %s", d.found())
+		return Value{}, d.fail("expected ',' or ']' after array element, found %s", d.found())
 	}
 	d.path = d.path[:len(d.path)-1]
-	*v = Value{Kind: KindArray, Items: d.popChildren(base)}
-	return nil
+	return Value{Kind: KindArray, Items: d.popChildren(base)}, nil
 }
 
 // str parses a string starting at the opening quote. Strings without escapes
@@ -256,7 +249,8 @@ func (d *jsonDecoder) str() ([]byte, error) {
 }
 
 func (d *jsonDecoder) strEscaped(start int) ([]byte, error) {
-	out := append([]byte(nil), d.buf[start:d.off]...)
+	out := append(d.scratch[:0], d.buf[start:d.off]...)
+	defer func() { d.scratch = out[:0] }()
 	for d.off < len(d.buf) {
 		c := d.buf[d.off]
 		switch {
@@ -337,7 +331,7 @@ func (d *jsonDecoder) hex4() (rune, error) {
 	return r, nil
 }
 
-func (d *jsonDecoder) number(v *Value) error {
+func (d *jsonDecoder) number() (Value, error) {
 	start := d.off
 	if d.buf[d.off] == '-' {
 		d.off++
@@ -352,18 +346,18 @@ func (d *jsonDecoder) number(v *Value) error {
 	}
 	intStart := d.off
 	if digits() == 0 {
-		return d.fail("invalid number")
+		return Value{}, d.fail("invalid number")
 	}
 	if d.buf[intStart] == '0' && d.off-intStart > 1 {
 		d.off = intStart
-		return d.fail("number with leading zero")
+		return Value{}, d.fail("number with leading zero")
 	}
 	isFloat := false
 	if d.off < len(d.buf) && d.buf[d.off] == '.' {
 		d.off++
 		isFloat = true
 		if digits() == 0 {
-			return d.fail("invalid number: digits expected after '.'")
+			return Value{}, d.fail("invalid number: digits expected after '.'")
 		}
 	}
 	if d.off < len(d.buf) && (d.buf[d.off] == 'e' || d.buf[d.off] == 'E') {
@@ -373,7 +367,7 @@ func (d *jsonDecoder) number(v *Value) error {
 			d.off++
 		}
 		if digits() == 0 {
-			return d.fail("invalid number: digits expected in exponent")
+			return Value{}, d.fail("invalid number: digits expected in exponent")
 		}
 	}
 	text := d.buf[start:d.off]
@@ -381,24 +375,21 @@ func (d *jsonDecoder) number(v *Value) error {
 	if !isFloat {
 		if text[0] == '-' {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-				*v = Value{Kind: KindInt, Num: uint64(n)}
 				if n == 0 { // "-0": one kind per value keeps encodings stable
-					v.Kind = KindUint
+					return Value{Kind: KindUint}, nil
 				}
-				return nil
+				return Value{Kind: KindInt, Num: uint64(n)}, nil
 			}
 		} else if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-			*v = Value{Kind: KindUint, Num: n}
-			return nil
+			return Value{Kind: KindUint, Num: n}, nil
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		d.off = start
-		return d.fail("number %s is out of range", s)
+		return Value{}, d.fail("number %s is out of range", s)
 	}
-	*v = Value{Kind: KindFloat, Num: math.Float64bits(f)}
-	return nil
+	return Value{Kind: KindFloat, Num: math.Float64bits(f)}, nil
 }
 
 // ---- encoding ----

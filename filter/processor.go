@@ -16,6 +16,7 @@ type Processor struct {
 	sources  map[string]struct{}
 	redact   [][]byte // normalized name fragments
 	memory   *serverMemory
+	tags     map[string]string // variant → tag, built once
 	warnings *RateLimiter
 	pool     sync.Pool
 	Stats    Stats
@@ -47,6 +48,10 @@ func NewProcessor(cfg *Config, warn func(string)) *Processor {
 		for _, k := range cfg.RedactKeys {
 			p.redact = append(p.redact, normalizeName(nil, []byte(k)))
 		}
+	}
+	p.tags = map[string]string{}
+	for _, v := range []string{VariantStacks, VariantChefAutomate, VariantPuppetEnterprise, VariantCMUnknown} {
+		p.tags[v] = cfg.TagPrefix + v
 	}
 	p.warnings = NewRateLimiter(cfg.WarningInterval, warn)
 	p.pool.New = func() any { return &workspace{} }
@@ -244,66 +249,66 @@ func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
 	if p.cfg.SourceKey != "" {
 		return p.filterText(ws, rec, &body, res)
 	}
-	return p.dispatch(ws, rec, &body, nil, res, "")
+	return p.dispatch(ws, rec, &body, nil, res)
 }
 
 // dispatch routes a decoded body by shape. carrier is the record whose
 // source_key held the text (its other fields are carried over), or nil.
-func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result, where string) bool {
+func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result) bool {
 	switch p.detect(body) {
 	case shapeLogFile:
 		records := body.Get("Records")
 		if records.Kind != KindArray {
-			p.recordError(ws, rec, carrier, res, fmt.Sprintf("%sRecords is a %s, not an array", where, records.Kind))
+			p.recordError(ws, rec, carrier, res, fmt.Sprintf("Records is a %s, not an array", records.Kind))
 			return true
 		}
 		res.Modified = true
 		for i := range records.Items {
-			p.event(ws, rec, &records.Items[i], carrier, res, fmt.Sprintf("%sRecords[%d]", where, i))
+			p.event(ws, rec, &records.Items[i], carrier, res, location{"Records", i, ""})
 		}
 		return true
 	case shapeEvent:
 		res.Modified = true
-		p.event(ws, rec, body, carrier, res, where)
+		p.event(ws, rec, body, carrier, res, location{index: -1})
 		return true
 	case shapeEventBridge:
 		detail := body.Get("detail")
 		if detail.Kind != KindMap || detail.Get("eventSource") == nil {
-			p.recordError(ws, rec, carrier, res, where+"detail is not a CloudTrail event")
+			p.recordError(ws, rec, carrier, res, "detail is not a CloudTrail event")
 			return true
 		}
 		res.Modified = true
-		p.event(ws, rec, detail, carrier, res, where+"detail")
+		p.event(ws, rec, detail, carrier, res, location{"detail", -1, ""})
 		return true
 	case shapeCloudWatch:
-		return p.cloudWatch(ws, rec, body, carrier, res, where)
+		return p.cloudWatch(ws, rec, body, carrier, res)
 	}
 	return false
 }
 
 // cloudWatch handles a CloudWatch Logs subscription payload: each
 // logEvents[].message holds one CloudTrail event as JSON text.
-func (p *Processor) cloudWatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result, where string) bool {
+func (p *Processor) cloudWatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result) bool {
 	events := body.Get("logEvents")
 	if events.Kind != KindArray {
-		p.recordError(ws, rec, carrier, res, where+"logEvents is a "+events.Kind.String()+", not an array")
+		p.recordError(ws, rec, carrier, res, "logEvents is a "+events.Kind.String()+", not an array")
 		return true
 	}
 	res.Modified = true
 	for i := range events.Items {
-		at := fmt.Sprintf("%slogEvents[%d].message", where, i)
+		at := location{"logEvents", i, ".message"}
 		msg := events.Items[i].Get("message")
 		if msg == nil || (msg.Kind != KindString && msg.Kind != KindBinary) {
-			p.eventError(ws, rec, &events.Items[i], carrier, res, at+" is missing or not a string")
+			p.eventError(ws, rec, &events.Items[i], carrier, res, at.String()+" is missing or not a string")
 			continue
 		}
 		ev, err := p.decodeJSON(ws, msg.Str)
 		if err != nil {
-			p.eventError(ws, rec, &events.Items[i], carrier, res, at+": "+err.Error())
+			p.eventError(ws, rec, &events.Items[i], carrier, res, at.String()+": "+err.Error())
 			continue
 		}
 		if ev.Kind != KindMap || ev.Get("eventSource") == nil {
-			p.eventError(ws, rec, &events.Items[i], carrier, res, at+" is not a CloudTrail event")
+			p.eventError(ws, rec, &events.Items[i], carrier, res, at.String()+" is not a CloudTrail event")
 			continue
 		}
 		p.event(ws, rec, &ev, carrier, res, at)
@@ -330,16 +335,16 @@ func (p *Processor) filterText(ws *workspace, rec *record, body *Value, res *Res
 		p.recordError(ws, rec, body, res, fmt.Sprintf("%s: %v", p.cfg.SourceKey, err))
 		return true
 	}
-	return p.dispatch(ws, rec, &doc, body, res, "")
+	return p.dispatch(ws, rec, &doc, body, res)
 }
 
 func (p *Processor) decodeJSON(ws *workspace, text []byte) (Value, error) {
 	ws.json.buf, ws.json.off, ws.json.maxDepth, ws.json.arena = text, 0, p.cfg.MaxDepth, &ws.arena
 	ws.json.path, ws.json.stack = ws.json.path[:0], ws.json.stack[:0]
 	d := &ws.json
-	var v Value
 	d.ws()
-	if err := d.value(&v, 0); err != nil {
+	v, err := d.value(0)
+	if err != nil {
 		return Value{}, err
 	}
 	d.ws()
@@ -417,10 +422,10 @@ func peekString(b []byte, off int) ([]byte, int, bool) {
 }
 
 // event transforms one CloudTrail event and writes it to res.
-func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, where string) {
+func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, where location) {
 	p.Stats.Events.Add(1)
 	if ev.Kind != KindMap {
-		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s is a %s, not an object", nameOr(where, "event"), ev.Kind))
+		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s is a %s, not an object", where, ev.Kind))
 		return
 	}
 	src := ev.Get("eventSource")
@@ -430,7 +435,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 		return
 	}
 	if bad := invalidUTF8(ev, 0); bad != "" {
-		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: %s is not valid UTF-8", nameOr(where, "event"), bad))
+		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: %s is not valid UTF-8", where, bad))
 		return
 	}
 	variant := ""
@@ -456,12 +461,12 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 	body := p.buildBody(ws, ev, carrier, variant, warning)
 	ws.out = appendRecord(ws.out[:0], t, rec.meta, &body)
 	if len(ws.out) > p.cfg.MaxEventSize {
-		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: event of %d bytes exceeds max_event_size (%d)", nameOr(where, "event"), len(ws.out), p.cfg.MaxEventSize))
+		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: event of %d bytes exceeds max_event_size (%d)", where, len(ws.out), p.cfg.MaxEventSize))
 		return
 	}
 	p.Stats.Kept.Add(1)
 	if variant != "" && p.cfg.Retag {
-		e := res.emitBuf(p.cfg.TagPrefix + variant)
+		e := res.emitBuf(p.tagFor(variant))
 		e.Records = append(e.Records, ws.out...)
 		e.Count++
 		return
@@ -470,11 +475,30 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 	res.KeepN++
 }
 
-func nameOr(where, def string) string {
-	if where == "" {
-		return def
+// location names where an event sits in its record, for error messages; it is
+// only formatted when there is an error.
+type location struct {
+	name   string // "" for the record itself
+	index  int    // -1 when not an array element
+	suffix string
+}
+
+func (l location) String() string {
+	switch {
+	case l.name == "":
+		return "event"
+	case l.index < 0:
+		return l.name + l.suffix
 	}
-	return where
+	return fmt.Sprintf("%s[%d]%s", l.name, l.index, l.suffix)
+}
+
+// tagFor is tag_prefix + variant without allocating for the known variants.
+func (p *Processor) tagFor(variant string) string {
+	if t, ok := p.tags[variant]; ok {
+		return t
+	}
+	return p.cfg.TagPrefix + variant
 }
 
 func (p *Processor) classify(ev *Value, src *Value) string {

@@ -6,6 +6,7 @@ package filter
 import (
 	"bytes"
 	"math"
+	"unsafe"
 )
 
 // Kind is the type of a Value. It follows msgpack's type system because that is
@@ -104,8 +105,12 @@ func (v *Value) Float() float64 {
 // touch drops the cached encoding after a change.
 func (v *Value) touch() { v.Raw = nil }
 
-// StringValue makes a string Value (the bytes are not copied).
-func StringValue(s string) Value { return Value{Kind: KindString, Str: []byte(s)} }
+// StringValue makes a string Value sharing s's bytes (no copy, no
+// allocation). Value bytes are never modified in place anywhere: changes
+// replace Str, so sharing a string's memory is safe.
+func StringValue(s string) Value {
+	return Value{Kind: KindString, Str: unsafe.Slice(unsafe.StringData(s), len(s))}
+}
 
 // BytesValue makes a string Value over b.
 func BytesValue(b []byte) Value { return Value{Kind: KindString, Str: b} }
