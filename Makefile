@@ -56,6 +56,7 @@ e2e:
 # Runs the shipped fluent-bit.conf (from the repository root).
 fluent-bit-run: plugin
 	@test -n "$(FLUENT_BIT_BIN)" || { echo "set FLUENT_BIT_BIN to a fluent-bit binary"; exit 1; }
+	find $(SAMPLE) -name '*.json' | sort | while read -r f; do cat "$$f"; echo; done > $(BUILD)/sample-records.ndjson
 	$(FLUENT_BIT_BIN) -c fluent-bit.conf
 
 clean:

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ var Options = []Option{
 	{"tag_prefix", "opsworks.", "Prefix of the tag each kept event is re-emitted with: `<tag_prefix><variant>`."},
 	{"retag", "on", "Re-emit kept events with `<tag_prefix><variant>` through an emitter input. `off` keeps the incoming tag and only adds the variant field."},
 	{"emitter_name", "emitter_for_<filter name>", "Name of the emitter input instance that re-emits tagged events (as in `rewrite_tag`)."},
-	{"emitter_storage.type", "memory", "Buffering of the emitter input: `memory` or `filesystem`."},
+	{"emitter_storage.type", "memory", "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
 	{"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input; the filter's input is paused when it is reached."},
 	{"use_event_time", "on", "Set each event's record time from its `eventTime`."},
 	{"redact", "on", "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
@@ -70,7 +71,7 @@ var Options = []Option{
 	{"error_tag", "", "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
 	{"server_memory_size", "10000", "How many `serverName → engine` pairs to remember for classifying later OpsWorks CM events (0 disables)."},
 	{"max_depth", "64", "Maximum nesting depth of a record or JSON document."},
-	{"max_event_size", "4M", "Largest accepted event or JSON text, in bytes (size suffixes K, M, G)."},
+	{"max_event_size", "4M", "Largest accepted event, in bytes (Fluent Bit size syntax: 512K, 4M; 1000-based). JSON text may be up to 64 times larger (a whole log file)."},
 	{"warning_interval", "10s", "At most one warning per kind of problem is logged per interval; the rest are counted."},
 }
 
@@ -156,12 +157,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server_memory_size: must be 0 or more, got %d", c.ServerMemorySize)
 	case c.MaxDepth < 4 || c.MaxDepth > 1000:
 		return fmt.Errorf("max_depth: must be between 4 and 1000, got %d", c.MaxDepth)
-	case c.MaxEventSize < 1024:
+	case c.MaxEventSize < 1000:
 		return fmt.Errorf("max_event_size: must be at least 1K, got %d bytes", c.MaxEventSize)
 	case c.WarningInterval < 0:
 		return fmt.Errorf("warning_interval: must not be negative")
-	case c.EmitterStorageType != "memory" && c.EmitterStorageType != "filesystem":
-		return fmt.Errorf("emitter_storage.type: must be 'memory' or 'filesystem', got %q", c.EmitterStorageType)
+	case c.EmitterStorageType != "memory" && c.EmitterStorageType != "filesystem" && c.EmitterStorageType != "memrb":
+		return fmt.Errorf("emitter_storage.type: must be 'memory', 'filesystem' or 'memrb', got %q", c.EmitterStorageType)
 	case strings.ContainsAny(c.TagPrefix, " \t"):
 		return fmt.Errorf("tag_prefix: must not contain spaces, got %q", c.TagPrefix)
 	}
@@ -194,24 +195,31 @@ func parseBool(key, v string) (bool, error) {
 	return false, fmt.Errorf("%s: %q is not a boolean (use on/off, true/false)", key, v)
 }
 
-// ParseSize reads a byte size like Fluent Bit does: 512, 64K, 10M, 1G (also KB, MB, GB).
+// ParseSize reads a byte size exactly as Fluent Bit's flb_utils_size_to_bytes
+// does, so a value accepted here is accepted by Fluent Bit too: a number
+// (fractions allowed) with an optional K, M or G suffix, optionally followed
+// by B, case-insensitive, 1000-based (10M = 10,000,000 bytes).
 func ParseSize(s string) (int, error) {
+	bad := fmt.Errorf("%q is not a size (e.g. 512K, 10M, 1.5G)", s)
 	t := strings.ToUpper(strings.TrimSpace(s))
+	if t == "FALSE" {
+		return 0, nil
+	}
 	t = strings.TrimSuffix(t, "B")
-	mult := 1
+	mult := 1.0
 	if n := len(t); n > 0 {
 		switch t[n-1] {
 		case 'K':
-			mult, t = 1<<10, t[:n-1]
+			mult, t = 1e3, t[:n-1]
 		case 'M':
-			mult, t = 1<<20, t[:n-1]
+			mult, t = 1e6, t[:n-1]
 		case 'G':
-			mult, t = 1<<30, t[:n-1]
+			mult, t = 1e9, t[:n-1]
 		}
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(t))
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 512K, 10M)", s)
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*mult > math.MaxInt32*1e3 {
+		return 0, bad
 	}
-	return n * mult, nil
+	return int(f * mult), nil
 }

@@ -342,6 +342,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"retag":                {"retag": "maybe"},
 		"event_sources":        {"event_sources": "opsworks"},
 		"emitter_storage.type": {"emitter_storage.type": "disk"},
+		"emitter_mem_buf_limit": {"emitter_mem_buf_limit": "10 M"},
 		"max_event_size":       {"max_event_size": "12Q"},
 		"server_memory_size":   {"server_memory_size": "-1"},
 		"warning_interval":     {"warning_interval": "often"},
@@ -353,8 +354,23 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		}
 	}
 	c, err := LoadConfig(MapGetter{})
-	if err != nil || !c.Retag || !c.UseEventTime || !c.Redact || c.Separator != "_" || c.TagPrefix != "opsworks." || len(c.EventSources) != 2 || c.MaxEventSize != 4<<20 {
+	if err != nil || !c.Retag || !c.UseEventTime || !c.Redact || c.Separator != "_" || c.TagPrefix != "opsworks." || len(c.EventSources) != 2 || c.MaxEventSize != 4_000_000 {
 		t.Fatalf("defaults: %+v %v", c, err)
+	}
+}
+
+// Sizes are parsed as Fluent Bit parses them, so what passes here passes there.
+func TestParseSizeLikeFluentBit(t *testing.T) {
+	cases := map[string]int{"512": 512, "64K": 64000, "64KB": 64000, "10m": 10_000_000, "1.5M": 1_500_000, "1G": 1_000_000_000, "false": 0}
+	for in, want := range cases {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10 M", "10MiB", "abc", "-1K", "1T"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
 	}
 }
 

@@ -7,7 +7,7 @@ static const struct opsworks_option opsworks_options[] = {
     {"tag_prefix", "opsworks.", "Prefix of the tag each kept event is re-emitted with: `<tag_prefix><variant>`."},
     {"retag", "on", "Re-emit kept events with `<tag_prefix><variant>` through an emitter input. `off` keeps the incoming tag and only adds the variant field."},
     {"emitter_name", NULL, "Name of the emitter input instance that re-emits tagged events (as in `rewrite_tag`)."},
-    {"emitter_storage.type", "memory", "Buffering of the emitter input: `memory` or `filesystem`."},
+    {"emitter_storage.type", "memory", "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
     {"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input; the filter's input is paused when it is reached."},
     {"use_event_time", "on", "Set each event's record time from its `eventTime`."},
     {"redact", "on", "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
@@ -15,7 +15,7 @@ static const struct opsworks_option opsworks_options[] = {
     {"error_tag", NULL, "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
     {"server_memory_size", "10000", "How many `serverName → engine` pairs to remember for classifying later OpsWorks CM events (0 disables)."},
     {"max_depth", "64", "Maximum nesting depth of a record or JSON document."},
-    {"max_event_size", "4M", "Largest accepted event or JSON text, in bytes (size suffixes K, M, G)."},
+    {"max_event_size", "4M", "Largest accepted event, in bytes (Fluent Bit size syntax: 512K, 4M; 1000-based). JSON text may be up to 64 times larger (a whole log file)."},
     {"warning_interval", "10s", "At most one warning per kind of problem is logged per interval; the rest are counted."},
     {NULL, NULL, NULL}
 };

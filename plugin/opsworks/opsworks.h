@@ -8,6 +8,7 @@
 struct flb_filter_instance;
 struct flb_input_instance;
 struct flb_config;
+struct flb_worker;
 
 #define OPSWORKS_LOG_ERROR 1
 #define OPSWORKS_LOG_WARN  2
