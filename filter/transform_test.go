@@ -338,15 +338,15 @@ func TestIdempotent(t *testing.T) {
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	cases := map[string]map[string]string{
-		"max_depth":            {"max_depth": "lots"},
-		"retag":                {"retag": "maybe"},
-		"event_sources":        {"event_sources": "opsworks"},
-		"emitter_storage.type": {"emitter_storage.type": "disk"},
+		"max_depth":             {"max_depth": "lots"},
+		"retag":                 {"retag": "maybe"},
+		"event_sources":         {"event_sources": "opsworks"},
+		"emitter_storage.type":  {"emitter_storage.type": "disk"},
 		"emitter_mem_buf_limit": {"emitter_mem_buf_limit": "10 M"},
-		"max_event_size":       {"max_event_size": "12Q"},
-		"server_memory_size":   {"server_memory_size": "-1"},
-		"warning_interval":     {"warning_interval": "often"},
-		"tag_prefix":           {"tag_prefix": "a b"},
+		"max_event_size":        {"max_event_size": "12Q"},
+		"server_memory_size":    {"server_memory_size": "-1"},
+		"warning_interval":      {"warning_interval": "often"},
+		"tag_prefix":            {"tag_prefix": "a b"},
 	}
 	for key, kv := range cases {
 		if _, err := LoadConfig(MapGetter(kv)); err == nil || !strings.HasPrefix(err.Error(), key+":") {
