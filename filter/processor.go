@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Processor runs the filter over Fluent Bit chunks. It is safe for concurrent
@@ -583,22 +584,9 @@ func (p *Processor) flatten(ws *workspace, items []Value, prefix []byte, m *Valu
 	return items
 }
 
-// concat stores a+sep+b in the arena.
+// concat stores x+sep+y in the arena.
 func (a *Arena) concat(x []byte, sep string, y []byte) []byte {
-	n := len(x) + len(sep) + len(y)
-	if cap(a.bytes)-len(a.bytes) < n {
-		size := 2 * cap(a.bytes)
-		if size < 4096 {
-			size = 4096
-		}
-		if size < n {
-			size = n
-		}
-		a.bytes = make([]byte, 0, size) // earlier keys keep the old slab alive
-	}
-	start := len(a.bytes)
-	a.bytes = append(append(append(a.bytes, x...), sep...), y...)
-	return a.bytes[start:len(a.bytes):len(a.bytes)]
+	return a.appendBytes(x, unsafe.Slice(unsafe.StringData(sep), len(sep)), y)
 }
 
 // redactValue replaces non-redacted strings under sensitive names. Name/value

@@ -140,17 +140,23 @@ func (a *Arena) reset() {
 	a.bytes = a.bytes[:0]
 }
 
+// grow returns a capacity for a new slab that fits n more elements: doubling,
+// at least floor.
+func grow(cur, n, floor int) int {
+	size := 2 * cur
+	if size < floor {
+		size = floor
+	}
+	if size < n {
+		size = n
+	}
+	return size
+}
+
 func (a *Arena) alloc(n int) []Value {
 	if cap(a.slab)-len(a.slab) < n {
-		size := 2 * cap(a.slab)
-		if size < 1024 {
-			size = 1024
-		}
-		if size < n {
-			size = n
-		}
 		// Earlier slices keep the old slab alive; only the new one is reused.
-		a.slab = make([]Value, 0, size)
+		a.slab = make([]Value, 0, grow(cap(a.slab), n, 1024))
 	}
 	start := len(a.slab)
 	a.slab = a.slab[:start+n]
@@ -161,19 +167,21 @@ func (a *Arena) alloc(n int) []Value {
 	return s
 }
 
-// copyBytes stores b in the arena's byte slab and returns the stored copy.
-func (a *Arena) copyBytes(b []byte) []byte {
-	if cap(a.bytes)-len(a.bytes) < len(b) {
-		size := 2 * cap(a.bytes)
-		if size < 4096 {
-			size = 4096
-		}
-		if size < len(b) {
-			size = len(b)
-		}
-		a.bytes = make([]byte, 0, size)
+// appendBytes stores the concatenation of parts in the byte slab and returns it.
+func (a *Arena) appendBytes(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if cap(a.bytes)-len(a.bytes) < n {
+		a.bytes = make([]byte, 0, grow(cap(a.bytes), n, 4096))
 	}
 	start := len(a.bytes)
-	a.bytes = append(a.bytes, b...)
+	for _, p := range parts {
+		a.bytes = append(a.bytes, p...)
+	}
 	return a.bytes[start:len(a.bytes):len(a.bytes)]
 }
+
+// copyBytes stores b in the arena's byte slab and returns the stored copy.
+func (a *Arena) copyBytes(b []byte) []byte { return a.appendBytes(b) }
