@@ -300,16 +300,16 @@ func (p *Processor) cloudWatch(ws *workspace, rec *record, body *Value, carrier 
 		at := location{"logEvents", i, ".message"}
 		msg := events.Items[i].Get("message")
 		if msg == nil || (msg.Kind != KindString && msg.Kind != KindBinary) {
-			p.eventError(ws, rec, &events.Items[i], carrier, res, at.String()+" is missing or not a string")
+			p.eventError(ws, rec, &events.Items[i], res, at.String()+" is missing or not a string")
 			continue
 		}
 		ev, err := p.decodeJSON(ws, msg.Str)
 		if err != nil {
-			p.eventError(ws, rec, &events.Items[i], carrier, res, at.String()+": "+err.Error())
+			p.eventError(ws, rec, &events.Items[i], res, at.String()+": "+err.Error())
 			continue
 		}
 		if ev.Kind != KindMap || ev.Get("eventSource") == nil {
-			p.eventError(ws, rec, &events.Items[i], carrier, res, at.String()+" is not a CloudTrail event")
+			p.eventError(ws, rec, &events.Items[i], res, at.String()+" is not a CloudTrail event")
 			continue
 		}
 		p.event(ws, rec, &ev, carrier, res, at)
@@ -426,7 +426,7 @@ func peekString(b []byte, off int) ([]byte, int, bool) {
 func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, where location) {
 	p.Stats.Events.Add(1)
 	if ev.Kind != KindMap {
-		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s is a %s, not an object", where, ev.Kind))
+		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s is a %s, not an object", where, ev.Kind))
 		return
 	}
 	src := ev.Get("eventSource")
@@ -436,7 +436,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 		return
 	}
 	if bad := invalidUTF8(ev, 0); bad != "" {
-		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: %s is not valid UTF-8", where, bad))
+		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s: %s is not valid UTF-8", where, bad))
 		return
 	}
 	variant := ""
@@ -462,7 +462,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 	body := p.buildBody(ws, ev, carrier, variant, warning)
 	ws.out = appendRecord(ws.out[:0], t, rec.meta, &body)
 	if len(ws.out) > p.cfg.MaxEventSize {
-		p.eventError(ws, rec, ev, carrier, res, fmt.Sprintf("%s: event of %d bytes exceeds max_event_size (%d)", where, len(ws.out), p.cfg.MaxEventSize))
+		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s: event of %d bytes exceeds max_event_size (%d)", where, len(ws.out), p.cfg.MaxEventSize))
 		return
 	}
 	p.Stats.Kept.Add(1)
@@ -707,14 +707,13 @@ func (p *Processor) recordError(ws *workspace, rec *record, carrier *Value, res 
 
 // eventError keeps one bad event (an element of Records, a logEvents entry)
 // with opsworks_error, so the rest of its record can still be processed.
-func (p *Processor) eventError(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, msg string) {
+func (p *Processor) eventError(ws *workspace, rec *record, ev *Value, res *Result, msg string) {
 	p.Stats.Errors.Add(1)
 	p.warnings.Warn("event", msg)
 	body := *ev
 	if ev.Kind != KindMap {
 		body = Value{Kind: KindMap, Items: []Value{StringValue("event"), *ev}}
 	}
-	_ = carrier
 	p.writeError(ws, rec, &body, res, msg)
 }
 
