@@ -154,17 +154,20 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 }
 
 // splitRecord frames the record at off: [[time, meta], body] or [time, body].
+// Any array width is accepted: Fluent Bit 4.0 writes array32 headers.
 func splitRecord(data []byte, off int, a *Arena) (record, int, error) {
 	start := off
-	if off >= len(data) || (data[off] != 0x92) {
-		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "record is not a 2-element array"}
+	n, hdr := arrayHeader(data[off:])
+	if hdr == 0 || n != 2 {
+		end := min(off+16, len(data))
+		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: fmt.Sprintf("record is not a 2-element array (starts % x)", data[off:end])}
 	}
-	off++
+	off += hdr
 	var rec record
 	var tv Value
 	d := msgpackDecoder{buf: data, off: off, maxDepth: 4, arena: a}
-	if off < len(data) && data[off] == 0x92 { // [time, metadata]
-		d.off++
+	if n, hdr := arrayHeader(data[off:]); hdr > 0 && n == 2 { // [time, metadata]
+		d.off += hdr
 		if err := d.decode(&tv, 3); err != nil {
 			return record{}, 0, err
 		}
@@ -191,6 +194,19 @@ func splitRecord(data []byte, off int, a *Arena) (record, int, error) {
 	rec.body = data[bodyStart:end]
 	rec.raw = data[start:end]
 	return rec, end, nil
+}
+
+// arrayHeader returns an array's length and header size (0 if not an array).
+func arrayHeader(b []byte) (int, int) {
+	switch {
+	case len(b) >= 1 && b[0] >= 0x90 && b[0] <= 0x9f:
+		return int(b[0] & 0x0f), 1
+	case len(b) >= 3 && b[0] == 0xdc:
+		return int(b[1])<<8 | int(b[2]), 3
+	case len(b) >= 5 && b[0] == 0xdd:
+		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
+	}
+	return 0, 0
 }
 
 // shape is what kind of record a body is.
@@ -362,13 +378,8 @@ func peekEventSource(body []byte) ([]byte, bool) {
 	if len(body) == 0 {
 		return nil, false
 	}
-	n, off := 0, 1
-	switch c := body[0]; {
-	case c >= 0x80 && c <= 0x8f:
-		n = int(c & 0x0f)
-	case c == 0xde && len(body) >= 3:
-		n, off = int(body[1])<<8|int(body[2]), 3
-	default:
+	n, off := mapHeader(body)
+	if off == 0 {
 		return nil, false
 	}
 	var src []byte
@@ -413,6 +424,8 @@ func peekString(b []byte, off int) ([]byte, int, bool) {
 		n, start = int(b[off+1]), off+2
 	case c == 0xda && off+2 < len(b):
 		n, start = int(b[off+1])<<8|int(b[off+2]), off+3
+	case c == 0xdb && off+4 < len(b):
+		n, start = int(b[off+1])<<24|int(b[off+2])<<16|int(b[off+3])<<8|int(b[off+4]), off+5
 	default:
 		return nil, 0, false
 	}

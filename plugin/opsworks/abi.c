@@ -14,6 +14,7 @@
  * readable(), which asks the kernel instead of touching memory directly.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -71,16 +72,25 @@ static int readable(const void *p, size_t len)
 static int looks_like_cio(const void *candidate)
 {
     struct cio_ctx_head c;
+    void *back;
+    const char *streams = (const char *) candidate + offsetof(struct cio_ctx_head, streams);
 
     if (!readable(candidate, sizeof(c))) {
         return 0;
     }
     memcpy(&c, candidate, sizeof(c));
-    return c.page_size == (int) sysconf(_SC_PAGESIZE) &&
-           c.options.log_level >= 1 && c.options.log_level <= 5 &&
-           c.options.log_cb != NULL &&
-           c.streams.prev != NULL && c.streams.next != NULL &&
-           c.max_chunks_up > 0;
+    if (c.page_size != (int) sysconf(_SC_PAGESIZE) ||
+        c.options.log_level < 1 || c.options.log_level > 5 ||
+        c.options.log_cb == NULL || c.max_chunks_up == 0 ||
+        c.streams.prev == NULL || c.streams.next == NULL) {
+        return 0;
+    }
+    /* A live list: the first stream (or the head itself) points back at the head. */
+    if (!readable(c.streams.next, sizeof(void *))) {
+        return 0;
+    }
+    memcpy(&back, c.streams.next, sizeof(back)); /* next->prev is the first word */
+    return back == (void *) streams;
 }
 
 static void *cio_at(struct flb_config *config, size_t offset)
