@@ -462,7 +462,7 @@ func checkEvent(t *testing.T, format string, ev event, name, variant, eventTime 
 		t.Fatalf("output event lacks [time, metadata]")
 	}
 	wantMeta := []string{}
-	if format == formatV2 {
+	if format == formatV2 || format == formatV2Wide {
 		wantMeta = []string{"src"}
 	}
 	if !reflect.DeepEqual(append([]string{}, ev.Meta.Keys...), wantMeta) {
@@ -599,7 +599,7 @@ func TestBadValue(t *testing.T) {
 
 func TestSplitAndRetag(t *testing.T) {
 	for _, v := range hostVariants {
-		for _, format := range []string{formatV2, formatLegacy} {
+		for _, format := range []string{formatV2, formatV2Wide, formatLegacy} {
 			t.Run(v+"/"+format, func(t *testing.T) {
 				chunk, recs := chunkOf(t, format, plainLine, logFile, evEC2, plainLine)
 				later, _ := chunkOf(t, format, evPuppetLater)
@@ -842,7 +842,7 @@ func TestSourceKeyJSON(t *testing.T) {
 		q, _ := json.Marshal(text)
 		return `{"log":` + string(q) + `,"path":"/var/log/cloudtrail.json"}`
 	}
-	for _, format := range []string{formatV2, formatLegacy} {
+	for _, format := range []string{formatV2, formatV2Wide, formatLegacy} {
 		t.Run(format, func(t *testing.T) {
 			chunk, recs := chunkOf(t, format, carrier(bad), carrier(evStacks), `{"log":"not json at all"}`)
 			r := runHost(t, hostCurrent, []string{"-p", "source_key=log"}, chunk)

@@ -142,6 +142,7 @@ func encodeJSONValue(dec *json.Decoder, b []byte) ([]byte, error) {
 // record formats.
 const (
 	formatV2     = "v2"     // [[time, metadata], body], Fluent Bit >= 2.1
+	formatV2Wide = "v2wide" // the same with array32 headers, as Fluent Bit 4.0 writes them
 	formatLegacy = "legacy" // [time, body]
 )
 
@@ -151,9 +152,13 @@ const testMeta = `{"src":"harness"}`
 // encodeRecord encodes one Fluent Bit log event with a JSON body.
 func encodeRecord(t testing.TB, format string, sec, nsec uint32, body string) []byte {
 	t.Helper()
-	b := []byte{0x92}
-	if format == formatV2 {
-		b = append(b, 0x92)
+	pair := []byte{0x92}
+	if format == formatV2Wide {
+		pair = []byte{0xdd, 0, 0, 0, 2}
+	}
+	b := append([]byte(nil), pair...)
+	if format == formatV2 || format == formatV2Wide {
+		b = append(b, pair...)
 		b = mpEventTime(b, sec, nsec)
 		b = append(b, jsonToMsgpack(t, testMeta)...)
 	} else {
