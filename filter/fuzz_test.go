@@ -21,7 +21,12 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	}
 	out = append(out, []byte(`{"Records":[{"eventSource":"opsworks-cm.amazonaws.com","eventName":"X","requestParameters":{"engine":"Puppet"}}]}`),
 		[]byte(`{"messageType":"DATA_MESSAGE","logEvents":[{"message":"{\"eventSource\":\"opsworks.amazonaws.com\",\"eventName\":\"A\"}"}]}`),
-		[]byte(`"\ud83d\ude00\u00e9"`), []byte(`[1.5e300,-0,18446744073709551616]`))
+		[]byte(`"\ud83d\ude00\u00e9"`), []byte(`[1.5e300,-0,18446744073709551616]`),
+		[]byte(`{"detail":{"eventSource":"opsworks.amazonaws.com"}}`),
+		[]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"opsworks.amazonaws.com","eventName":"A","userIdentity":{"type":"Root","sessionContext":{}}}}`),
+		[]byte(`{"messageType":"DATA_MESSAGE","logEvents":"x"}`),
+		[]byte(`{"eventType":"AwsCloudTrailInsight","insightDetails":{"eventSource":"opsworks.amazonaws.com"}}`),
+		[]byte(`{"Records":[{"eventSource":"opsworks-cm.amazonaws.com","eventName":"DescribeServers","responseElements":{"servers":[{"serverName":"a","engine":"Chef"},{"serverName":"b"}],"backups":[{"engine":7}]}}]}`))
 	return out
 }
 

@@ -3,6 +3,7 @@ package filter
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -235,7 +236,7 @@ func (p *Processor) detect(body *Value) shape {
 		// Insight events name their source under insightDetails; they are not
 		// API calls, so they are only kept by keep_other_events.
 		return shapeEvent
-	case body.Get("detail") != nil && bytes.HasSuffix(body.Get("detail-type").Str, []byte("via CloudTrail")):
+	case body.Get("detail") != nil && strings.HasSuffix(body.Get("detail-type").String(), "via CloudTrail"):
 		return shapeEventBridge
 	case body.Get("logEvents") != nil && body.Get("messageType").IsString("DATA_MESSAGE"):
 		return shapeCloudWatch

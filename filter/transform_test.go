@@ -270,6 +270,8 @@ func TestRecordShapes(t *testing.T) {
 		{"digest file", nil, `{"awsAccountId":"1","digestStartTime":"2020-01-01T00:00:00Z","logFiles":[]}`, nil, true},
 		{"insight event", nil, `{"Records":[{"eventVersion":"1.07","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","eventType":"AwsCloudTrailInsight","insightDetails":{"state":"Start"}}]}`, nil, false},
 		{"not a map", nil, `["a",1]`, nil, true},
+		{"detail without detail-type", nil, `{"detail":{"eventSource":"opsworks.amazonaws.com"}}`, nil, true},
+		{"eventbridge other detail-type", nil, `{"detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}`, nil, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
