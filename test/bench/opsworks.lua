@@ -25,6 +25,9 @@ EventBridge and CloudWatch Logs envelopes, source_key JSON text, UTF-8 and
 size checks, max_depth errors. Lua tables have no key order, so the output's
 key order differs, and attribute-name scanning follows Lua's pairs() order
 (this only matters for one map naming both CHEF_ and PUPPET_ attributes).
+
+It mirrors filter/ as of commit 8650b0e (defaults: event_sources, separator,
+redact_keys, server_memory_size, max_depth). compare.sh shows any drift.
 ]]
 
 local SOURCES = {
