@@ -226,30 +226,33 @@ func fileKey(orgID, account, region string, t time.Time, suffix string) string {
 }
 
 // WriteArchive writes LogFiles under dir, gzip-compressed (keeping the
-// .json.gz names) or as plain .json files.
-func WriteArchive(dir string, o Options, gz bool) (int, error) {
-	files := LogFiles(o)
-	for i, f := range files {
-		name := f.Key
-		if !gz {
-			name = strings.TrimSuffix(name, ".gz")
+// .json.gz names) or as plain .json files. files counts those written.
+func WriteArchive(dir string, o Options, gz bool) (files int, err error) {
+	for _, f := range LogFiles(o) {
+		if err := writeLogFile(dir, f, gz); err != nil {
+			return files, err
 		}
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return i, err
-		}
-		data := f.Body
-		if gz {
-			var err error
-			if data, err = gzipBytes(f.Body, f.Time); err != nil {
-				return i, err
-			}
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			return i, err
+		files++
+	}
+	return files, nil
+}
+
+func writeLogFile(dir string, f File, gz bool) error {
+	name, data := f.Key, f.Body
+	if !gz {
+		name = strings.TrimSuffix(name, ".gz")
+	}
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if gz {
+		var err error
+		if data, err = gzipBytes(f.Body, f.Time); err != nil {
+			return err
 		}
 	}
-	return len(files), nil
+	return os.WriteFile(path, data, 0o644)
 }
 
 // gzipBytes compresses with a fixed header (mod time = delivery time) so
