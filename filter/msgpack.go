@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unicode/utf8"
 )
 
 // DecodeError says what was wrong with an input and where.
@@ -27,6 +28,7 @@ type msgpackDecoder struct {
 	off      int
 	maxDepth int
 	arena    *Arena
+	badUTF8  int // strings that are not valid UTF-8, counted while decoding
 }
 
 func (d *msgpackDecoder) fail(msg string, args ...any) error {
@@ -209,6 +211,9 @@ func (d *msgpackDecoder) str(v *Value, n int, kind Kind) error {
 	b, err := d.bytesOf(n)
 	if err != nil {
 		return err
+	}
+	if kind == KindString && !utf8.Valid(b) {
+		d.badUTF8++
 	}
 	*v = Value{Kind: kind, Str: b}
 	return nil

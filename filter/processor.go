@@ -114,10 +114,12 @@ func (r *Result) emitBuf(tag string) *Emission {
 
 // workspace is the per-call scratch state, pooled so the hot path allocates nothing.
 type workspace struct {
-	arena Arena
-	json  jsonDecoder
-	body  []Value
-	out   []byte
+	arena          Arena
+	json           jsonDecoder
+	body           []Value
+	out            []byte
+	mayHaveBadUTF8 bool            // the current structured record has an invalid string
+	sensitive      map[string]bool // redaction decision per key name, a cache
 }
 
 // record is one decoded log event of a chunk.
@@ -144,6 +146,7 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 		}
 		p.Stats.Records.Add(1)
 		ws.arena.reset()
+		ws.mayHaveBadUTF8 = false
 		if !p.filterRecord(ws, &rec, res) {
 			res.Keep = append(res.Keep, rec.raw...)
 			res.KeepN++
@@ -264,6 +267,9 @@ func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
 		p.recordError(ws, rec, nil, res, fmt.Sprintf("record: %v", err))
 		return true
 	}
+	// JSON text is validated by its parser; a structured record only needs
+	// the per-event search for the bad field when the decoder saw one.
+	ws.mayHaveBadUTF8 = d.badUTF8 > 0
 	if p.cfg.SourceKey != "" {
 		return p.filterText(ws, rec, &body, res)
 	}
@@ -406,9 +412,12 @@ func peekEventSource(body []byte) ([]byte, bool) {
 		case "Records":
 			return nil, false
 		}
+		if hasSource && hasName {
+			return src, true // CloudTrail puts both near the front: skip the rest
+		}
 		off = valEnd
 	}
-	return src, hasSource && hasName
+	return src, false
 }
 
 // peekString reads a msgpack string at off.
@@ -449,7 +458,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 		p.Stats.Dropped.Add(1)
 		return
 	}
-	if bad := invalidUTF8(ev, 0); bad != "" {
+	if bad := p.checkUTF8(ws, ev); bad != "" {
 		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s: %s is not valid UTF-8", where, bad))
 		return
 	}
@@ -460,7 +469,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 	if len(p.redact) > 0 {
 		for _, k := range [...]string{"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"} {
 			if v := ev.Get(k); v != nil {
-				p.redactValue(v, false, 0)
+				p.redactValue(ws, v, false, 0)
 			}
 		}
 	}
@@ -605,7 +614,7 @@ func (a *Arena) concat(x []byte, sep string, y []byte) []byte {
 
 // redactValue replaces non-redacted strings under sensitive names. Name/value
 // pairs ({"name": "CHEF_PIVOTAL_KEY", "value": …}) count as named by name.
-func (p *Processor) redactValue(v *Value, sensitive bool, depth int) bool {
+func (p *Processor) redactValue(ws *workspace, v *Value, sensitive bool, depth int) bool {
 	if depth > p.cfg.MaxDepth {
 		return false
 	}
@@ -618,22 +627,22 @@ func (p *Processor) redactValue(v *Value, sensitive bool, depth int) bool {
 		}
 	case KindArray:
 		for i := range v.Items {
-			changed = p.redactValue(&v.Items[i], sensitive, depth+1) || changed
+			changed = p.redactValue(ws, &v.Items[i], sensitive, depth+1) || changed
 		}
 	case KindMap:
 		pairSensitive := false
 		for _, nk := range [...]string{"name", "attributeName", "Name"} {
-			if n := v.Get(nk); n != nil && n.Kind == KindString && p.isSensitive(n.Str) {
+			if n := v.Get(nk); n != nil && n.Kind == KindString && p.isSensitiveCached(ws, n.Str) {
 				pairSensitive = true
 			}
 		}
 		for i := 0; i+1 < len(v.Items); i += 2 {
 			k := &v.Items[i]
-			s := sensitive || (k.Kind == KindString && p.isSensitive(k.Str))
+			s := sensitive || (k.Kind == KindString && p.isSensitiveCached(ws, k.Str))
 			if pairSensitive && (k.IsString("value") || k.IsString("attributeValue") || k.IsString("Value")) {
 				s = true
 			}
-			changed = p.redactValue(&v.Items[i+1], s, depth+1) || changed
+			changed = p.redactValue(ws, &v.Items[i+1], s, depth+1) || changed
 		}
 	}
 	if changed {
@@ -645,6 +654,20 @@ func (p *Processor) redactValue(v *Value, sensitive bool, depth int) bool {
 func alreadyRedacted(s []byte) bool {
 	return len(s) == 0 || bytes.EqualFold(s, []byte(Redacted)) || bytes.EqualFold(s, []byte("**redacted**")) ||
 		bytes.Equal(s, []byte("HIDDEN_DUE_TO_SECURITY_REASONS"))
+}
+
+// isSensitiveCached memoizes isSensitive per workspace: the same few hundred
+// key names repeat in every event. The cache is bounded by a reset.
+func (p *Processor) isSensitiveCached(ws *workspace, name []byte) bool {
+	if s, ok := ws.sensitive[string(name)]; ok {
+		return s
+	}
+	s := p.isSensitive(name)
+	if ws.sensitive == nil || len(ws.sensitive) >= 4096 {
+		ws.sensitive = make(map[string]bool, 256)
+	}
+	ws.sensitive[string(name)] = s
+	return s
 }
 
 func (p *Processor) isSensitive(name []byte) bool {
@@ -670,6 +693,13 @@ func normalizeName(dst, name []byte) []byte {
 		}
 	}
 	return dst
+}
+
+func (p *Processor) checkUTF8(ws *workspace, ev *Value) string {
+	if !ws.mayHaveBadUTF8 {
+		return ""
+	}
+	return invalidUTF8(ev, 0)
 }
 
 // invalidUTF8 returns the first key whose value (or name) is not valid UTF-8.

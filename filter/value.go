@@ -160,11 +160,8 @@ func (a *Arena) alloc(n int) []Value {
 	}
 	start := len(a.slab)
 	a.slab = a.slab[:start+n]
-	s := a.slab[start : start+n : start+n]
-	for i := range s {
-		s[i] = Value{}
-	}
-	return s
+	// Not zeroed: both decoders assign every element in full before use.
+	return a.slab[start : start+n : start+n]
 }
 
 // appendBytes stores the concatenation of parts in the byte slab and returns it.
