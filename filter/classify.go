@@ -183,7 +183,7 @@ func signalVariant(req, resp *Value) string {
 // unique per account and region.
 func memoryScope(ev *Value) (acct, region []byte) {
 	a := ev.Get("recipientAccountId")
-	if a == nil || a.Kind != KindString {
+	if a == nil || a.Kind != KindString || len(a.Str) == 0 {
 		a = ev.Path("userIdentity", "accountId")
 	}
 	if a != nil && a.Kind == KindString {

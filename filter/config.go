@@ -52,7 +52,7 @@ type Option struct {
 // DefaultRedactKeys are name fragments that mark a value as secret. Names are
 // compared lower-cased with '_' and '-' removed, so "CHEF_PIVOTAL_KEY",
 // "pivotalKey" and "pivotal-key" all match "pivotalkey".
-const DefaultRedactKeys = "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert"
+const DefaultRedactKeys = "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert,ssh_key"
 
 // Options is the complete list of keys the filter accepts, in README order.
 var Options = []Option{

@@ -630,16 +630,11 @@ func (p *Processor) redactValue(ws *workspace, v *Value, sensitive bool, depth i
 			changed = p.redactValue(ws, &v.Items[i], sensitive, depth+1) || changed
 		}
 	case KindMap:
-		pairSensitive := false
-		for _, nk := range [...]string{"name", "attributeName", "Name"} {
-			if n := v.Get(nk); n != nil && n.Kind == KindString && p.isSensitiveCached(ws, n.Str) {
-				pairSensitive = true
-			}
-		}
+		pairSensitive := p.pairIsSensitive(ws, v)
 		for i := 0; i+1 < len(v.Items); i += 2 {
 			k := &v.Items[i]
 			s := sensitive || (k.Kind == KindString && p.isSensitiveCached(ws, k.Str))
-			if pairSensitive && (k.IsString("value") || k.IsString("attributeValue") || k.IsString("Value")) {
+			if pairSensitive && isPairValue(k) {
 				s = true
 			}
 			changed = p.redactValue(ws, &v.Items[i+1], s, depth+1) || changed
@@ -649,6 +644,28 @@ func (p *Processor) redactValue(ws *workspace, v *Value, sensitive bool, depth i
 		v.touch()
 	}
 	return changed
+}
+
+// pairIsSensitive reports whether a map is a name/value pair whose value is
+// secret: named by a sensitive name ({"name": "CHEF_PIVOTAL_KEY", "value": …},
+// {"attributeName": …, "attributeValue": …}, OpsWorks Stacks environment
+// variables {"key": "DB_PASSWORD", "value": …}) or flagged {"secure": true}.
+func (p *Processor) pairIsSensitive(ws *workspace, v *Value) bool {
+	for _, nk := range [...]string{"name", "attributeName", "Name", "key", "Key"} {
+		if n := v.Get(nk); n != nil && n.Kind == KindString && p.isSensitiveCached(ws, n.Str) {
+			return true
+		}
+	}
+	for _, sk := range [...]string{"secure", "Secure"} {
+		if f := v.Get(sk); f != nil && f.Kind == KindBool && f.Num == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func isPairValue(k *Value) bool {
+	return k.IsString("value") || k.IsString("attributeValue") || k.IsString("Value")
 }
 
 func alreadyRedacted(s []byte) bool {

@@ -187,6 +187,10 @@ func TestRedaction(t *testing.T) {
 			`{"secrets":{"a":"*** Redacted ***","b":["*** Redacted ***",1]}}`},
 		{"innocent fields", `{"stackId":"s-1","customJson":"{}","name":"web"}`, nil,
 			`{"stackId":"s-1","customJson":"{}","name":"web"}`},
+		{"ssh keys of app and cookbook sources", `{"appSource":{"type":"git","url":"git@example.com:a.git","sshKey":"-----BEGIN OPENSSH PRIVATE KEY-----"}}`, nil,
+			`{"appSource":{"type":"git","url":"git@example.com:a.git","sshKey":"*** Redacted ***"}}`},
+		{"environment variables", `{"environment":[{"key":"DB_PASSWORD","value":"pw","secure":false},{"key":"API_URL","value":"https://x","secure":true},{"key":"REGION","value":"us-east-1","secure":false}]}`, nil,
+			`{"environment":[{"key":"DB_PASSWORD","value":"*** Redacted ***","secure":false},{"key":"API_URL","value":"*** Redacted ***","secure":true},{"key":"REGION","value":"us-east-1","secure":false}]}`},
 		{"configurable list", `{"customJson":"{\"pw\":1}","password":"p"}`, map[string]string{"redact_keys": "customjson"},
 			`{"customJson":"*** Redacted ***","password":"p"}`},
 		{"switched off", `{"password":"p"}`, map[string]string{"redact": "off"}, `{"password":"p"}`},
@@ -389,4 +393,22 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// An empty recipientAccountId falls back to userIdentity.accountId for the
+// server memory's account scope.
+func TestVariantMemoryScopeFallback(t *testing.T) {
+	ev := func(name, acct, req string) string {
+		return `{"eventSource":"opsworks-cm.amazonaws.com","eventName":"` + name + `","awsRegion":"us-east-1","recipientAccountId":"","userIdentity":{"type":"IAMUser","accountId":"` + acct + `"},"requestParameters":` + req + `}`
+	}
+	p := NewProcessor(mustConfig(t, nil), nil)
+	_, recs := run(t, p, chunkFromJSON(t,
+		ev("CreateServer", "111", `{"serverName":"srv","engine":"Puppet"}`),
+		ev("CreateBackup", "111", `{"serverName":"srv"}`),
+		ev("CreateBackup", "222", `{"serverName":"srv"}`)))
+	got := []any{recs[0].Body[FieldVariant], recs[1].Body[FieldVariant], recs[2].Body[FieldVariant]}
+	want := []any{VariantPuppetEnterprise, VariantPuppetEnterprise, VariantCMUnknown}
+	if !jsonEqual(got, want) {
+		t.Fatalf("variants %v, want %v", got, want)
+	}
 }

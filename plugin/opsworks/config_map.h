@@ -11,7 +11,7 @@ static const struct opsworks_option opsworks_options[] = {
     {"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input; the filter's input is paused when it is reached."},
     {"use_event_time", "on", "Set each event's record time from its `eventTime`."},
     {"redact", "on", "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
-    {"redact_keys", "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert", "Comma-separated name fragments that mark a value as sensitive."},
+    {"redact_keys", "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert,ssh_key", "Comma-separated name fragments that mark a value as sensitive."},
     {"error_tag", NULL, "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
     {"server_memory_size", "10000", "How many `serverName → engine` pairs to remember for classifying later OpsWorks CM events (0 disables)."},
     {"max_depth", "64", "Maximum nesting depth of a record or JSON document."},

@@ -38,7 +38,7 @@ local SEP = "_"
 local REDACTED = "*** Redacted ***"
 -- DefaultRedactKeys of filter/config.go, already normalized (lower case, no _ or -).
 local REDACT_FRAGMENTS = { "password", "passwd", "secret", "token", "privatekey",
-  "pivotalkey", "starterkit", "apicacert" }
+  "pivotalkey", "starterkit", "apicacert", "sshkey" }
 local MEMORY_SIZE = 10000   -- server_memory_size
 local MAX_DEPTH = 64        -- max_depth, bounds redaction recursion as in Go
 
@@ -184,10 +184,10 @@ local function str_or_empty(v)
 end
 
 -- Server names are unique per account and region. The account is
--- recipientAccountId when it is a string (even ""), else userIdentity.accountId.
+-- recipientAccountId when it is a non-empty string, else userIdentity.accountId.
 local function memory_scope(ev)
   local acct = ev.recipientAccountId
-  if type(acct) ~= "string" then acct = str_or_empty(get(ev.userIdentity, "accountId")) end
+  if type(acct) ~= "string" or acct == "" then acct = str_or_empty(get(ev.userIdentity, "accountId")) end
   return acct .. "|" .. str_or_empty(ev.awsRegion) .. "|"
 end
 
@@ -255,7 +255,7 @@ local function already_redacted(s)
   return l == "*** redacted ***" or l == "**redacted**"
 end
 
-local PAIR_NAMES = { "name", "attributeName", "Name" }
+local PAIR_NAMES = { "name", "attributeName", "Name", "key", "Key" }
 local PAIR_VALUES = { value = true, attributeValue = true, Value = true }
 
 -- redact walks container t (at depth) and replaces sensitive strings in place.
@@ -275,8 +275,8 @@ local function redact(t, sensitive, depth)
     end
     return
   end
-  local pair = false
-  for i = 1, 3 do
+  local pair = t.secure == true or t.Secure == true
+  for i = 1, #PAIR_NAMES do
     local n = t[PAIR_NAMES[i]]
     if type(n) == "string" and is_sensitive(n) then pair = true end
   end
