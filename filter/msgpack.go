@@ -212,11 +212,28 @@ func (d *msgpackDecoder) str(v *Value, n int, kind Kind) error {
 	if err != nil {
 		return err
 	}
-	if kind == KindString && !utf8.Valid(b) {
+	if kind == KindString && !validUTF8(b) {
 		d.badUTF8++
 	}
 	*v = Value{Kind: kind, Str: b}
 	return nil
+}
+
+// validUTF8 is utf8.Valid with the common case, short ASCII strings such
+// as keys, checked inline: the call alone cost more than the check.
+func validUTF8(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return utf8.Valid(b)
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b)
+		}
+	}
+	return true
 }
 
 func (d *msgpackDecoder) ext(v *Value, n int) error {

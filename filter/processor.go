@@ -114,6 +114,8 @@ func (r *Result) emitBuf(tag string) *Emission {
 
 // workspace is the per-call scratch state, pooled so the hot path allocates nothing.
 type workspace struct {
+	body0          Value // the current record's decoded body
+	decodeErr      error // why body0 could not be decoded
 	arena          Arena
 	json           jsonDecoder
 	body           []Value
@@ -136,7 +138,14 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 	ws := p.pool.Get().(*workspace)
 	defer p.pool.Put(ws)
 	for off := 0; off < len(data); {
-		rec, next, err := splitRecord(data, off, &ws.arena)
+		rec, bodyStart, err := splitHeader(data, off, &ws.arena)
+		var end int
+		dropped := false
+		if err == nil {
+			// The body's end is found while processing it (by the decoder, or by
+			// skipping what the fast path did not read): one pass, not two.
+			end, dropped, err = p.frameBody(data, bodyStart, ws)
+		}
 		if err != nil {
 			// The rest of the chunk cannot be framed: keep it as it is rather than lose it.
 			p.warnings.Warn("chunk", fmt.Sprintf("undecodable chunk data kept unchanged: %v", err))
@@ -144,23 +153,71 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 			res.KeepN++
 			break
 		}
+		rec.body = data[bodyStart:end]
+		rec.raw = data[off:end]
 		p.Stats.Records.Add(1)
-		ws.arena.reset()
-		ws.mayHaveBadUTF8 = false
-		if !p.filterRecord(ws, &rec, res) {
+		if dropped {
+			p.Stats.Events.Add(1)
+			p.Stats.Dropped.Add(1)
+			res.Modified = true
+		} else if !p.filterRecord(ws, &rec, res) {
 			res.Keep = append(res.Keep, rec.raw...)
 			res.KeepN++
 			p.Stats.Passthrough.Add(1)
 		}
-		off = next
+		off = end
 	}
 	return nil
+}
+
+// frameBody finds where the body starting at start ends. The common input of
+// one event per record from an unselected source is recognised from its first
+// keys and skipped undecoded (dropped). Otherwise the body is decoded into
+// ws.body0 on the way, so filterRecord does not decode it again; a body the
+// decoder rejects (e.g. too deep) is framed by skipping it, and filterRecord
+// reports the decode error.
+func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, dropped bool, err error) {
+	if p.cfg.SourceKey == "" && !p.cfg.KeepOtherEvents {
+		if src, isEvent := peekEventSource(data[start:]); isEvent {
+			if _, ok := p.sources[string(src)]; !ok {
+				end, err = skipMsgpack(data, start)
+				return end, true, err
+			}
+		}
+	}
+	ws.arena.reset()
+	ws.mayHaveBadUTF8, ws.decodeErr = false, nil
+	d := msgpackDecoder{buf: data, off: start, maxDepth: p.cfg.MaxDepth, arena: &ws.arena}
+	if err := d.decode(&ws.body0, 0); err != nil {
+		ws.decodeErr = err
+		end, err = skipMsgpack(data, start)
+		return end, false, err
+	}
+	// JSON text is validated by its parser; a structured record only needs the
+	// per-event search for the bad field when the decoder saw one.
+	ws.mayHaveBadUTF8 = d.badUTF8 > 0
+	return d.off, false, nil
 }
 
 // splitRecord frames the record at off: [[time, meta], body] or [time, body].
 // Any array width is accepted: Fluent Bit 4.0 writes array32 headers.
 func splitRecord(data []byte, off int, a *Arena) (record, int, error) {
-	start := off
+	rec, bodyStart, err := splitHeader(data, off, a)
+	if err != nil {
+		return record{}, 0, err
+	}
+	end, err := skipMsgpack(data, bodyStart)
+	if err != nil {
+		return record{}, 0, err
+	}
+	rec.body = data[bodyStart:end]
+	rec.raw = data[off:end]
+	return rec, end, nil
+}
+
+// splitHeader reads a record's array headers, time and metadata, and returns
+// where its body starts.
+func splitHeader(data []byte, off int, a *Arena) (record, int, error) {
 	n, hdr := arrayHeader(data[off:])
 	if hdr == 0 || n != 2 {
 		end := min(off+16, len(data))
@@ -190,14 +247,10 @@ func splitRecord(data []byte, off int, a *Arena) (record, int, error) {
 		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "record time is not a timestamp"}
 	}
 	rec.time = t
-	bodyStart := d.off
-	end, err := skipMsgpack(data, bodyStart)
-	if err != nil {
-		return record{}, 0, err
+	if d.off >= len(data) {
+		return record{}, 0, &DecodeError{Format: "msgpack", Offset: d.off, Msg: "record has no body"}
 	}
-	rec.body = data[bodyStart:end]
-	rec.raw = data[start:end]
-	return rec, end, nil
+	return rec, d.off, nil
 }
 
 // arrayHeader returns an array's length and header size (0 if not an array).
@@ -225,51 +278,91 @@ const (
 	shapeText
 )
 
-// detect classifies a decoded map.
-func (p *Processor) detect(body *Value) shape {
-	if body.Kind != KindMap {
-		return shapeOther
+// topFields are the top-level fields the filter reads, found in one pass
+// over a map's keys instead of one linear lookup each.
+type topFields struct {
+	records, eventSource, eventName, eventType, eventTime *Value
+	detail, detailType, logEvents, messageType            *Value
+	sections                                              [4]*Value // redactSections, in order
+}
+
+// redactSections are the parts of an event where redaction applies.
+var redactSections = [4]string{"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}
+
+func indexTop(m *Value) topFields {
+	var f topFields
+	first := func(dst **Value, v *Value) {
+		if *dst == nil { // like Get: the first of duplicate keys wins
+			*dst = v
+		}
 	}
+	for i := 0; i+1 < len(m.Items); i += 2 {
+		k, v := &m.Items[i], &m.Items[i+1]
+		if k.Kind != KindString {
+			continue
+		}
+		switch string(k.Str) {
+		case "Records":
+			first(&f.records, v)
+		case "eventSource":
+			first(&f.eventSource, v)
+		case "eventName":
+			first(&f.eventName, v)
+		case "eventType":
+			first(&f.eventType, v)
+		case "eventTime":
+			first(&f.eventTime, v)
+		case "detail":
+			first(&f.detail, v)
+		case "detail-type":
+			first(&f.detailType, v)
+		case "logEvents":
+			first(&f.logEvents, v)
+		case "messageType":
+			first(&f.messageType, v)
+		case "requestParameters":
+			first(&f.sections[0], v)
+		case "responseElements":
+			first(&f.sections[1], v)
+		case "additionalEventData":
+			first(&f.sections[2], v)
+		case "serviceEventDetails":
+			first(&f.sections[3], v)
+		}
+	}
+	return f
+}
+
+// detect classifies a decoded map and returns its indexed fields.
+func (p *Processor) detect(body *Value) (shape, topFields) {
+	if body.Kind != KindMap {
+		return shapeOther, topFields{}
+	}
+	f := indexTop(body)
 	switch {
-	case body.Get("Records") != nil:
-		return shapeLogFile
-	case body.Get("eventSource") != nil && body.Get("eventName") != nil:
-		return shapeEvent
-	case body.Get("eventType").IsString("AwsCloudTrailInsight"):
+	case f.records != nil:
+		return shapeLogFile, f
+	case f.eventSource != nil && f.eventName != nil:
+		return shapeEvent, f
+	case f.eventType.IsString("AwsCloudTrailInsight"):
 		// Insight events name their source under insightDetails; they are not
 		// API calls, so they are only kept by keep_other_events.
-		return shapeEvent
-	case body.Get("detail") != nil && strings.HasSuffix(body.Get("detail-type").String(), "via CloudTrail"):
-		return shapeEventBridge
-	case body.Get("logEvents") != nil && body.Get("messageType").IsString("DATA_MESSAGE"):
-		return shapeCloudWatch
+		return shapeEvent, f
+	case f.detail != nil && strings.HasSuffix(f.detailType.String(), "via CloudTrail"):
+		return shapeEventBridge, f
+	case f.logEvents != nil && f.messageType.IsString("DATA_MESSAGE"):
+		return shapeCloudWatch, f
 	}
-	return shapeOther
+	return shapeOther, f
 }
 
 // filterRecord handles one record; false means "not CloudTrail, pass through".
 func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
-	// Cheap pre-check for the most common input (one event per record): an
-	// event from another source is dropped without decoding it.
-	if p.cfg.SourceKey == "" && !p.cfg.KeepOtherEvents {
-		if src, isEvent := peekEventSource(rec.body); isEvent {
-			if _, ok := p.sources[string(src)]; !ok {
-				p.Stats.Events.Add(1)
-				p.Stats.Dropped.Add(1)
-				res.Modified = true
-				return true
-			}
-		}
-	}
-	var body Value
-	d := msgpackDecoder{buf: rec.body, maxDepth: p.cfg.MaxDepth, arena: &ws.arena}
-	if err := d.decode(&body, 0); err != nil {
-		p.recordError(ws, rec, nil, res, fmt.Sprintf("record: %v", err))
+	if ws.decodeErr != nil {
+		p.recordError(ws, rec, nil, res, fmt.Sprintf("record: %v", ws.decodeErr))
 		return true
 	}
-	// JSON text is validated by its parser; a structured record only needs
-	// the per-event search for the bad field when the decoder saw one.
-	ws.mayHaveBadUTF8 = d.badUTF8 > 0
+	body := ws.body0
 	if p.cfg.SourceKey != "" {
 		return p.filterText(ws, rec, &body, res)
 	}
@@ -279,41 +372,41 @@ func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
 // dispatch routes a decoded body by shape. carrier is the record whose
 // source_key held the text (its other fields are carried over), or nil.
 func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result) bool {
-	switch p.detect(body) {
+	sh, fields := p.detect(body)
+	switch sh {
 	case shapeLogFile:
-		records := body.Get("Records")
+		records := fields.records
 		if records.Kind != KindArray {
 			p.recordError(ws, rec, carrier, res, fmt.Sprintf("Records is a %s, not an array", records.Kind))
 			return true
 		}
 		res.Modified = true
 		for i := range records.Items {
-			p.event(ws, rec, &records.Items[i], carrier, res, location{"Records", i, ""})
+			p.event(ws, rec, &records.Items[i], nil, carrier, res, location{"Records", i, ""})
 		}
 		return true
 	case shapeEvent:
 		res.Modified = true
-		p.event(ws, rec, body, carrier, res, location{index: -1})
+		p.event(ws, rec, body, &fields, carrier, res, location{index: -1})
 		return true
 	case shapeEventBridge:
-		detail := body.Get("detail")
+		detail := fields.detail
 		if detail.Kind != KindMap || detail.Get("eventSource") == nil {
 			p.recordError(ws, rec, carrier, res, "detail is not a CloudTrail event")
 			return true
 		}
 		res.Modified = true
-		p.event(ws, rec, detail, carrier, res, location{"detail", -1, ""})
+		p.event(ws, rec, detail, nil, carrier, res, location{"detail", -1, ""})
 		return true
 	case shapeCloudWatch:
-		return p.cloudWatch(ws, rec, body, carrier, res)
+		return p.cloudWatch(ws, rec, fields.logEvents, carrier, res)
 	}
 	return false
 }
 
 // cloudWatch handles a CloudWatch Logs subscription payload: each
 // logEvents[].message holds one CloudTrail event as JSON text.
-func (p *Processor) cloudWatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result) bool {
-	events := body.Get("logEvents")
+func (p *Processor) cloudWatch(ws *workspace, rec *record, events *Value, carrier *Value, res *Result) bool {
 	if events.Kind != KindArray {
 		p.recordError(ws, rec, carrier, res, "logEvents is a "+events.Kind.String()+", not an array")
 		return true
@@ -335,7 +428,7 @@ func (p *Processor) cloudWatch(ws *workspace, rec *record, body *Value, carrier 
 			p.eventError(ws, rec, &events.Items[i], res, at.String()+" is not a CloudTrail event")
 			continue
 		}
-		p.event(ws, rec, &ev, carrier, res, at)
+		p.event(ws, rec, &ev, nil, carrier, res, at)
 	}
 	return true
 }
@@ -445,14 +538,19 @@ func peekString(b []byte, off int) ([]byte, int, bool) {
 	return b[start : start+n], start + n, true
 }
 
-// event transforms one CloudTrail event and writes it to res.
-func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value, res *Result, where location) {
+// event transforms one CloudTrail event and writes it to res. fields are its
+// indexed top-level fields when the caller has them already, else nil.
+func (p *Processor) event(ws *workspace, rec *record, ev *Value, fields *topFields, carrier *Value, res *Result, where location) {
 	p.Stats.Events.Add(1)
 	if ev.Kind != KindMap {
 		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s is a %s, not an object", where, ev.Kind))
 		return
 	}
-	src := ev.Get("eventSource")
+	if fields == nil {
+		f := indexTop(ev)
+		fields = &f
+	}
+	src := fields.eventSource
 	_, selected := p.sources[src.String()]
 	if !selected && !p.cfg.KeepOtherEvents {
 		p.Stats.Dropped.Add(1)
@@ -467,19 +565,19 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, carrier *Value,
 		variant = p.classify(ev, src)
 	}
 	if len(p.redact) > 0 {
-		for _, k := range [...]string{"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"} {
-			if v := ev.Get(k); v != nil {
+		for _, v := range fields.sections {
+			if v != nil {
 				p.redactValue(ws, v, false, 0)
 			}
 		}
 	}
 	t, warning := rec.time, ""
 	if p.cfg.UseEventTime {
-		if et, ok := parseEventTime(ev.Get("eventTime")); ok {
+		if et, ok := parseEventTime(fields.eventTime); ok {
 			t = et
 		} else {
 			p.Stats.TimeWarnings.Add(1)
-			warning = fmt.Sprintf("eventTime %s is not an RFC 3339 timestamp; the record time was kept", quoteValue(ev.Get("eventTime")))
+			warning = fmt.Sprintf("eventTime %s is not an RFC 3339 timestamp; the record time was kept", quoteValue(fields.eventTime))
 		}
 	}
 	body := p.buildBody(ws, ev, carrier, variant, warning)
