@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"sync"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,10 +34,11 @@ type ReadOptions struct {
 	// MaxObjectSize is the largest accepted uncompressed object; 0 means
 	// DefaultMaxObjectSize.
 	MaxObjectSize int64
-	// EventSources is the push-down: only events that may come from one of
-	// these eventSource values are returned. Empty returns every event. Pass
-	// the filter's event_sources, or nothing when keep_other_events is on
-	// (see PushDownSources).
+	// EventSources is the push-down: only events whose eventSource is one
+	// of these values are returned, judged exactly as the filter selects
+	// (the first top-level "eventSource" member, a string, escapes decoded).
+	// Empty returns every event. Pass the filter's event_sources, or nothing
+	// when keep_other_events is on (see PushDownSources).
 	EventSources []string
 }
 
@@ -150,11 +151,11 @@ func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Size: int64(len(data)), Compressed: gz}
-	err = splitRecords(data, func(ev []byte) {
+	err = splitRecords(data, func(ev, source []byte) {
 		switch {
 		case ev[0] != '{':
 			res.NotObjects = append(res.NotObjects, BadElement{Index: res.Total, Kind: describeValue(ev[0])})
-		case r.match.keep(ev):
+		case r.match.keep(source):
 			res.Events = append(res.Events, ev)
 		}
 		res.Total++
@@ -168,21 +169,22 @@ func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
 
 // load returns the uncompressed bytes of the object.
 func (r *ObjectReader) load(body *countingReader, size int64) (data []byte, gz bool, err error) {
-	br := bufio.NewReaderSize(body, 64<<10)
-	magic, _ := br.Peek(2)
+	var magic [2]byte
+	n, _ := io.ReadFull(body, magic[:])
 	if body.err != nil {
 		return nil, false, transportError(body, size)
 	}
-	if len(magic) == 0 {
+	if n == 0 {
 		return nil, false, &ObjectError{Reason: ReasonEmpty, Offset: -1, Detail: "0 bytes"}
 	}
-	var content io.Reader = br
-	gz = len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+	content := io.MultiReader(bytes.NewReader(magic[:n]), body)
+	gz = n == 2 && magic == [2]byte{0x1f, 0x8b}
 	if gz {
-		zr, err := gzip.NewReader(br)
+		zr, err := r.gunzip(content)
 		if err != nil {
 			return nil, true, r.gzipError(body, size, err)
 		}
+		defer gzipReaders.Put(zr)
 		content = zr
 	}
 	data, err = readBounded(content, r.maxSize, initialCapacity(size, gz))
@@ -202,22 +204,50 @@ func (r *ObjectReader) load(body *countingReader, size int64) (data []byte, gz b
 	return data, gz, nil
 }
 
+// gzipReaders are reused: a gzip.Reader carries a sizeable inflate state.
+var gzipReaders sync.Pool
+
+// gunzip returns a pooled gzip reader over src; the caller puts it back.
+func (r *ObjectReader) gunzip(src io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzipReaders.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(src); err != nil {
+			gzipReaders.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(src)
+}
+
 // initialCapacity guesses the uncompressed size from the stored one
 // (CloudTrail gzip compresses about tenfold), without trusting it so far
-// that a bogus size makes a huge allocation.
+// that a bogus size makes a huge allocation. The extra byte lets the read
+// that returns io.EOF find room, so an exact guess never grows the buffer.
 func initialCapacity(size int64, gz bool) int {
 	if gz {
 		size *= 10
 	}
-	return int(min(max(size, 4<<10), 64<<20))
+	return int(min(max(size+1, 4<<10), 64<<20))
 }
 
-// readBounded reads at most limit+1 bytes, so the caller can tell
-// "exactly the limit" from "over it" without reading a bomb to its end.
+// readBounded reads to EOF but at most limit+1 bytes, so the caller can
+// tell "exactly the limit" from "over it" without reading a bomb to its end.
 func readBounded(r io.Reader, limit int64, capacity int) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, capacity))
-	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	return buf.Bytes(), err
+	buf := make([]byte, 0, capacity)
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // let append choose the growth
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // gzipError tells a truncated object from a corrupt one, and both from a

@@ -9,7 +9,9 @@ import (
 
 // The Records splitter: a log file is split into the raw bytes of its events
 // without building any value, so that events from other services (typically
-// 99% of a trail) are dropped by a substring check instead of a full decode.
+// 99% of a trail) are dropped by comparing one string instead of being
+// decoded: while validating each event, the scanner notes its top-level
+// eventSource value.
 //
 // The scanner validates JSON grammar (structure, string escapes, control
 // characters, numbers, literals), so an object whose dropped events are
@@ -301,11 +303,12 @@ func (e *shapeError) Error() string { return e.detail }
 
 // splitRecords calls fn with the raw bytes of each element of the
 // document's top-level "Records" array (without surrounding whitespace), in
-// order. The whole document is validated; on any error the caller must
-// discard what fn received. The first "Records" member wins, as in the
+// order, and with the raw value of the element's eventSource (see
+// skipElement). The whole document is validated; on any error the caller
+// must discard what fn received. The first "Records" member wins, as in the
 // filter's decoder.
-func splitRecords(doc []byte, fn func(event []byte)) error {
-	s := scanner{buf: doc}
+func splitRecords(doc []byte, fn func(event, source []byte)) error {
+	s := scanner{buf: doc, stack: make([]byte, 0, 32)}
 	off := s.ws(0)
 	if off >= len(doc) {
 		return &shapeError{ReasonEmpty, "only whitespace"}
@@ -321,7 +324,7 @@ func splitRecords(doc []byte, fn func(event []byte)) error {
 			return err
 		}
 		valueAt = s.ws(valueAt)
-		if !found && isRecordsKey(key) {
+		if !found && keyIs(key, "Records") {
 			found = true
 			off, err = s.splitArray(valueAt, fn)
 		} else {
@@ -382,17 +385,27 @@ func describeValue(c byte) string {
 	return "a number"
 }
 
-// isRecordsKey compares a raw (still escaped) key with "Records".
-func isRecordsKey(raw []byte) bool {
+// keyIs compares a raw (still escaped) key with name.
+func keyIs(raw []byte, name string) bool {
 	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw) == "Records"
+		return string(raw) == name
 	}
-	var key string // rare: an escaped key; let encoding/json unescape it
-	return json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key) == nil && key == "Records"
+	return unescape(raw) == name
+}
+
+// unescape decodes the raw contents of a JSON string. Escapes are rare in
+// keys and eventSource values (CloudTrail writes none there), so
+// encoding/json does it.
+func unescape(raw []byte) string {
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // splitArray walks the array at off, calling fn with each element.
-func (s *scanner) splitArray(off int, fn func([]byte)) (int, error) {
+func (s *scanner) splitArray(off int, fn func(event, source []byte)) (int, error) {
 	if off >= len(s.buf) || s.buf[off] != '[' {
 		if _, err := s.skipValue(off); err != nil {
 			return off, err
@@ -404,14 +417,14 @@ func (s *scanner) splitArray(off int, fn func([]byte)) (int, error) {
 		return off + 1, nil
 	}
 	for i := 0; ; i++ {
-		end, err := s.skipValue(off)
+		end, source, err := s.skipElement(off)
 		if err != nil {
 			if se, ok := err.(*syntaxError); ok {
 				se.where = fmt.Sprintf("Records[%d]", i)
 			}
 			return end, err
 		}
-		fn(s.buf[off:end])
+		fn(s.buf[off:end], source)
 		off = s.ws(end)
 		if off < len(s.buf) && s.buf[off] == ',' {
 			off = s.ws(off + 1)
@@ -424,14 +437,56 @@ func (s *scanner) splitArray(off int, fn func([]byte)) (int, error) {
 	}
 }
 
-// sourceMatcher is the event_sources push-down: it decides from an event's
-// raw bytes whether the filter could select it. It must never drop an event
-// the filter would keep; keeping one the filter then drops only costs time.
+// skipElement skips one Records element. For an object it also returns
+// the value of its first top-level "eventSource" member when that is a
+// string: the raw bytes between the quotes (escapes not decoded), or nil.
+// "First" and "top-level" are what the filter's Value.Get sees, so the
+// push-down selects exactly the events the filter selects; the scan that
+// validates the element finds it, so the push-down costs no second pass.
+func (s *scanner) skipElement(off int) (end int, source []byte, err error) {
+	if off >= len(s.buf) || s.buf[off] != '{' {
+		end, err = s.skipValue(off)
+		return end, nil, err
+	}
+	off = s.ws(off + 1)
+	if off < len(s.buf) && s.buf[off] == '}' {
+		return off + 1, nil, nil
+	}
+	seen := false
+	for {
+		key, valueAt, err := s.key(off)
+		if err != nil {
+			return valueAt, nil, err
+		}
+		valueAt = s.ws(valueAt)
+		end, err := s.skipValue(valueAt)
+		if err != nil {
+			return end, nil, err
+		}
+		if !seen && keyIs(key, "eventSource") {
+			seen = true
+			if s.buf[valueAt] == '"' {
+				source = s.buf[valueAt+1 : end-1]
+			}
+		}
+		if off = s.ws(end); off < len(s.buf) && s.buf[off] == ',' {
+			off = s.ws(off + 1)
+			continue
+		}
+		if off < len(s.buf) && s.buf[off] == '}' {
+			return off + 1, source, nil
+		}
+		return off, nil, s.fail(off, "expected ',' or '}' after object member, found %s", s.found(off))
+	}
+}
+
+// sourceMatcher is the event_sources push-down: it decides from an
+// event's eventSource value (found by skipElement) whether the filter
+// would select the event, so events from other services are dropped
+// without being decoded.
 type sourceMatcher struct {
 	sources map[string]struct{} // empty: keep everything
 }
-
-var eventSourceKey = []byte(`"eventSource"`)
 
 func newSourceMatcher(sources []string) sourceMatcher {
 	m := sourceMatcher{sources: map[string]struct{}{}}
@@ -441,56 +496,19 @@ func newSourceMatcher(sources []string) sourceMatcher {
 	return m
 }
 
-// keep finds each `"eventSource"` and compares the string after it (past
-// optional whitespace and the colon) with the sources. One search for the
-// key serves every source, so the cost does not grow with their number.
-// Conservative cases keep the event: a value with escapes, and an event
-// where the key was not found but some \u escape could spell it (the
-// filter's decoder would unescape it).
-func (m *sourceMatcher) keep(ev []byte) bool {
+// keep reports whether an event with this raw eventSource value (nil: no
+// string eventSource) is selected.
+func (m *sourceMatcher) keep(source []byte) bool {
 	if len(m.sources) == 0 {
 		return true
 	}
-	for rest := ev; ; {
-		i := bytes.Index(rest, eventSourceKey)
-		if i < 0 {
-			break
-		}
-		rest = rest[i+len(eventSourceKey):]
-		value, escaped, ok := stringAfterColon(rest)
-		if ok && (escaped || m.has(value)) {
-			return true
-		}
+	if source == nil {
+		return false
 	}
-	return bytes.Contains(ev, []byte(`\u`))
-}
-
-func (m *sourceMatcher) has(value []byte) bool {
-	_, ok := m.sources[string(value)] // no allocation for a map lookup
+	if bytes.IndexByte(source, '\\') >= 0 {
+		_, ok := m.sources[unescape(source)]
+		return ok
+	}
+	_, ok := m.sources[string(source)] // no allocation for a map lookup
 	return ok
-}
-
-// stringAfterColon reads `ws : ws "value"` and returns value's raw bytes
-// and whether it contains a backslash.
-func stringAfterColon(b []byte) (value []byte, escaped, ok bool) {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != ':' {
-		return nil, false, false
-	}
-	if i = skipWS(b, i+1); i >= len(b) || b[i] != '"' {
-		return nil, false, false
-	}
-	end := bytes.IndexByte(b[i+1:], '"')
-	if end < 0 {
-		return nil, false, false
-	}
-	value = b[i+1 : i+1+end]
-	return value, bytes.IndexByte(value, '\\') >= 0, true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
