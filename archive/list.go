@@ -32,6 +32,14 @@ type Object struct {
 	StorageClass string
 }
 
+// NeedsRestore reports whether S3 will refuse to read the object until it
+// is restored (GLACIER, DEEP_ARCHIVE). Objects in the archive tiers of
+// INTELLIGENT_TIERING cannot be recognised from the listing; reading them
+// fails with ReasonArchived.
+func (o Object) NeedsRestore() bool {
+	return o.StorageClass == "GLACIER" || o.StorageClass == "DEEP_ARCHIVE"
+}
+
 // ListOptions select what is listed. The same options drive the S3 and the
 // local-directory listers; differences are noted per field.
 type ListOptions struct {

@@ -524,3 +524,12 @@ func TestDirListSampleTrail(t *testing.T) {
 		}
 	}
 }
+
+func TestNeedsRestore(t *testing.T) {
+	for class, want := range map[string]bool{"": false, "STANDARD": false, "STANDARD_IA": false, "GLACIER_IR": false,
+		"INTELLIGENT_TIERING": false, "GLACIER": true, "DEEP_ARCHIVE": true} {
+		if got := (Object{StorageClass: class}).NeedsRestore(); got != want {
+			t.Errorf("%q: %v", class, got)
+		}
+	}
+}
