@@ -47,8 +47,9 @@ type Result struct {
 	Bucket string // "" for local files
 	Key    string
 	// Events are the raw JSON bytes of the kept events, in file order; each
-	// is a JSON object (starts with '{'). They share one buffer and stay
-	// valid as long as the caller keeps them.
+	// is a JSON object (starts with '{'). They are slices of the object's
+	// uncompressed buffer: keeping any of them keeps the whole buffer, so
+	// copy them (as filter.AppendTextRecord does) rather than hold them.
 	Events [][]byte
 	// NotObjects are Records elements that are not objects (CloudTrail
 	// never writes them). They are not in Events: the filter only reports
