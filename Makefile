@@ -24,8 +24,11 @@ $(CLI): $(shell find filter cmd/opsworks-trail -name '*.go') go.mod
 generate:
 	$(GO) generate ./plugin/opsworks
 
+# gofmt over tracked and new (untracked, not ignored) files.
+GOFILES = $$(git ls-files --cached --others --exclude-standard '*.go')
+
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
 # The whole test suite. Real-Fluent-Bit tests run when FLUENT_BIT_BIN is set
@@ -37,6 +40,7 @@ test: vet
 fuzz:
 	for f in FuzzDecodeJSON FuzzFilterChunk FuzzEventTransform; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./filter || exit 1; done
+	$(GO) test -run XXX -fuzz FuzzSplitRecords -fuzztime 30s ./archive
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./filter

@@ -381,8 +381,14 @@ func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *V
 			return true
 		}
 		res.Modified = true
+		// Fields beside Records (provenance such as s3_bucket/s3_key added by
+		// the cloudtrail_s3 input) belong to every event of the file.
+		evCarrier := carrier
+		if evCarrier == nil && body.Len() > 1 {
+			evCarrier = body
+		}
 		for i := range records.Items {
-			p.event(ws, rec, &records.Items[i], nil, carrier, res, location{"Records", i, ""})
+			p.event(ws, rec, &records.Items[i], nil, evCarrier, res, location{"Records", i, ""})
 		}
 		return true
 	case shapeEvent:
@@ -658,7 +664,7 @@ func (p *Processor) buildBody(ws *workspace, ev *Value, carrier *Value, variant,
 	if carrier != nil {
 		for i := 0; i+1 < len(carrier.Items); i += 2 {
 			k := &carrier.Items[i]
-			if k.IsString(p.cfg.SourceKey) || isOwnField(k) || hasKey(items, k) {
+			if k.IsString(p.cfg.SourceKey) || k.IsString("Records") || isOwnField(k) || hasKey(items, k) {
 				continue
 			}
 			items = append(items, *k, carrier.Items[i+1])

@@ -321,6 +321,21 @@ func TestRetagOffAndKeepOther(t *testing.T) {
 	}
 }
 
+// Fields beside Records (the S3 input's provenance) are copied into each event;
+// an event's own field of the same name wins.
+func TestLogFileSiblingFieldsCarried(t *testing.T) {
+	ev := readTestdata(t, "identity/iamuser.json")
+	p := NewProcessor(mustConfig(t, nil), nil)
+	_, recs := run(t, p, chunkFromJSON(t, `{"Records":[`+ev+`],"s3_bucket":"trail","s3_key":"AWSLogs/1/x.json.gz","eventID":"not-this"}`))
+	b := recs[0].Body
+	if b["s3_bucket"] != "trail" || b["s3_key"] != "AWSLogs/1/x.json.gz" || b["eventID"] != "id-iamuser" {
+		t.Fatalf("got %v", b)
+	}
+	if _, ok := b["Records"]; ok {
+		t.Fatal("Records copied into the event")
+	}
+}
+
 func TestCustomEventSourcesAndTagPrefix(t *testing.T) {
 	ec2 := `{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","eventTime":"2020-01-01T00:00:00Z"}`
 	p := NewProcessor(mustConfig(t, map[string]string{"event_sources": "ec2.amazonaws.com", "tag_prefix": "audit."}), nil)
