@@ -147,7 +147,21 @@ func OpenCheckpoint(opts CheckpointOptions) (*Checkpoint, error) {
 	return c, nil
 }
 
-// Path is the state file.
+// NewMemoryCheckpoint is a Checkpoint that is never written (no
+// state_dir): the same bookkeeping within one run, so a followed archive
+// is not read twice, and nothing survives a restart. opts.Dir and
+// opts.Name are ignored.
+func NewMemoryCheckpoint(opts CheckpointOptions) *Checkpoint {
+	if opts.LateArrivalWindow <= 0 {
+		opts.LateArrivalWindow = DefaultLateArrivalWindow
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Checkpoint{opts: opts, streams: map[Stream]*streamState{}, files: map[string]bool{}}
+}
+
+// Path is the state file ("" for a memory checkpoint).
 func (c *Checkpoint) Path() string { return c.path }
 
 // Recovered is where a corrupt state file was moved at open ("" if none).
@@ -232,6 +246,30 @@ func (c *Checkpoint) Release(k Key) {
 		delete(st.inflight, k.Path)
 		c.advance(st)
 		c.dirty = true
+	}
+}
+
+// Retry puts a begun key that failed back to pending, to be read again:
+// unlike Release it keeps holding its stream's floor and HWM (so neither
+// the next listing nor a restart passes it by), and the next listing that
+// finds it begins it again. Call it when the next listing starts, not at
+// the failure: EndPass releases pending keys its listing did not find, so
+// a key marked during a listing that had already passed it would be
+// dropped. A file outside the layout is simply forgotten (it has no floor).
+func (c *Checkpoint) Retry(k Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k.Account == "" {
+		if !c.files[k.Path] {
+			delete(c.files, k.Path)
+		}
+		return
+	}
+	if st := c.streams[k.Stream()]; st != nil {
+		if f, ok := st.inflight[k.Path]; ok {
+			st.inflight[k.Path] = flight{time: f.time, pending: true}
+			c.dirty = true
+		}
 	}
 }
 
@@ -356,6 +394,11 @@ type streamEntry struct {
 
 func (c *Checkpoint) saveLocked() error {
 	if !c.dirty {
+		return nil
+	}
+	if c.path == "" { // memory checkpoint
+		c.dirty = false
+		c.lastSave = c.opts.Now()
 		return nil
 	}
 	data, err := json.MarshalIndent(c.snapshot(), "", " ")

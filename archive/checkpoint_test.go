@@ -541,3 +541,73 @@ func TestCheckpointFilesOutsideLayout(t *testing.T) {
 		t.Error("a released file must be taken again")
 	}
 }
+
+func TestCheckpointRetry(t *testing.T) {
+	base := utc("2024-05-31T10:00:00Z")
+	k1 := logKey(t, acctA, "us-east-1", base, 1)
+	k2 := logKey(t, acctA, "us-east-1", base.Add(5*time.Minute), 2)
+	k3 := logKey(t, acctA, "us-east-1", base.Add(10*time.Minute), 3)
+	s := k1.Stream()
+	ck := NewMemoryCheckpoint(CheckpointOptions{})
+	for _, k := range []Key{k1, k2, k3} {
+		ck.Begin(k)
+	}
+	ck.Commit(k1)
+	ck.Commit(k3) // k2 failed: it stays in flight until the next listing starts
+	if ck.Begin(k2) {
+		t.Fatal("a failed key is still in flight in the listing that took it")
+	}
+	ck.Retry(k2) // the next listing starts
+	if got := ck.HighWaterMark(s); got != k1.Path {
+		t.Fatalf("HWM passed a key to retry: %q", got)
+	}
+	if got := ck.ResumeTime(s); !got.Equal(base.Add(-time.Hour)) {
+		t.Fatalf("floor %v", got)
+	}
+	if !ck.Begin(k2) {
+		t.Fatal("the next listing must be able to begin the retried key")
+	}
+	ck.Commit(k2)
+	ck.EndPass()
+	if got := ck.HighWaterMark(s); got != k3.Path {
+		t.Fatalf("HWM %q after the retry succeeded", got)
+	}
+
+	// A retried key that the next complete listing no longer finds is
+	// released by EndPass.
+	k4 := logKey(t, acctA, "us-east-1", base.Add(15*time.Minute), 4)
+	ck.Begin(k4)
+	ck.Retry(k4)
+	ck.EndPass()
+	if !ck.Begin(k4) || ck.HighWaterMark(s) != k3.Path {
+		t.Fatal("EndPass should have released the retried key")
+	}
+
+	// Files outside the layout are simply forgotten.
+	f := Key{Path: "stray/file.json", Kind: KindLog}
+	ck.Begin(f)
+	ck.Retry(f)
+	if !ck.Begin(f) {
+		t.Fatal("a retried stray file can be begun again")
+	}
+}
+
+func TestMemoryCheckpointNeverWrites(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ck := NewMemoryCheckpoint(CheckpointOptions{Dir: dir})
+	k := logKey(t, acctA, "us-east-1", utc("2024-05-31T10:00:00Z"), 1)
+	ck.Begin(k)
+	if err := ck.Commit(k); err != nil {
+		t.Fatal(err)
+	}
+	if err := ck.Close(); err != nil || ck.Path() != "" {
+		t.Fatal(err, ck.Path())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("memory checkpoint wrote %v", entries)
+	}
+	if ck.Begin(k) {
+		t.Fatal("committed key begun again")
+	}
+}

@@ -66,6 +66,9 @@ type Result struct {
 type BadElement struct {
 	Index int
 	Kind  string // "a number", "a string", "an array", …
+	// Raw is the element's JSON text, a slice of the object's buffer like
+	// Result.Events (copy it to keep it).
+	Raw []byte
 }
 
 func (b BadElement) String() string {
@@ -155,7 +158,7 @@ func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
 	err = splitRecords(data, func(ev, source []byte) {
 		switch {
 		case ev[0] != '{':
-			res.NotObjects = append(res.NotObjects, BadElement{Index: res.Total, Kind: describeValue(ev[0])})
+			res.NotObjects = append(res.NotObjects, BadElement{Index: res.Total, Kind: describeValue(ev[0]), Raw: ev})
 		case r.match.keep(source):
 			res.Events = append(res.Events, ev)
 		}
