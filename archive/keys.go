@@ -17,6 +17,9 @@
 //   - ObjectReader: read one object (gzip or plain, size-bounded), split its
 //     Records and keep the events of the configured eventSources. Failures
 //     are *ObjectError; Retryable says which are worth retrying.
+//   - Engine (engine.go, which documents it): all of the above running as
+//     the input, with its configuration (InputOptions, LoadInputConfig), S3
+//     client (NewS3Client), workers, buffering, batching and progress.
 package archive
 
 import (
