@@ -1,25 +1,3 @@
-// Package archive is the plain-Go core (no cgo) of the cloudtrail_s3 input:
-// it knows CloudTrail's S3 key layout, lists an archive (an S3 bucket or a
-// local copy of one) a day prefix at a time, reads one log file with a cheap
-// eventSource push-down, and keeps durable checkpoints. Everything here is
-// testable without Fluent Bit; the plugin only wires it to Fluent Bit's
-// callbacks and feeds the kept events to the opsworks filter core.
-//
-// The pieces, in the order the input uses them (Example shows the loop):
-//
-//   - ParseKey, DayPrefix, NormalizePrefix: CloudTrail's key layout. A
-//     Stream (organization, account, region, kind of file) is the unit that
-//     is listed in order and checkpointed.
-//   - S3Lister, DirLister: list every stream inside a time window, in key
-//     (= delivery time) order, touching only the day prefixes of the window.
-//   - Checkpoint: Begin when an object is taken, Commit once Fluent Bit has
-//     accepted its records; StreamStart tells the lister where to resume.
-//   - ObjectReader: read one object (gzip or plain, size-bounded), split its
-//     Records and keep the events of the configured eventSources. Failures
-//     are *ObjectError; Retryable says which are worth retrying.
-//   - Engine (engine.go, which documents it): all of the above running as
-//     the input, with its configuration (InputOptions, LoadInputConfig), S3
-//     client (NewS3Client), workers, buffering, batching and progress.
 package archive
 
 import (
