@@ -1,0 +1,190 @@
+// Command cloudtrail_s3 is the Fluent Bit input plugin in_cloudtrail_s3.so,
+// built with -buildmode=c-shared and loaded by Fluent Bit's Go proxy. This
+// package is only the boundary: it reads the configuration, runs the plain-Go
+// engine of package archive, hands its prepared batches to Fluent Bit, and
+// commits them once Fluent Bit has appended them. Every exported entry point
+// recovers panics: a panic here would take the whole Fluent Bit process down.
+//
+// Fluent Bit's Go proxy calls FLBPluginInputCallback once a second from the
+// input's own thread, appends what it returns (flb_input_log_append) and then
+// calls FLBPluginInputCleanupCallback with the same buffer. That cleanup call
+// is the point where the records are in Fluent Bit's buffer, so it is where
+// the objects they came from are committed to the checkpoint.
+package main
+
+/*
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "flblog.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"unsafe"
+
+	"github.com/fluent/fluent-bit-go/input"
+	"github.com/opsworks-trail/opsworks-trail/archive"
+)
+
+const (
+	name        = "cloudtrail_s3"
+	description = "Read CloudTrail log files from S3 or a local copy (backfill and follow)"
+)
+
+// plugin is the single instance's state. The Go proxy API of the supported
+// Fluent Bit versions passes no per-instance context to the callbacks, so one
+// .so serves one [INPUT] section (documented in the README).
+var plugin state
+
+type state struct {
+	mu      sync.Mutex
+	engine  *archive.Engine
+	cfg     *archive.InputConfig
+	cancel  context.CancelFunc
+	pending map[unsafe.Pointer]*archive.Batch // buffers handed to Fluent Bit, not yet appended
+}
+
+func logf(level int, format string, args ...any) {
+	msg := C.CString(fmt.Sprintf(format, args...))
+	defer C.free(unsafe.Pointer(msg))
+	C.cts3_log(C.int(level), msg)
+}
+
+// recoverTo turns a panic into a logged error and sets *code.
+func recoverTo(where string, code *int, value int) {
+	if r := recover(); r != nil {
+		logf(1, "internal error in %s: %v\n%s", where, r, debug.Stack())
+		*code = value
+	}
+}
+
+// propertyGetter reads the [INPUT] section through the Go proxy.
+type propertyGetter struct{ ptr unsafe.Pointer }
+
+func (g propertyGetter) Get(key string) string { return input.FLBPluginConfigKey(g.ptr, key) }
+
+//export FLBPluginRegister
+func FLBPluginRegister(def unsafe.Pointer) (code int) {
+	defer recoverTo("register", &code, input.FLB_ERROR)
+	return input.FLBPluginRegister(def, name, description)
+}
+
+//export FLBPluginInit
+func FLBPluginInit(ptr unsafe.Pointer) (code int) {
+	defer recoverTo("init", &code, input.FLB_ERROR)
+	plugin.mu.Lock()
+	defer plugin.mu.Unlock()
+	if plugin.engine != nil {
+		logf(1, "only one cloudtrail_s3 input per Fluent Bit process is supported (the Go proxy passes no instance context); load a second copy of the .so under another name or run another process")
+		return input.FLB_ERROR
+	}
+	cfg, err := archive.LoadInputConfig(propertyGetter{ptr})
+	if err != nil {
+		logf(1, "configuration error: %v", err)
+		return input.FLB_ERROR
+	}
+	eng, err := archive.NewEngine(cfg, archive.Deps{Logf: logf})
+	if err != nil {
+		logf(1, "%v", err)
+		return input.FLB_ERROR
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := eng.Start(ctx); err != nil {
+		cancel()
+		logf(1, "%v", err)
+		return input.FLB_ERROR
+	}
+	plugin.engine, plugin.cfg, plugin.cancel = eng, cfg, cancel
+	plugin.pending = map[unsafe.Pointer]*archive.Batch{}
+	return input.FLB_OK
+}
+
+// FLBPluginInputCallback hands Fluent Bit the next prepared batch. It never
+// blocks: the engine prepares batches in the background.
+//
+//export FLBPluginInputCallback
+func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (code int) {
+	defer recoverTo("collect", &code, input.FLB_ERROR)
+	*data, *size = nil, 0
+	plugin.mu.Lock()
+	defer plugin.mu.Unlock()
+	eng := plugin.engine
+	if eng == nil {
+		return input.FLB_OK
+	}
+	b := eng.Collect(plugin.cfg.BatchSize)
+	if b == nil || len(b.Records) == 0 {
+		return input.FLB_OK // the engine logs progress and, at the end of a backfill, its summary
+	}
+	buf := C.malloc(C.size_t(len(b.Records)))
+	if buf == nil {
+		return input.FLB_ERROR // the batch stays uncommitted and is re-read after a restart
+	}
+	copy(unsafe.Slice((*byte)(buf), len(b.Records)), b.Records)
+	plugin.pending[buf] = b
+	*data, *size = buf, C.size_t(len(b.Records))
+	return input.FLB_OK
+}
+
+
+//export FLBPluginInputCleanupCallback
+func FLBPluginInputCleanupCallback(data unsafe.Pointer) (code int) {
+	defer recoverTo("cleanup", &code, input.FLB_ERROR)
+	plugin.mu.Lock()
+	b, ok := plugin.pending[data]
+	delete(plugin.pending, data)
+	eng := plugin.engine
+	plugin.mu.Unlock()
+	if data != nil {
+		C.free(data)
+	}
+	if ok && eng != nil {
+		eng.Commit(b)
+	}
+	return input.FLB_OK
+}
+
+//export FLBPluginInputPause
+func FLBPluginInputPause() {
+	var code int
+	defer recoverTo("pause", &code, 0)
+	if eng := currentEngine(); eng != nil {
+		eng.Pause()
+	}
+}
+
+//export FLBPluginInputResume
+func FLBPluginInputResume() {
+	var code int
+	defer recoverTo("resume", &code, 0)
+	if eng := currentEngine(); eng != nil {
+		eng.Resume()
+	}
+}
+
+//export FLBPluginExit
+func FLBPluginExit() (code int) {
+	defer recoverTo("exit", &code, input.FLB_ERROR)
+	plugin.mu.Lock()
+	eng, cancel := plugin.engine, plugin.cancel
+	plugin.engine = nil
+	plugin.mu.Unlock()
+	if eng == nil {
+		return input.FLB_OK
+	}
+	eng.Stop() // saves the checkpoint and logs the summary
+	cancel()
+	return input.FLB_OK
+}
+
+func currentEngine() *archive.Engine {
+	plugin.mu.Lock()
+	defer plugin.mu.Unlock()
+	return plugin.engine
+}
+
+func main() {}
