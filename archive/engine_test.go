@@ -1,17 +1,24 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
+	"testing/iotest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/opsworks-trail/opsworks-trail/filter"
@@ -554,5 +561,47 @@ func TestEngineProgressAndSummary(t *testing.T) {
 	}
 	if n := strings.Count(text, "backfill finished"); n != 1 || strings.Contains(text, "stopped after") {
 		t.Errorf("summary logged %d times:\n%s", n, text)
+	}
+}
+
+// brokenBodyS3 cuts the body of each object's first GET off halfway with
+// a connection reset: the SDK cannot retry that (the response had
+// started), so the engine must read the object again.
+type brokenBodyS3 struct {
+	S3API
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (b *brokenBodyS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	out, err := b.S3API.GetObject(ctx, in, optFns...)
+	if err != nil || in.Range != nil { // the start-up check's GET is left alone
+		return out, err
+	}
+	b.mu.Lock()
+	first := !b.seen[aws.ToString(in.Key)]
+	b.seen[aws.ToString(in.Key)] = true
+	b.mu.Unlock()
+	if !first {
+		return out, nil
+	}
+	data, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	out.Body = io.NopCloser(io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(syscall.ECONNRESET)))
+	return out, nil
+}
+
+func TestEngineRetriesBrokenBody(t *testing.T) {
+	fx := newTrailFixture(33)
+	f := newFakeS3(t)
+	fx.putS3(t, f)
+	e := testEngine(t, filter.MapGetter{"bucket": testBucket}, Deps{S3: &brokenBodyS3{S3API: f.client, seen: map[string]bool{}}, Now: fixedClock(fx.now)})
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := drain(t, e, 0)
+	checkExactlyOnce(t, eventsByID(t, c.records), fx.expectedEvents(t, func(s string) bool { return isOpsWorks[s] }), FieldKey, "")
+	if st := e.Stats(); st.Retries != int64(len(fx.files)) || st.ObjectsFailed+st.ObjectsBad != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

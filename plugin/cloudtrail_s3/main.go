@@ -130,7 +130,6 @@ func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (code int) {
 	return input.FLB_OK
 }
 
-
 //export FLBPluginInputCleanupCallback
 func FLBPluginInputCleanupCallback(data unsafe.Pointer) (code int) {
 	defer recoverTo("cleanup", &code, input.FLB_ERROR)
