@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+)
+
+var (
+	inputOnce sync.Once
+	inputSO   string
+	inputErr  error
+)
+
+// inputPluginSO builds in_cloudtrail_s3.so once per test run.
+func inputPluginSO(t *testing.T) string {
+	t.Helper()
+	inputOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "opsworks-e2e-in-*")
+		if err != nil {
+			inputErr = err
+			return
+		}
+		inputSO = filepath.Join(dir, "in_cloudtrail_s3.so")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", inputSO, "./plugin/cloudtrail_s3")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			inputErr = fmt.Errorf("building the input plugin: %v\n%s", err, out)
+		}
+	})
+	if inputErr != nil {
+		t.Fatal(inputErr)
+	}
+	return inputSO
+}
+
+// opsworksIDs returns the eventIDs and variants' sources of the archive's OpsWorks events.
+func opsworksIDs(t *testing.T, files []corpus.File) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, f := range files {
+		var doc struct{ Records []map[string]any }
+		if err := json.Unmarshal(f.Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range doc.Records {
+			if s := ev["eventSource"]; s == "opsworks.amazonaws.com" || s == "opsworks-cm.amazonaws.com" {
+				ids[ev["eventID"].(string)] = true
+			}
+		}
+	}
+	return ids
+}
+
+// inputPipeline is cloudtrail_s3 (local path) → opsworks → file.
+func inputPipeline(p *pipeline, in, filterSO, archive, state string) string {
+	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	return fmt.Sprintf(`[SERVICE]
+    Flush        0.2
+    Grace        3
+    Log_Level    info
+    plugins_file %s
+
+[INPUT]
+    Name        cloudtrail_s3
+    Tag         cloudtrail
+    path        %s
+    state_dir   %s
+    batch_size  64K
+
+[FILTER]
+    Name   opsworks
+    Match  cloudtrail
+
+[OUTPUT]
+    Name   file
+    Match  opsworks.*
+    Path   %s
+    File   events.out
+`, p.path("plugins.conf"), archive, state, p.dir)
+}
+
+// cloudtrail_s3 → opsworks → file in real Fluent Bit: every OpsWorks event of
+// the archive once, tagged by variant, with its source file; a restart with
+// the same state_dir delivers nothing again.
+func TestRealFluentBitInputLocalArchive(t *testing.T) {
+	bin := fluentBit(t)
+	filterSO := pluginSO(t)
+	in := inputPluginSO(t)
+	o := corpus.Options{Seed: 5, Events: 2000, OpsWorksShare: 0.15, EventsPerFile: 25}
+	archive := t.TempDir()
+	if _, err := corpus.WriteArchive(archive, o, true); err != nil {
+		t.Fatal(err)
+	}
+	want := opsworksIDs(t, corpus.LogFiles(o))
+	state := t.TempDir()
+
+	p := newPipeline(t)
+	log := p.run(bin, inputPipeline(p, in, filterSO, archive, state), func() bool {
+		return countLines(p.path("events.out")) >= len(want) && strings.Contains(readLog(p), "backfill finished")
+	})
+	events := readOutput(t, p.path("events.out"))
+	seen := map[string]int{}
+	for _, e := range events {
+		id := e.Body["eventID"].(string)
+		seen[id]++
+		if !want[id] || seen[id] > 1 {
+			t.Fatalf("unexpected or duplicate event %s", id)
+		}
+		if e.Tag != "opsworks."+fmt.Sprint(e.Body["opsworks_variant"]) {
+			t.Fatalf("tag %s vs variant %v", e.Tag, e.Body["opsworks_variant"])
+		}
+		if fp, _ := e.Body["file_path"].(string); !strings.HasPrefix(fp, "AWSLogs/") {
+			t.Fatalf("file_path provenance missing: %v", e.Body)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("delivered %d of %d OpsWorks events\n%s", len(seen), len(want), log)
+	}
+
+	p2 := newPipeline(t)
+	log2 := p2.run(bin, inputPipeline(p2, in, filterSO, archive, state), func() bool {
+		return strings.Contains(readLog(p2), "backfill finished")
+	})
+	if n := countLines(p2.path("events.out")); n != 0 {
+		t.Fatalf("restart re-sent %d events\n%s", n, log2)
+	}
+}
+
+func readLog(p *pipeline) string {
+	b, _ := os.ReadFile(p.path("fluent-bit.log"))
+	return string(b)
+}
