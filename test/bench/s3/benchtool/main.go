@@ -1,0 +1,169 @@
+// Command benchtool prepares the S3-input benchmark (run by ../run.sh):
+//
+//	benchtool gen   -size 1G -share 0.01 -seed 1 -out DIR   archive under DIR/archive, counts in DIR/manifest.env
+//	benchtool minio -dir ARCHIVE -data DIR -bucket B -env FILE
+//
+// gen writes a generated CloudTrail archive (.json.gz in the real key layout)
+// of about -size uncompressed bytes, a day at a time (see
+// s3test.OptionsForSize), and reuses an existing one made with the same
+// flags. minio starts a MinIO server (installing it like the tests do),
+// uploads ARCHIVE into bucket B, writes the endpoint, credentials and upload
+// figures to FILE as shell assignments, and serves until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("benchtool: ")
+	if len(os.Args) < 2 {
+		log.Fatal("usage: benchtool gen|minio [flags]")
+	}
+	var err error
+	switch os.Args[1] {
+	case "gen":
+		err = gen(os.Args[2:])
+	case "minio":
+		err = serveMinIO(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q (gen or minio)", os.Args[1])
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func gen(args []string) error {
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	size := fs.String("size", "1G", "uncompressed size: bytes, or with K, M, G, T (binary: 1G = 2^30)")
+	share := fs.Float64("share", 0.01, "fraction of OpsWorks events")
+	seed := fs.Int64("seed", 1, "random seed")
+	out := fs.String("out", "", "output directory (archive/ and manifest.env go inside)")
+	fs.Parse(args)
+	bytes, err := parseSize(*size)
+	if err != nil || *out == "" {
+		return fmt.Errorf("gen needs -out DIR and a valid -size (%v)", err)
+	}
+	manifest := filepath.Join(*out, "manifest.env")
+	id := fmt.Sprintf("SIZE_BYTES=%d SHARE=%g SEED=%d", bytes, *share, *seed)
+	if old, err := os.ReadFile(manifest); err == nil && strings.Contains(string(old), "# "+id+"\n") {
+		log.Printf("reusing the archive in %s (%s)", *out, id)
+		return nil
+	}
+	dir := filepath.Join(*out, "archive")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	os.Remove(manifest) // an interrupted run must not look complete
+	plan := s3test.OptionsForSize(bytes, corpus.Options{Seed: *seed, OpsWorksShare: *share})
+	log.Printf("generating %s over %d days into %s ...", *size, len(plan), dir)
+	start := time.Now()
+	stats, err := s3test.WriteSizedArchive(dir, plan, true, generators())
+	if err != nil {
+		return err
+	}
+	log.Printf("wrote %d files in %.1f s", stats.Files, time.Since(start).Seconds())
+	return os.WriteFile(manifest, []byte(fmt.Sprintf("# %s\nARCHIVE=%q\nFILES=%d\nEVENTS=%d\nOPSWORKS=%d\nUNCOMPRESSED=%d\nSTORED=%d\n",
+		id, dir, stats.Files, stats.Events, stats.OpsWorks, stats.Uncompressed, stats.Stored)), 0o644)
+}
+
+// generators is how many days are generated at once: every CPU, but at
+// most four, since each day holds about 3 × DayChunk of memory.
+func generators() int { return min(runtime.NumCPU(), 4) }
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if i := strings.IndexAny(strings.ToUpper(s), "KMGT"); i >= 0 && i == len(s)-1 {
+		mult = 1 << (10 * (strings.IndexByte("KMGT", strings.ToUpper(s)[i]) + 1))
+		s = s[:i]
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional K, M, G or T", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func serveMinIO(args []string) error {
+	fs := flag.NewFlagSet("minio", flag.ExitOnError)
+	archive := fs.String("dir", "", "directory to upload (keys are paths relative to it)")
+	data := fs.String("data", "", "MinIO's directory (emptied first)")
+	bucket := fs.String("bucket", "cloudtrail-bench", "bucket to create")
+	envFile := fs.String("env", "", "file to write the shell assignments to")
+	fs.Parse(args)
+	if *archive == "" || *data == "" || *envFile == "" {
+		return errors.New("minio needs -dir, -data and -env")
+	}
+	srv, bin, err := startMinIO(*data)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	env, err := upload(srv, *archive, *bucket)
+	if err != nil {
+		return err
+	}
+	env += fmt.Sprintf("MINIO_BIN=%q\nMINIO_PID=%d\n", bin, srv.Pid())
+	// Written last and renamed into place: the script waits for the file.
+	if err := os.WriteFile(*envFile+".tmp", []byte(env), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(*envFile+".tmp", *envFile); err != nil {
+		return err
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	<-stop
+	return nil
+}
+
+func startMinIO(data string) (*s3test.Server, string, error) {
+	if err := os.RemoveAll(data); err != nil {
+		return nil, "", err
+	}
+	bin, err := s3test.EnsureMinIO(log.Printf)
+	if err != nil {
+		return nil, "", err
+	}
+	srv, err := s3test.Start(context.Background(), bin, data)
+	if err != nil {
+		return nil, "", err
+	}
+	log.Printf("MinIO %s at %s", bin, srv.Endpoint)
+	return srv, bin, nil
+}
+
+// upload fills the bucket and returns the env file's content.
+func upload(srv *s3test.Server, dir, bucket string) (string, error) {
+	ctx := context.Background()
+	client := s3test.NewClient(srv.Endpoint, srv.AccessKey, srv.SecretKey)
+	if err := s3test.CreateBucket(ctx, client, bucket); err != nil {
+		return "", err
+	}
+	start := time.Now()
+	n, stored, err := s3test.UploadDir(ctx, client, bucket, dir)
+	if err != nil {
+		return "", err
+	}
+	secs := time.Since(start).Seconds()
+	log.Printf("uploaded %d objects (%d bytes) in %.1f s", n, stored, secs)
+	return fmt.Sprintf("MINIO_ENDPOINT=%q\nMINIO_BUCKET=%q\nMINIO_ACCESS_KEY=%q\nMINIO_SECRET_KEY=%q\nMINIO_REGION=%q\nMINIO_DATA=%q\nUPLOAD_OBJECTS=%d\nUPLOAD_BYTES=%d\nUPLOAD_SECONDS=%.3f\n",
+		srv.Endpoint, bucket, srv.AccessKey, srv.SecretKey, srv.Region, srv.Dir, n, stored, secs), nil
+}

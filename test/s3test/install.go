@@ -1,0 +1,135 @@
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MinIOPackage is what EnsureMinIO installs. MinIO publishes no semantic
+// version tags, so @latest resolves to a pseudo-version of its master
+// branch. Verified 2026-02: v0.0.0-20260212201848-7aac2a2c5b7c, whose go.mod
+// asks for go 1.24.0 (this repository's minimum too); it builds with Go
+// 1.26.8 in about two minutes from a cold module cache. If a later @latest
+// needs a newer Go than the one installed, pin that pseudo-version here.
+const MinIOPackage = "github.com/minio/minio@latest"
+
+// RequireMinIOEnv, when set (to anything), turns "MinIO cannot be installed"
+// from a skip into a failure, for CI jobs that must run the integration tests.
+const RequireMinIOEnv = "OPSWORKS_REQUIRE_MINIO"
+
+// installTimeout bounds `go install`; a cold build takes 2–4 minutes.
+const installTimeout = 15 * time.Minute
+
+// install is per test binary: every test asking for MinIO waits for the one
+// install (or its error) instead of starting another.
+var install struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// EnsureMinIO returns the path of a minio binary: one on PATH, else one in
+// $GOBIN or $GOPATH/bin, else it installs one there with `go install
+// MinIOPackage`, calling logf first because that takes minutes. One install
+// per process (sync.Once) and per machine (a file lock, so that test
+// binaries of several packages running at once do not build it twice).
+func EnsureMinIO(logf func(format string, args ...any)) (string, error) {
+	install.once.Do(func() { install.path, install.err = ensureMinIO(logf) })
+	return install.path, install.err
+}
+
+func ensureMinIO(logf func(format string, args ...any)) (string, error) {
+	dirs, err := goBinDirs()
+	if err != nil {
+		return "", err
+	}
+	if p := findMinIO(dirs); p != "" {
+		return p, nil
+	}
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "opsworks-trail-minio-install.lock"))
+	if err != nil {
+		return "", fmt.Errorf("locking the MinIO install: %w", err)
+	}
+	defer unlock()
+	if p := findMinIO(dirs); p != "" {
+		return p, nil // another process installed it while we waited for the lock
+	}
+	logf("s3test: installing MinIO with `go install %s` into %s (minutes the first time, cached afterwards)", MinIOPackage, dirs[0])
+	if err := goInstall(MinIOPackage); err != nil {
+		return "", err
+	}
+	if p := findMinIO(dirs); p != "" {
+		return p, nil
+	}
+	return "", fmt.Errorf("go install %s succeeded but no minio binary is in %s", MinIOPackage, dirs[0])
+}
+
+// findMinIO looks on PATH, then in the directories go install writes to.
+func findMinIO(dirs []string) string {
+	if p, err := exec.LookPath("minio"); err == nil {
+		return p
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "minio")
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// goBinDirs are $GOBIN (if set), then each $GOPATH entry's bin, as the go
+// command reports them (so defaults like ~/go/bin are included). The first
+// is where go install puts binaries.
+func goBinDirs() ([]string, error) {
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %w (is Go on PATH?)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	var dirs []string
+	if len(lines) > 0 && lines[0] != "" {
+		dirs = append(dirs, lines[0])
+	}
+	if len(lines) > 1 {
+		for _, p := range filepath.SplitList(lines[1]) {
+			dirs = append(dirs, filepath.Join(p, "bin"))
+		}
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("go env reports neither GOBIN nor GOPATH")
+	}
+	return dirs, nil
+}
+
+// goInstall runs go install outside this module and without the caller's
+// GOFLAGS (a -mod or -tags meant for this repository must not leak into
+// MinIO's build). The error carries the end of go's output: "no network"
+// shows up there.
+func goInstall(pkg string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "install", pkg)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go install %s: %w\n%s", pkg, err, lastBytes(out.Bytes(), 2000))
+	}
+	return nil
+}
+
+func lastBytes(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
+}
