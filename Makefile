@@ -2,6 +2,7 @@
 GO        ?= go
 BUILD     ?= build
 FILTER_SO := $(BUILD)/flb-filter_opsworks.so
+INPUT_SO  := $(BUILD)/in_cloudtrail_s3.so
 CLI       := $(BUILD)/opsworks-trail
 SAMPLE    ?= examples/sample-trail
 
@@ -11,13 +12,16 @@ all: build
 
 build: plugin cli
 
-# The filter plugin: a native Fluent Bit filter (.so) built from Go.
-plugin: $(FILTER_SO)
+# The plugins: the opsworks filter (a native Fluent Bit filter built from Go)
+# and the cloudtrail_s3 input (a Go proxy input plugin).
+plugin: $(FILTER_SO) $(INPUT_SO)
 $(FILTER_SO): $(shell find filter plugin/opsworks -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/opsworks
+$(INPUT_SO): $(shell find filter archive plugin/cloudtrail_s3 -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+	$(GO) build -buildmode=c-shared -o $@ ./plugin/cloudtrail_s3
 
 cli: $(CLI)
-$(CLI): $(shell find filter cmd/opsworks-trail -name '*.go') go.mod
+$(CLI): $(shell find filter archive cmd/opsworks-trail -name '*.go') go.mod
 	$(GO) build -o $@ ./cmd/opsworks-trail
 
 # Regenerates plugin/opsworks/config_map.h from filter.Options.
@@ -60,7 +64,6 @@ e2e:
 # Runs the shipped fluent-bit.conf (from the repository root).
 fluent-bit-run: plugin
 	@test -n "$(FLUENT_BIT_BIN)" || { echo "set FLUENT_BIT_BIN to a fluent-bit binary"; exit 1; }
-	find $(SAMPLE) -name '*.json' | sort | while read -r f; do cat "$$f"; echo; done > $(BUILD)/sample-records.ndjson
 	$(FLUENT_BIT_BIN) -c fluent-bit.conf
 
 clean:

@@ -4,9 +4,12 @@
 //
 //	opsworks-trail [flags] [PATH ...]
 //
-// PATH is a CloudTrail log file (.json or .json.gz, gzip is detected by its
-// magic bytes), an NDJSON file of events or log files, a directory (walked
-// recursively), or "-" / nothing for standard input.
+// SOURCE is a CloudTrail log file (.json or .json.gz, gzip is detected by
+// its magic bytes), an NDJSON file of events or log files, "-" / nothing for
+// standard input, or an archive: s3://bucket/prefix or a directory holding a
+// copy of one. Archives are read by the cloudtrail_s3 input's engine (date
+// window with -since/-until, push-down, provenance fields), with a progress
+// bar on stderr.
 package main
 
 import (
@@ -17,10 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -59,13 +59,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	opts := settings{}
 	fl.Var(opts, "set", "filter option key=value, as in the [FILTER] section (repeatable), e.g. -set keep_other_events=on")
+	inOpts := settings{}
+	fl.Var(inOpts, "input", "cloudtrail_s3 input option key=value for archive sources (repeatable), e.g. -input region=us-east-1 -input accounts=111122223333")
 	meta := fl.Bool("meta", false, "print {\"tag\",\"time\",\"record\"} per line instead of the bare record")
 	quiet := fl.Bool("q", false, "do not print the summary on stderr")
+	since := fl.String("since", "", "archive sources: read files delivered at or after this time (RFC 3339 or YYYY-MM-DD)")
+	until := fl.String("until", "", "archive sources: read files delivered before this time (RFC 3339 or YYYY-MM-DD)")
+	bar := fl.String("progress", "auto", "progress bar on stderr for archive sources: auto (when stderr is a terminal), on, off")
+	verbose := fl.Bool("v", false, "show the input engine's info messages")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: opsworks-trail [flags] [PATH ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nPATH: .json, .json.gz, NDJSON, a directory, or - for stdin (the default).\n\n")
+		fmt.Fprintf(stderr, "usage: opsworks-trail [flags] [SOURCE ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, - for stdin (the default),\nor an archive: s3://bucket/prefix or a directory.\n\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
+		return exitFailure
+	}
+	if *bar != "auto" && *bar != "on" && *bar != "off" {
+		fmt.Fprintf(stderr, "opsworks-trail: -progress: want auto, on or off, got %q\n", *bar)
 		return exitFailure
 	}
 	cfg, err := loadConfig(opts)
@@ -73,12 +83,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
 		return exitFailure
 	}
+	recordCfg, err := loadRecordConfig(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
+		return exitFailure
+	}
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	defer out.Flush()
-	c := &cli{cfg: cfg, out: out, stderr: stderr, meta: *meta}
+	c := &cli{cfg: cfg, out: out, stderr: stderr, meta: *meta, inputOpts: inOpts, since: *since, until: *until,
+		progress: *bar, verbose: *verbose}
 	// Errors are reported per document below, with the file name, instead of
 	// through the processor's rate-limited warnings.
 	c.proc = filter.NewProcessor(cfg, nil)
+	c.recordProc = filter.NewProcessor(recordCfg, nil)
 
 	paths := fl.Args()
 	if len(paths) == 0 {
@@ -91,10 +108,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitFailure
 		}
 	}
-	if !*quiet {
+	if !*quiet && c.docs > 0 {
 		fmt.Fprintf(stderr, "opsworks-trail: %d documents, %d skipped; %s\n", c.docs, c.skipped, c.proc.Stats.String())
 	}
-	if c.proc.Stats.Errors.Load() > 0 || c.skipped > 0 {
+	if c.proc.Stats.Errors.Load() > 0 || c.recordProc.Stats.Errors.Load() > 0 || c.skipped > 0 || c.archiveFailures > 0 {
 		return exitBadInput
 	}
 	return exitOK
@@ -118,16 +135,33 @@ func loadConfig(opts settings) (*filter.Config, error) {
 
 const textKey = "log"
 
+// loadRecordConfig is the filter configuration for archive sources, whose
+// records are structured (as the input hands them to the filter).
+func loadRecordConfig(opts settings) (*filter.Config, error) {
+	g := settings{"retag": "off", "warning_interval": "0s"}
+	for k, v := range opts {
+		g[k] = v
+	}
+	return filter.LoadConfig(g)
+}
+
 type cli struct {
-	cfg     *filter.Config
-	proc    *filter.Processor
-	out     *bufio.Writer
-	stderr  io.Writer
-	meta    bool
-	docs    int
-	skipped int
-	res     filter.Result
-	line    []byte
+	cfg        *filter.Config
+	proc       *filter.Processor // documents (files, stdin), read as JSON text
+	recordProc *filter.Processor // archive records, structured
+	out        *bufio.Writer
+	stderr     io.Writer
+	meta       bool
+	docs       int
+	skipped    int
+	res        filter.Result
+	line       []byte
+
+	inputOpts       settings
+	since, until    string
+	progress        string
+	verbose         bool
+	archiveFailures int64
 }
 
 func (c *cli) path(p string, stdin io.Reader) error {
@@ -138,48 +172,17 @@ func (c *cli) path(p string, stdin io.Reader) error {
 		}
 		return c.content("stdin", data)
 	}
+	if strings.HasPrefix(p, "s3://") {
+		return c.archiveSource(p)
+	}
 	info, err := os.Stat(p)
 	if err != nil {
 		return err
 	}
-	if !info.IsDir() {
-		return c.file(p)
+	if info.IsDir() {
+		return c.archiveSource(p)
 	}
-	var files []string
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && isLogFile(path) {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		if err := c.file(f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// isLogFile selects the files a directory walk reads: JSON and NDJSON,
-// compressed or not, but not CloudTrail's digest files (integrity proofs, not events).
-func isLogFile(path string) bool {
-	if strings.Contains(filepath.ToSlash(path), "/CloudTrail-Digest/") {
-		return false
-	}
-	name := strings.TrimSuffix(filepath.Base(path), ".gz")
-	for _, ext := range []string{".json", ".ndjson", ".jsonl", ".log"} {
-		if strings.HasSuffix(name, ext) {
-			return true
-		}
-	}
-	return false
+	return c.file(p)
 }
 
 func (c *cli) file(path string) error {

@@ -80,7 +80,10 @@ func TestShippedConfigMatchesCLI(t *testing.T) {
 	copyFile(t, filepath.Join(repoRoot(), "fluent-bit.conf"), filepath.Join(dir, "fluent-bit.conf"))
 	copyFile(t, filepath.Join(repoRoot(), "plugins.conf"), filepath.Join(dir, "plugins.conf"))
 	copyFile(t, so, filepath.Join(dir, "build", "flb-filter_opsworks.so"))
-	sampleRecords(t, filepath.Join(dir, "build", "sample-records.ndjson"))
+	copyFile(t, inputPluginSO(t), filepath.Join(dir, "build", "in_cloudtrail_s3.so"))
+	if err := os.Symlink(filepath.Join(repoRoot(), "examples"), filepath.Join(dir, "examples")); err != nil {
+		t.Fatal(err)
+	}
 
 	dry := exec.Command(bin, "-c", "fluent-bit.conf", "--dry-run")
 	dry.Dir = dir
