@@ -335,8 +335,8 @@ func TestMinIOBadObjects(t *testing.T) {
 	notRecords, _ := s3test.Gzip([]byte(`{"Records":"nope"}`), time.Time{})
 	invalid, _ := s3test.Gzip([]byte(`{"Records":[{"eventSource":"opsworks.amazonaws.com",}]}`), time.Time{})
 	objects := map[string][]byte{
-		fmt.Sprintf(day, 0, "GOODAAAAAAAAAAAA"): good,
-		fmt.Sprintf(day, 5, "TRUNCAAAAAAAAAAA"): truncated,
+		fmt.Sprintf(day, 0, "GOODAAAAAAAAAAAA"):  good,
+		fmt.Sprintf(day, 5, "TRUNCAAAAAAAAAAA"):  truncated,
 		fmt.Sprintf(day, 10, "NOTARRAYAAAAAAAA"): notRecords,
 		fmt.Sprintf(day, 15, "INVALIDAAAAAAAAA"): invalid,
 		fmt.Sprintf(day, 20, "EMPTYAAAAAAAAAAA"): {},

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
 
 var (
@@ -137,4 +138,70 @@ func TestRealFluentBitInputLocalArchive(t *testing.T) {
 func readLog(p *pipeline) string {
 	b, _ := os.ReadFile(p.path("fluent-bit.log"))
 	return string(b)
+}
+
+// cloudtrail_s3 in S3 mode against a real MinIO, in real Fluent Bit.
+func TestRealFluentBitInputMinIO(t *testing.T) {
+	bin := fluentBit(t)
+	filterSO := pluginSO(t)
+	in := inputPluginSO(t)
+	srv := s3test.MinIO(t)
+	srv.CreateBucket(t, "trail")
+	o := corpus.Options{Seed: 6, Events: 2000, OpsWorksShare: 0.15, EventsPerFile: 25, OrgID: "o-e2etest123"}
+	files := corpus.LogFiles(o)
+	srv.UploadArchive(t, "trail", files, true)
+	want := opsworksIDs(t, files)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+	p := newPipeline(t)
+	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	conf := fmt.Sprintf(`[SERVICE]
+    Flush        0.2
+    Grace        3
+    Log_Level    info
+    plugins_file %s
+
+[INPUT]
+    Name             cloudtrail_s3
+    Tag              cloudtrail
+    bucket           trail
+    org_id           o-e2etest123
+    region           us-east-1
+    endpoint         %s
+    force_path_style on
+    state_dir        %s
+
+[FILTER]
+    Name   opsworks
+    Match  cloudtrail
+
+[OUTPUT]
+    Name   file
+    Match  opsworks.*
+    Path   %s
+    File   events.out
+`, p.path("plugins.conf"), srv.Endpoint, t.TempDir(), p.dir)
+	log := p.run(bin, conf, func() bool {
+		return countLines(p.path("events.out")) >= len(want) && strings.Contains(readLog(p), "backfill finished")
+	})
+	events := readOutput(t, p.path("events.out"))
+	seen := map[string]bool{}
+	for _, e := range events {
+		id := e.Body["eventID"].(string)
+		if !want[id] || seen[id] {
+			t.Fatalf("unexpected or duplicate event %s", id)
+		}
+		seen[id] = true
+		if e.Body["s3_bucket"] != "trail" || !strings.HasPrefix(fmt.Sprint(e.Body["s3_key"]), "AWSLogs/o-e2etest123/") {
+			t.Fatalf("provenance: %v", e.Body)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("delivered %d of %d\n%s", len(seen), len(want), log)
+	}
+	if strings.Contains(log, srv.SecretKey) {
+		t.Fatal("the secret key appears in Fluent Bit's log")
+	}
 }
