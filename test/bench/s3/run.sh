@@ -143,26 +143,25 @@ gzip_baseline() {
     add_row "gzip -dc ($procs processes)" -
 }
 
-# ----------------------------------------------------------------------------
-# HOOK: run_input MODE SOURCE — the one step left to wire up.
-#
+# run_input MODE SOURCE runs the cloudtrail_s3 engine with the opsworks filter
+# over SOURCE through the CLI (the same Go code as in_cloudtrail_s3.so and
+# flb-filter_opsworks.so, without Fluent Bit around it), default settings
+# and the default OpsWorks push-down; output to a file, counted afterwards.
 #   MODE local  SOURCE is the archive directory (it holds AWSLogs/)
-#   MODE minio  SOURCE is s3://BUCKET on the MinIO server; MINIO_ENDPOINT,
-#               MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_REGION are set
-#               (path-style addressing, plain http)
-#
-# It must run the cloudtrail_s3 engine (or the CLI over it) over SOURCE under
-# `measure_median input-MODE CMD...`, with the default OpsWorks push-down, and
-# set RUN_EVENTS to the events it emitted ($OPSWORKS are expected). Return 0
-# when it ran, 2 while it is not implemented, anything else on failure.
-# For example, once the CLI can read S3:
-#   measure_median "input-$1" "$WORK/opsworks-trail" -s3-endpoint "$MINIO_ENDPOINT" "$2" >"$WORK/input-$1.out"
-#   RUN_EVENTS=$(wc -l <"$WORK/input-$1.out")
-# ----------------------------------------------------------------------------
+#   MODE minio  SOURCE is s3://BUCKET on the MinIO server (MINIO_* set)
 run_input() {
-    local mode="$1" source="$2"
-    : "$mode" "$source"
-    return 2 # TODO(cloudtrail_s3): replace with the engine invocation
+    local mode="$1" source="$2" args=(-q -progress off)
+    if [ ! -x "$WORK/opsworks-trail" ]; then
+        (cd "$REPO" && go build -o "$WORK/opsworks-trail" ./cmd/opsworks-trail) || return 1
+    fi
+    if [ "$mode" = minio ]; then
+        args+=(-input "endpoint=$MINIO_ENDPOINT" -input force_path_style=on -input "region=$MINIO_REGION")
+        export AWS_ACCESS_KEY_ID="$MINIO_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$MINIO_SECRET_KEY" AWS_EC2_METADATA_DISABLED=true
+    fi
+    export RUN_OUT="$WORK/input-$mode.out"
+    measure_median "input-$mode" bash -c 'exec "$@" >"$RUN_OUT"' _ "$WORK/opsworks-trail" "${args[@]}" "$source"
+    RUN_EVENTS=$(wc -l <"$WORK/input-$mode.out")
+    return 0
 }
 
 # bench_input MODE SOURCE runs the hook and files its row.
