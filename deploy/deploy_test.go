@@ -1,0 +1,655 @@
+// Package deploy holds the deployment files (the top-level Dockerfile and
+// .dockerignore, deploy/kubernetes, deploy/helm). There is no Docker engine
+// or cluster in CI, so these tests lint what can be linted without one: the
+// Dockerfile through BuildKit's own parser and parse-time linter, its build
+// stage replayed on the filtered build context, and the Kubernetes and Helm
+// files for consistency with the image (name, plugin paths, user, paths,
+// environment).
+package deploy
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/dockerignore"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/patternmatcher"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	// The image the deployment files run; the Dockerfile's header builds it.
+	imageName = "ghcr.io/opsworks-trail/fluent-bit-opsworks:5.1.1"
+	// Where the image installs the plugins and what the plugins files load.
+	pluginDir     = "/fluent-bit/plugins/"
+	filterPlugin  = pluginDir + "flb-filter_opsworks.so"
+	inputPlugin   = pluginDir + "in_cloudtrail_s3.so"
+	fluentBitBase = "fluent/fluent-bit:5.1.1"
+	stateDir      = "/var/lib/opsworks-trail"
+)
+
+// Credentials are optional (unset: no authentication), so the image does not
+// default them; every other variable a pipeline uses must have a default.
+var optionalEnv = map[string]bool{"ES_USER": true, "ES_PASSWORD": true, "OPENSEARCH_USER": true, "OPENSEARCH_PASSWORD": true}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+func read(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type dockerfile struct {
+	raw    []byte
+	stages []instructions.Stage
+	lint   []string
+}
+
+// parseDockerfile parses ./Dockerfile as BuildKit does, collecting the
+// warnings of its parse-time lint rules.
+func parseDockerfile(t *testing.T) *dockerfile {
+	t.Helper()
+	d := &dockerfile{raw: read(t, "Dockerfile")}
+	res, err := parser.Parse(bytes.NewReader(d.raw))
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	for _, w := range res.Warnings {
+		d.lint = append(d.lint, w.Short)
+	}
+	lint := linter.New(&linter.Config{Warn: func(rule, _, _, msg string, loc []parser.Range) {
+		line := 0
+		if len(loc) > 0 {
+			line = loc[0].Start.Line
+		}
+		d.lint = append(d.lint, fmt.Sprintf("line %d: %s: %s", line, rule, msg))
+	}})
+	d.stages, _, err = instructions.Parse(res.AST, lint)
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	return d
+}
+
+func commands[T any](s instructions.Stage) []T {
+	var out []T
+	for _, c := range s.Commands {
+		if x, ok := c.(T); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// goMinor is go.mod's go directive as major.minor ("1.24").
+func goMinor(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)(\.\d+)?\s*$`).FindSubmatch(read(t, "go.mod"))
+	if m == nil {
+		t.Fatal("no go directive in go.mod")
+	}
+	return string(m[1])
+}
+
+func TestDockerfile(t *testing.T) {
+	d := parseDockerfile(t)
+	if len(d.lint) > 0 {
+		t.Errorf("BuildKit lint warnings:\n%s", strings.Join(d.lint, "\n"))
+	}
+	if len(d.stages) < 2 {
+		t.Fatalf("%d stages, want a multi-stage build", len(d.stages))
+	}
+	names := map[string]bool{}
+	for i, s := range d.stages {
+		base := s.BaseName
+		if names[strings.ToLower(base)] {
+			continue // FROM an earlier stage
+		}
+		_, tag, ok := strings.Cut(base[strings.LastIndex(base, "/")+1:], ":")
+		if !ok || tag == "" || tag == "latest" || strings.Contains(base, "$") {
+			t.Errorf("stage %d: FROM %s is not pinned to a tag", i, base)
+		}
+		if s.Name != "" {
+			names[strings.ToLower(s.Name)] = true
+		}
+	}
+
+	build, final := d.stages[0], d.stages[len(d.stages)-1]
+	// The builder's Go is go.mod's minimum, on the Debian release of the
+	// Fluent Bit image (5.1.x: distroless cc-debian13 = trixie), so that the
+	// plugins link against the same glibc they run with.
+	if want := "golang:" + goMinor(t) + "-trixie"; build.BaseName != want {
+		t.Errorf("builder is %s, want %s (go.mod's Go on Debian trixie)", build.BaseName, want)
+	}
+	if final.BaseName != fluentBitBase {
+		t.Errorf("final stage is FROM %s, want %s", final.BaseName, fluentBitBase)
+	}
+
+	// Non-root in the final stage.
+	users := commands[*instructions.UserCommand](final)
+	if len(users) == 0 {
+		t.Fatal("the final stage sets no USER: the upstream image runs as root")
+	}
+	// Numeric, so that Kubernetes' runAsNonRoot can verify it.
+	user := users[len(users)-1].User
+	uid, _, _ := strings.Cut(user, ":")
+	if n, err := strconv.Atoi(uid); err != nil || n == 0 {
+		t.Errorf("USER %s: want a numeric non-root uid", user)
+	}
+
+	// CMD and ENTRYPOINT in exec form.
+	cmds := commands[*instructions.CmdCommand](final)
+	if len(cmds) == 0 || cmds[len(cmds)-1].PrependShell ||
+		strings.Join(cmds[len(cmds)-1].CmdLine, " ") != "/fluent-bit/bin/fluent-bit -c /fluent-bit/etc/fluent-bit.conf" {
+		t.Errorf("CMD = %v", cmds)
+	}
+	for _, e := range commands[*instructions.EntrypointCommand](final) {
+		if e.PrependShell {
+			t.Errorf("ENTRYPOINT in shell form: %v", e.CmdLine)
+		}
+	}
+
+	// COPY from the build context: the sources exist and .dockerignore
+	// does not exclude them.
+	ignore := dockerignorePatterns(t)
+	for _, s := range d.stages {
+		for _, c := range commands[*instructions.CopyCommand](s) {
+			if c.From != "" {
+				continue
+			}
+			for _, src := range c.SourcePaths {
+				matches, _ := filepath.Glob(filepath.Join(repoRoot(), src))
+				if len(matches) == 0 {
+					t.Errorf("COPY %s: no such file in the repository", src)
+				}
+				if excluded, _ := ignore.MatchesOrParentMatches(filepath.Clean(src)); excluded {
+					t.Errorf("COPY %s: excluded by .dockerignore", src)
+				}
+			}
+		}
+	}
+
+	// The header's build command names the image the deployments run.
+	if !strings.Contains(string(d.raw), "docker build -t "+imageName+" .") {
+		t.Errorf("the Dockerfile's header does not build %s", imageName)
+	}
+
+	// Every variable a shipped pipeline uses has a default in the image,
+	// except the optional credentials.
+	env := map[string]bool{}
+	for _, e := range commands[*instructions.EnvCommand](final) {
+		for _, kv := range e.Env {
+			env[kv.Key] = true
+		}
+	}
+	for name := range pipelineVariables(t) {
+		if !env[name] && !optionalEnv[name] {
+			t.Errorf("${%s} is used by a shipped pipeline but has no ENV default in the image", name)
+		}
+	}
+}
+
+func dockerignorePatterns(t *testing.T) *patternmatcher.PatternMatcher {
+	t.Helper()
+	patterns, err := dockerignore.ReadAll(bytes.NewReader(read(t, ".dockerignore")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pm
+}
+
+var varRe = regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*)\}`)
+
+// pipelineVariables are the ${VARS} of examples/pipelines.
+func pipelineVariables(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(repoRoot(), "examples", "pipelines", "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range varRe.FindAllSubmatch(b, -1) {
+			out[string(m[1])] = true
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no variables in examples/pipelines")
+	}
+	return out
+}
+
+// The build stage, replayed without Docker: the build context filtered by
+// .dockerignore, the stage's COPY and RUN steps executed in it (with /out and
+// /dirs redirected into the test's directory), then the final stage's
+// COPY --from sources checked against what the stage produced. This catches
+// a .dockerignore that drops a package the plugins need, a wrong package
+// path, or a COPY --from of something never built.
+func TestDockerBuildStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the plugins")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	d := parseDockerfile(t)
+	build := d.stages[0]
+	root := t.TempDir()
+	ctx := filepath.Join(root, "context")
+	copyContext(t, ctx, dockerignorePatterns(t))
+	redirect := strings.NewReplacer("/out/", root+"/out/", "/out ", root+"/out ", "/dirs/", root+"/dirs/")
+
+	for _, c := range build.Commands {
+		switch c := c.(type) {
+		case *instructions.WorkdirCommand, *instructions.CopyCommand:
+			// WORKDIR is the context dir; COPY go.mod/go.sum and COPY . .
+			// bring the (already copied) context.
+			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
+				t.Fatalf("unexpected COPY --from in the build stage: %v", cp)
+			}
+		case *instructions.RunCommand:
+			script := strings.Join(c.CmdLine, " ")
+			if strings.TrimSpace(script) == "go mod download" {
+				continue // only warms a layer; the build downloads what it needs
+			}
+			if !c.PrependShell {
+				t.Fatalf("RUN in exec form is not replayed: %v", c.CmdLine)
+			}
+			if err := os.MkdirAll(filepath.Join(root, "out"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("sh", "-c", redirect.Replace(script))
+			cmd.Dir = ctx
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("RUN %s\n%v\n%s", script, err, out)
+			}
+		default:
+			t.Fatalf("the replay does not know %s", c.Name())
+		}
+	}
+
+	built := map[string]bool{}
+	entries, _ := os.ReadDir(filepath.Join(root, "out"))
+	for _, e := range entries {
+		built[e.Name()] = true
+	}
+	if !built["flb-filter_opsworks.so"] {
+		t.Errorf("the build stage did not produce flb-filter_opsworks.so: %v", built)
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot(), "plugin", "cloudtrail_s3")); err == nil && !built["in_cloudtrail_s3.so"] {
+		t.Errorf("plugin/cloudtrail_s3 exists but the build stage did not produce in_cloudtrail_s3.so: %v", built)
+	}
+	for name := range built {
+		if !strings.HasSuffix(name, ".so") {
+			t.Errorf("/out/%s would be copied into the plugins directory", name)
+		}
+	}
+
+	final := d.stages[len(d.stages)-1]
+	for _, c := range commands[*instructions.CopyCommand](final) {
+		if c.From == "" {
+			continue
+		}
+		for _, src := range c.SourcePaths {
+			if _, err := os.Stat(filepath.Join(root, strings.TrimPrefix(src, "/"))); err != nil {
+				t.Errorf("COPY --from=%s %s: not produced by the build stage", c.From, src)
+			}
+		}
+		if c.SourcePaths[0] == "/out/" && c.DestPath != pluginDir {
+			t.Errorf("the plugins are copied to %s, the plugins files load them from %s", c.DestPath, pluginDir)
+		}
+	}
+	// The directories the pipelines write to exist in the image, owned by
+	// the runtime user.
+	for _, dir := range []string{stateDir + "/storage", stateDir + "/errors", stateDir + "/unclassified", "/var/log/cloudtrail"} {
+		if fi, err := os.Stat(filepath.Join(root, "dirs", dir)); err != nil || !fi.IsDir() {
+			t.Errorf("the image does not create %s", dir)
+		}
+	}
+	chowned := false
+	for _, c := range commands[*instructions.CopyCommand](final) {
+		if c.From != "" && len(c.SourcePaths) == 1 && c.SourcePaths[0] == "/dirs/" {
+			chowned = c.Chown == "65532:65532"
+		}
+	}
+	if !chowned {
+		t.Error("the state directories are not copied with --chown=65532:65532")
+	}
+}
+
+// copyContext copies the repository minus .dockerignore's exclusions (and
+// minus untracked build output), as `docker build .` would send it.
+func copyContext(t *testing.T, dst string, ignore *patternmatcher.PatternMatcher) {
+	t.Helper()
+	src := repoRoot()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == "." {
+			return nil
+		}
+		if excluded, _ := ignore.MatchesOrParentMatches(rel); excluded {
+			if info.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// --- Kubernetes and Helm ---------------------------------------------------
+
+type container struct {
+	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Args    []string `yaml:"args"`
+	Env     []struct {
+		Name      string         `yaml:"name"`
+		Value     *string        `yaml:"value"`
+		ValueFrom map[string]any `yaml:"valueFrom"`
+	} `yaml:"env"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
+	} `yaml:"volumeMounts"`
+	SecurityContext map[string]any `yaml:"securityContext"`
+}
+
+type manifest struct {
+	Kind     string                `yaml:"kind"`
+	Metadata struct{ Name string } `yaml:"metadata"`
+	Data     map[string]string     `yaml:"data"`
+	Spec     struct {
+		Replicas *int `yaml:"replicas"`
+		Template struct {
+			Spec struct {
+				SecurityContext map[string]any   `yaml:"securityContext"`
+				Volumes         []map[string]any `yaml:"volumes"`
+				Containers      []container      `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+func sidecar(t *testing.T) (cm, deploy manifest) {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(read(t, "deploy/kubernetes/sidecar.yaml")))
+	for {
+		var m manifest
+		if err := dec.Decode(&m); err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			t.Fatalf("sidecar.yaml: %v", err)
+		}
+		switch m.Kind {
+		case "ConfigMap":
+			cm = m
+		case "Deployment":
+			deploy = m
+		case "":
+		default:
+			t.Errorf("unexpected kind %s", m.Kind)
+		}
+	}
+	if cm.Kind == "" || deploy.Kind == "" {
+		t.Fatal("sidecar.yaml needs a ConfigMap and a Deployment")
+	}
+	return cm, deploy
+}
+
+// pathsUnder checks that every filesystem path the pipeline text uses is on
+// a mount (writable ones on a writable mount), so the container's read-only
+// root filesystem is never written.
+func pathsUnder(t *testing.T, what, pipeline string, mounts map[string]bool) {
+	t.Helper()
+	for _, p := range regexp.MustCompile(`(/var/[A-Za-z0-9_./*-]+)`).FindAllString(pipeline, -1) {
+		ok := false
+		for m, writable := range mounts {
+			if strings.HasPrefix(p, m+"/") || p == m {
+				ok = true
+				if strings.HasPrefix(p, stateDir) && !writable {
+					t.Errorf("%s: %s is written but its mount %s is read-only", what, p, m)
+				}
+			}
+		}
+		if !ok {
+			t.Errorf("%s: %s is on no volume (the root filesystem is read-only)", what, p)
+		}
+	}
+}
+
+func TestKubernetesSidecar(t *testing.T) {
+	cm, dep := sidecar(t)
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 {
+		t.Error("replicas must be 1: every replica would ship the whole archive")
+	}
+	var fb *container
+	for i, c := range dep.Spec.Template.Spec.Containers {
+		if c.Image == imageName {
+			fb = &dep.Spec.Template.Spec.Containers[i]
+		}
+	}
+	if fb == nil || len(dep.Spec.Template.Spec.Containers) < 2 {
+		t.Fatalf("want an application container and a sidecar running %s", imageName)
+	}
+	psc := dep.Spec.Template.Spec.SecurityContext
+	if psc["runAsNonRoot"] != true || psc["runAsUser"] != 65532 || psc["fsGroup"] != 65532 {
+		t.Errorf("pod securityContext %v: want non-root 65532 (the image's USER) and fsGroup for the emptyDirs", psc)
+	}
+	if fb.SecurityContext["readOnlyRootFilesystem"] != true {
+		t.Error("the fluent-bit container's root filesystem is writable")
+	}
+
+	// -c points into the ConfigMap's mount; the ConfigMap's pipeline loads
+	// the plugin from where the image installs it.
+	mounts := map[string]bool{}
+	configDir := ""
+	for _, m := range fb.VolumeMounts {
+		mounts[m.MountPath] = !m.ReadOnly
+		if m.Name == "config" {
+			configDir = m.MountPath
+		}
+	}
+	if len(fb.Args) != 2 || fb.Args[0] != "-c" || filepath.Dir(fb.Args[1]) != configDir {
+		t.Fatalf("args %v: want -c <file in the config mount %s>", fb.Args, configDir)
+	}
+	name := filepath.Base(fb.Args[1])
+	pipeline, ok := cm.Data[name]
+	if !ok {
+		t.Fatalf("the ConfigMap has no %s", name)
+	}
+	var p struct {
+		Service  map[string]any `yaml:"service"`
+		Pipeline struct {
+			Inputs  []map[string]any `yaml:"inputs"`
+			Filters []map[string]any `yaml:"filters"`
+			Outputs []map[string]any `yaml:"outputs"`
+		} `yaml:"pipeline"`
+	}
+	if err := yaml.Unmarshal([]byte(pipeline), &p); err != nil {
+		t.Fatalf("ConfigMap %s: %v", name, err)
+	}
+	pf, _ := p.Service["plugins_file"].(string)
+	var plugins struct {
+		Plugins []string `yaml:"plugins"`
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data[pf]), &plugins); err != nil || len(plugins.Plugins) == 0 {
+		t.Fatalf("plugins_file %q is not a plugins list in the ConfigMap: %v", pf, err)
+	}
+	if plugins.Plugins[0] != filterPlugin {
+		t.Errorf("the ConfigMap loads %v, the image installs %s", plugins.Plugins, filterPlugin)
+	}
+	if !strings.Contains(cm.Data[pf], "# cloudtrail_s3: - "+inputPlugin) {
+		t.Errorf("no cloudtrail_s3 hook for %s in the plugins file", inputPlugin)
+	}
+	if len(p.Pipeline.Filters) == 0 || p.Pipeline.Filters[0]["name"] != "opsworks" {
+		t.Error("the ConfigMap pipeline has no opsworks filter")
+	}
+	pathsUnder(t, "ConfigMap "+name, pipeline, mounts)
+
+	// The variables the pipeline uses are all set.
+	set := map[string]bool{}
+	for _, e := range fb.Env {
+		set[e.Name] = true
+	}
+	for _, m := range varRe.FindAllStringSubmatch(pipeline, -1) {
+		if !set[m[1]] {
+			t.Errorf("${%s} is used by the ConfigMap pipeline but not set in the container", m[1])
+		}
+	}
+	// The application shares the input directory.
+	shared := false
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		if c.Image == imageName {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			if m.MountPath == "/var/log/cloudtrail" && !m.ReadOnly {
+				shared = true
+			}
+		}
+	}
+	if !shared {
+		t.Error("no application container writes the shared /var/log/cloudtrail")
+	}
+}
+
+type helmValues struct {
+	Kind  string `yaml:"kind"`
+	Image struct {
+		Repository string `yaml:"repository"`
+		Tag        string `yaml:"tag"`
+	} `yaml:"image"`
+	PodSecurityContext map[string]any `yaml:"podSecurityContext"`
+	SecurityContext    map[string]any `yaml:"securityContext"`
+	Env                []struct {
+		Name string `yaml:"name"`
+	} `yaml:"env"`
+	ExtraVolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
+	} `yaml:"extraVolumeMounts"`
+	Config struct {
+		Service    string            `yaml:"service"`
+		Inputs     string            `yaml:"inputs"`
+		Filters    string            `yaml:"filters"`
+		Outputs    string            `yaml:"outputs"`
+		ExtraFiles map[string]string `yaml:"extraFiles"`
+	} `yaml:"config"`
+}
+
+// The chart's config directory and the fluent-bit.conf it assembles there.
+const chartConfigDir = "/fluent-bit/etc/conf"
+
+func TestHelmValues(t *testing.T) {
+	var v helmValues
+	if err := yaml.Unmarshal(read(t, "deploy/helm/values.yaml"), &v); err != nil {
+		t.Fatalf("values.yaml: %v", err)
+	}
+	if got := v.Image.Repository + ":" + v.Image.Tag; got != imageName {
+		t.Errorf("image %s, want %s", got, imageName)
+	}
+	if v.Kind != "Deployment" {
+		t.Errorf("kind %s: a DaemonSet would run one backfill per node", v.Kind)
+	}
+	if v.PodSecurityContext["runAsUser"] != 65532 || v.PodSecurityContext["runAsNonRoot"] != true {
+		t.Errorf("podSecurityContext %v", v.PodSecurityContext)
+	}
+	conf := v.Config.Service + v.Config.Inputs + v.Config.Filters + v.Config.Outputs
+	// The chart runs every config value through tpl: no template syntax
+	// by accident.
+	if strings.Contains(conf, "{{") {
+		t.Error("config contains {{ (Helm tpl would evaluate it)")
+	}
+	m := regexp.MustCompile(`(?mi)^\s*plugins_file\s+(\S+)\s*$`).FindStringSubmatch(v.Config.Service)
+	if m == nil || filepath.Dir(m[1]) != chartConfigDir {
+		t.Fatalf("config.service loads no plugins file from the chart's %s: %v", chartConfigDir, m)
+	}
+	plugins, ok := v.Config.ExtraFiles[filepath.Base(m[1])]
+	if !ok {
+		t.Fatalf("config.extraFiles has no %s", filepath.Base(m[1]))
+	}
+	if !regexp.MustCompile(`(?m)^\s*Path\s+` + regexp.QuoteMeta(filterPlugin) + `\s*$`).MatchString(plugins) {
+		t.Errorf("the plugins file does not load %s:\n%s", filterPlugin, plugins)
+	}
+	mounts := map[string]bool{}
+	for _, vm := range v.ExtraVolumeMounts {
+		mounts[vm.MountPath] = !vm.ReadOnly
+	}
+	pathsUnder(t, "Helm config", conf, mounts)
+	set := map[string]bool{}
+	for _, e := range v.Env {
+		set[e.Name] = true
+	}
+	var missing []string
+	for _, m := range varRe.FindAllStringSubmatch(conf, -1) {
+		if !set[m[1]] {
+			missing = append(missing, m[1])
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("variables used but not in env: %v", missing)
+	}
+}
+
+// The plugins files shipped with the pipelines load the plugin from where
+// the image installs it.
+func TestPipelinePluginsFiles(t *testing.T) {
+	if !regexp.MustCompile(`(?m)^\s*Path\s+` + regexp.QuoteMeta(filterPlugin) + `\s*$`).Match(read(t, "examples/pipelines/plugins.conf")) {
+		t.Errorf("examples/pipelines/plugins.conf does not load %s", filterPlugin)
+	}
+	var p struct {
+		Plugins []string `yaml:"plugins"`
+	}
+	if err := yaml.Unmarshal(read(t, "examples/pipelines/plugins.yaml"), &p); err != nil || len(p.Plugins) != 1 || p.Plugins[0] != filterPlugin {
+		t.Errorf("examples/pipelines/plugins.yaml loads %v (%v), want [%s]", p.Plugins, err, filterPlugin)
+	}
+}
