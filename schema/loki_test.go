@@ -87,13 +87,13 @@ func TestLokiLabelSet(t *testing.T) {
 	}
 }
 
-// logqlQueries returns the ```logql blocks of loki.md.
-func logqlQueries(t *testing.T) []string {
+// logqlQueries returns the ```logql blocks of a Markdown file here.
+func logqlQueries(t *testing.T, name string) []string {
 	t.Helper()
 	var out []string
 	var cur []string
 	in := false
-	sc := bufio.NewScanner(bytes.NewReader(readFile(t, filepath.Join(here(), "loki.md"))))
+	sc := bufio.NewScanner(bytes.NewReader(readFile(t, filepath.Join(here(), name))))
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -169,15 +169,16 @@ func splitMatchers(sel string) []string {
 	return append(out, sel[start:])
 }
 
-// The example queries select streams by labels of the label set only, each
-// with the static job label, and cover what loki.md promises.
+// The example queries (loki.md, README-sections.md) select streams by labels
+// of the label set only, each with the static job label, and loki.md's cover
+// what it promises.
 func TestLokiQueries(t *testing.T) {
 	l, names := readLokiLabels(t)
-	queries := logqlQueries(t)
+	queries := logqlQueries(t, "loki.md")
 	if len(queries) < 4 {
 		t.Fatalf("%d LogQL queries in loki.md", len(queries))
 	}
-	for _, q := range queries {
+	for _, q := range append(logqlQueries(t, "README-sections.md"), queries...) {
 		sels := streamSelectors(q)
 		if len(sels) == 0 {
 			t.Errorf("no stream selector in:\n%s", q)

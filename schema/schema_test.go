@@ -73,6 +73,7 @@ func TestErrorAndWarningRecordsValidate(t *testing.T) {
 		{"event larger than max_event_size", map[string]string{"max_event_size": "1K"}, valueChunk(t, []byte(`{"Records":[`+strings.Replace(good, `{}`, `{"blob":"`+strings.Repeat("x", 2000)+`"}`, 1)+`]}`)), 1, 0},
 		{"eventTime not RFC 3339", nil, valueChunk(t, []byte(strings.Replace(good, `"2024-05-31T22:00:40Z"`, `"yesterday"`, 1))), 0, 1},
 		{"eventTime missing", nil, valueChunk(t, []byte(strings.Replace(good, `"eventTime":"2024-05-31T22:00:40Z",`, ``, 1))), 0, 1},
+		{"eventTime with a comma fraction and an offset", nil, valueChunk(t, []byte(strings.Replace(good, `"2024-05-31T22:00:40Z"`, `"2024-05-31T22:00:40,5+02:00"`, 1))), 0, 0},
 		{"error_tag", map[string]string{"source_key": "log", "error_tag": "cloudtrail.error"}, textChunk([]byte(`{"Records":[`)), 1, 0},
 	}
 	for _, tc := range cases {
@@ -131,6 +132,9 @@ func TestWrongRecordsFail(t *testing.T) {
 		{"CM event classified as Stacks", func(m map[string]any) { m["opsworks_variant"] = "stacks" }},
 		{"other service", func(m map[string]any) { m["eventSource"] = "ec2.amazonaws.com" }},
 		{"eventTime not a date, no warning", func(m map[string]any) { m["eventTime"] = "2024-05-31 22:00:40" }},
+		// The filter takes this without a warning; Elasticsearch's
+		// strict_date_optional_time stops at 9 fractional digits.
+		{"eventTime with 10 fractional digits", func(m map[string]any) { m["eventTime"] = "2024-05-31T22:00:40.1234567890Z" }},
 		{"eventTime missing, no warning", func(m map[string]any) { delete(m, "eventTime") }},
 		{"requestParameters as a string", func(m map[string]any) { m["requestParameters"] = `{"engine":"ChefAutomate"}` }},
 		{"responseElements as an array", func(m map[string]any) { m["responseElements"] = []any{} }},

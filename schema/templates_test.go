@@ -152,9 +152,12 @@ func TestTemplateStructure(t *testing.T) {
 				t.Error("no catch-all dynamic template mapping unknown strings to keyword with ignore_above")
 			}
 
+			// ignore_malformed: an event whose eventTime the filter could not
+			// use keeps it as it was (with opsworks_warning); the document
+			// must still be indexed.
 			et := obj(t, props["eventTime"], "eventTime")
-			if et["type"] != "date" || et["format"] != "strict_date_optional_time" {
-				t.Errorf("eventTime = %v, want a date with format strict_date_optional_time", et)
+			if et["type"] != "date" || et["format"] != "strict_date_optional_time" || et["ignore_malformed"] != true {
+				t.Errorf("eventTime = %v, want a date, format strict_date_optional_time, ignore_malformed", et)
 			}
 			if obj(t, props["@timestamp"], "@timestamp")["type"] != "date" {
 				t.Error("@timestamp (added by the es/opensearch outputs) is not a date")
@@ -419,7 +422,7 @@ func accepts(m map[string]any, kind string) bool {
 	case "keyword", "text", "wildcard", "constant_keyword", "match_only_text":
 		return kind != "object"
 	case "date", "date_nanos":
-		return kind == "string" || kind == "long"
+		return kind == "string" || kind == "long" || (m["ignore_malformed"] == true && kind != "object")
 	case "boolean":
 		return kind == "boolean" || kind == "string"
 	case "long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float":
