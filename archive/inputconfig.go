@@ -41,7 +41,7 @@ var InputOptions = []filter.Option{
 	{Key: "record_mode", Default: RecordModeEvent, Description: "`event`: one record per CloudTrail event with `s3_bucket`/`s3_key` (local: `file_path`). `object`: one record per file, `{\"Records\": [...]}` with the same fields."},
 	{Key: "workers", Default: "4", Description: "Objects read in parallel."},
 	{Key: "buffer_size", Default: "64M", Description: "Most bytes of records prepared but not yet collected by Fluent Bit; readers wait when it is full. This bounds the input's memory."},
-	{Key: "batch_size", Default: "16M", Description: "Most bytes of records handed to Fluent Bit per collect (whole files only; a larger file goes alone)."},
+	{Key: "batch_size", Default: "4M", Description: "Most bytes of records handed to Fluent Bit per collect (whole files only; a larger file goes alone). Keep it well under the opsworks filter's `emitter_mem_buf_limit`."},
 	{Key: "max_object_size", Default: "512M", Description: "Largest accepted file, uncompressed; larger ones are reported and skipped."},
 	{Key: "state_dir", Default: "", Description: "Directory for the checkpoint file. Unset: no checkpoint, so a restart reads everything from `start_time` again."},
 	{Key: "progress_interval", Default: "30s", Description: "How often progress is logged (0 disables)."},

@@ -28,7 +28,7 @@ func TestInputConfigDefaults(t *testing.T) {
 		Bucket: "trail", Prefix: "AWSLogs/",
 		PollInterval: 5 * time.Minute, LateArrivalWindow: time.Hour,
 		EventSources: []string{"opsworks.amazonaws.com", "opsworks-cm.amazonaws.com"},
-		RecordMode:   "event", Workers: 4, BufferSize: 64e6, BatchSize: 16e6, MaxObjectSize: 512e6,
+		RecordMode:   "event", Workers: 4, BufferSize: 64e6, BatchSize: 4e6, MaxObjectSize: 512e6,
 		ProgressInterval: 30 * time.Second, MaxRetries: 5,
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -33,11 +33,12 @@ type Stats struct {
 	Dropped      atomic.Uint64 // events from other sources, dropped
 	Errors       atomic.Uint64 // records/events kept with opsworks_error (or sent to error_tag)
 	TimeWarnings atomic.Uint64 // events whose eventTime could not be parsed
+	Refused      atomic.Uint64 // records Fluent Bit's emitter refused (kept under the incoming tag)
 }
 
 func (s *Stats) String() string {
-	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d time_warnings=%d",
-		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.TimeWarnings.Load())
+	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d time_warnings=%d emitter_refused=%d",
+		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.TimeWarnings.Load(), s.Refused.Load())
 }
 
 // NewProcessor builds a processor; warn receives rate-limited warnings.
@@ -71,6 +72,41 @@ type Emission struct {
 	Tag     string
 	Records []byte
 	Count   int
+	ends    []int // end offset of each record in Records
+}
+
+// add appends one encoded record.
+func (e *Emission) add(rec []byte) {
+	e.Records = append(e.Records, rec...)
+	e.ends = append(e.ends, len(e.Records))
+	e.Count++
+}
+
+// Piece is a run of whole records of an Emission.
+type Piece struct {
+	Records []byte
+	Count   int
+}
+
+// Pieces splits Records at record boundaries into runs of at most max bytes
+// (a single larger record is a run of its own). Fluent Bit's emitter refuses
+// a whole call when its queue is full, so handing it small runs lets it take
+// what fits instead of nothing.
+func (e *Emission) Pieces(max int) []Piece {
+	var out []Piece
+	start, prev, n := 0, 0, 0
+	for _, end := range e.ends {
+		if end-start > max && prev > start {
+			out = append(out, Piece{e.Records[start:prev], n})
+			start, n = prev, 0
+		}
+		prev = end
+		n++
+	}
+	if prev > start {
+		out = append(out, Piece{e.Records[start:prev], n})
+	}
+	return out
 }
 
 // Result is what filtering one chunk produced. Buffers are valid until the
@@ -88,6 +124,7 @@ func (r *Result) reset() {
 	r.KeepN = 0
 	for i := range r.Emits {
 		r.Emits[i].Records = r.Emits[i].Records[:0]
+		r.Emits[i].ends = r.Emits[i].ends[:0]
 		r.Emits[i].Count = 0
 	}
 }
@@ -595,8 +632,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, fields *topFiel
 	p.Stats.Kept.Add(1)
 	if variant != "" && p.cfg.Retag {
 		e := res.emitBuf(p.tagFor(variant))
-		e.Records = append(e.Records, ws.out...)
-		e.Count++
+		e.add(ws.out)
 		return
 	}
 	res.Keep = append(res.Keep, ws.out...)
@@ -899,8 +935,7 @@ func (p *Processor) writeError(ws *workspace, rec *record, body *Value, res *Res
 func (p *Processor) route(encoded []byte, res *Result) {
 	if p.cfg.ErrorTag != "" && p.cfg.Retag {
 		e := res.emitBuf(p.cfg.ErrorTag)
-		e.Records = append(e.Records, encoded...)
-		e.Count++
+		e.add(encoded)
 		return
 	}
 	res.Keep = append(res.Keep, encoded...)

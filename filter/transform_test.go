@@ -2,6 +2,7 @@ package filter
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -392,6 +393,27 @@ func TestParseSizeLikeFluentBit(t *testing.T) {
 		if _, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) accepted", in)
 		}
+	}
+}
+
+func TestEmissionPieces(t *testing.T) {
+	var e Emission
+	for _, n := range []int{100, 100, 300, 50, 50} {
+		e.add(make([]byte, n))
+	}
+	var sizes, counts []int
+	for _, p := range e.Pieces(200) {
+		sizes, counts = append(sizes, len(p.Records)), append(counts, p.Count)
+	}
+	if fmt.Sprint(sizes, counts) != "[200 300 100] [2 1 2]" {
+		t.Fatalf("pieces %v %v", sizes, counts)
+	}
+	total := 0
+	for _, p := range e.Pieces(1 << 20) {
+		total += len(p.Records)
+	}
+	if total != len(e.Records) || len(e.Pieces(1<<20)) != 1 {
+		t.Fatal("one piece when everything fits")
 	}
 }
 

@@ -131,14 +131,8 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 	if err := inst.proc.FilterChunk(chunk, res); err != nil || !res.Modified {
 		return filterNotouch
 	}
-	for _, e := range res.Emits {
-		if e.Count == 0 {
-			continue
-		}
-		if !inst.emit(e, iIns) {
-			// As rewrite_tag does: what the emitter refused stays in the stream.
-			res.Keep = append(res.Keep, e.Records...)
-		}
+	for i := range res.Emits {
+		inst.emit(&res.Emits[i], iIns, res)
 	}
 	*outBuf, *outSize = nil, 0
 	if len(res.Keep) > 0 {
@@ -152,14 +146,32 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 	return filterModified
 }
 
-func (inst *instance) emit(e filter.Emission, iIns *C.struct_flb_input_instance) bool {
-	tag := (*C.char)(unsafe.Pointer(unsafe.StringData(e.Tag)))
-	ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&e.Records[0])), C.size_t(len(e.Records)), iIns)
-	if ret < 0 {
-		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s; they stay under the incoming tag", inst.name, e.Count, e.Tag)
-		return false
+// emitPiece is how much the filter hands Fluent Bit's emitter per call: the
+// emitter refuses a whole call when its queue is full.
+const emitPiece = 256 << 10
+
+// emit re-injects e's records under e.Tag. What the emitter refuses stays in
+// the stream under the incoming tag (as rewrite_tag does), counted and logged.
+func (inst *instance) emit(e *filter.Emission, iIns *C.struct_flb_input_instance, res *filter.Result) {
+	if e.Count == 0 {
+		return
 	}
-	return true
+	tag := (*C.char)(unsafe.Pointer(unsafe.StringData(e.Tag)))
+	refused := 0
+	for _, p := range e.Pieces(emitPiece) {
+		if refused == 0 {
+			ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&p.Records[0])), C.size_t(len(p.Records)), iIns)
+			if ret >= 0 {
+				continue
+			}
+		}
+		refused += p.Count
+		res.Keep = append(res.Keep, p.Records...)
+	}
+	if refused > 0 {
+		inst.proc.Stats.Refused.Add(uint64(refused))
+		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s (its queue is over emitter_mem_buf_limit); they stay under the incoming tag", inst.name, refused, e.Tag)
+	}
 }
 
 //export goOpsworksExit

@@ -205,3 +205,61 @@ func TestRealFluentBitInputMinIO(t *testing.T) {
 		t.Fatal("the secret key appears in Fluent Bit's log")
 	}
 }
+
+// Backpressure: records wait in the input's buffer (retag off, a slow flush)
+// until Mem_Buf_Limit is reached; Fluent Bit pauses the input
+// (FLBPluginInputPause), flushes, resumes it (FLBPluginInputResume). The input
+// stops reading while paused and continues; every event arrives exactly once.
+// (What the filter's emitter refuses under pressure is tested by the harness.)
+func TestRealFluentBitInputBackpressure(t *testing.T) {
+	bin := fluentBit(t)
+	filterSO := pluginSO(t)
+	in := inputPluginSO(t)
+	o := corpus.Options{Seed: 7, Events: 1500, OpsWorksShare: 1, EventsPerFile: 40}
+	archive := t.TempDir()
+	if _, err := corpus.WriteArchive(archive, o, true); err != nil {
+		t.Fatal(err)
+	}
+	want := opsworksIDs(t, corpus.LogFiles(o))
+	p := newPipeline(t)
+	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	conf := fmt.Sprintf(`[SERVICE]
+    Flush        3
+    Grace        4
+    Log_Level    info
+    plugins_file %s
+
+[INPUT]
+    Name           cloudtrail_s3
+    Tag            cloudtrail
+    path           %s
+    batch_size     256K
+    Mem_Buf_Limit  300K
+
+[FILTER]
+    Name   opsworks
+    Match  cloudtrail
+    retag  off
+
+[OUTPUT]
+    Name   file
+    Match  cloudtrail
+    Path   %s
+    File   events.out
+`, p.path("plugins.conf"), archive, p.dir)
+	log := p.run(bin, conf, func() bool { return countLines(p.path("events.out")) >= len(want) })
+	seen := map[string]bool{}
+	for _, e := range readOutput(t, p.path("events.out")) {
+		id := e.Body["eventID"].(string)
+		if !want[id] || seen[id] {
+			t.Fatalf("unexpected or duplicate event %s", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("delivered %d of %d\n%s", len(seen), len(want), log)
+	}
+	if !strings.Contains(log, "cloudtrail_s3.0 paused") || !strings.Contains(log, "cloudtrail_s3.0 resume") {
+		t.Fatalf("Fluent Bit never paused and resumed the input; the test does not exercise backpressure:\n%s", log)
+	}
+}

@@ -751,7 +751,7 @@ func TestEmitterRefuses(t *testing.T) {
 			if len(seen) != 3 {
 				r.fatalf("variants kept: %v", seen)
 			}
-			if !r.hasLog("plugin", 2, "emitter refused 1 records for tag opsworks.stacks; they stay under the incoming tag") {
+			if !r.hasLog("plugin", 2, "emitter refused 1 records for tag opsworks.stacks (its queue is over emitter_mem_buf_limit); they stay under the incoming tag") {
 				r.fatalf("missing warning about the refused records")
 			}
 			if len(r.events("reinject")) != 1 {
