@@ -128,7 +128,7 @@ func LoadInputConfig(g filter.Getter) (*InputConfig, error) {
 	}
 	c := &InputConfig{
 		Bucket: get("bucket"), Prefix: get("prefix"), Path: get("path"),
-		Accounts: splitKeyList(get("accounts")), Regions: splitKeyList(get("regions")), OrgID: get("org_id"),
+		Accounts: filter.SplitList(get("accounts")), Regions: filter.SplitList(get("regions")), OrgID: get("org_id"),
 		RecordMode: strings.ToLower(get("record_mode")), StateDir: get("state_dir"),
 		Region: get("region"), Profile: get("profile"), RoleARN: get("role_arn"), ExternalID: get("external_id"),
 		Endpoint: get("endpoint"), QueueURL: get("queue_url"),
@@ -147,7 +147,7 @@ func parseEventSources(v string, empty bool) []string {
 	if empty || v == "*" {
 		return nil
 	}
-	return splitKeyList(v)
+	return filter.SplitList(v)
 }
 
 func (c *InputConfig) loadBools(get func(string) string) error {
@@ -156,7 +156,7 @@ func (c *InputConfig) loadBools(get func(string) string) error {
 		dst *bool
 	}{{"discover_orgs", &c.DiscoverOrgs}, {"follow", &c.Follow}, {"include_insight", &c.IncludeInsight}, {"force_path_style", &c.ForcePathStyle}}
 	for _, b := range bools {
-		v, err := parseOnOff(b.key, get(b.key))
+		v, err := filter.ParseBool(b.key, get(b.key))
 		if err != nil {
 			return err
 		}
@@ -325,27 +325,6 @@ func (c *InputConfig) validateAWS() error {
 		return fmt.Errorf("region: %q is not an AWS region name", c.Region)
 	}
 	return nil
-}
-
-func splitKeyList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// parseOnOff accepts Fluent Bit's boolean spellings.
-func parseOnOff(key, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "on", "true", "yes", "1":
-		return true, nil
-	case "off", "false", "no", "0":
-		return false, nil
-	}
-	return false, fmt.Errorf("%s: %q is not a boolean (use on/off, true/false)", key, v)
 }
 
 // parseTimeKey reads RFC 3339 or a UTC day (YYYY-MM-DD); "" is zero.

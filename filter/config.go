@@ -104,8 +104,8 @@ func LoadConfig(g Getter) (*Config, error) {
 		EmitterStorageType: strings.ToLower(get("emitter_storage.type")),
 		EmitterMemBufLimit: get("emitter_mem_buf_limit"),
 		ErrorTag:           get("error_tag"),
-		EventSources:       splitList(get("event_sources")),
-		RedactKeys:         splitList(get("redact_keys")),
+		EventSources:       SplitList(get("event_sources")),
+		RedactKeys:         SplitList(get("redact_keys")),
 	}
 	// separator and tag_prefix may legitimately be set to values with spaces
 	// trimmed away; only an unset key takes the default.
@@ -121,7 +121,7 @@ func LoadConfig(g Getter) (*Config, error) {
 		dst *bool
 	}{{"keep_other_events", &c.KeepOtherEvents}, {"retag", &c.Retag}, {"use_event_time", &c.UseEventTime}, {"redact", &c.Redact}}
 	for _, b := range bools {
-		if *b.dst, err = parseBool(b.key, get(b.key)); err != nil {
+		if *b.dst, err = ParseBool(b.key, get(b.key)); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +174,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func splitList(s string) []string {
+// SplitList splits a comma-separated option value, dropping blanks.
+func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -184,8 +185,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseBool accepts Fluent Bit's boolean spellings.
-func parseBool(key, v string) (bool, error) {
+// ParseBool accepts Fluent Bit's boolean spellings; errors name key.
+func ParseBool(key, v string) (bool, error) {
 	switch strings.ToLower(v) {
 	case "on", "true", "yes", "1":
 		return true, nil
