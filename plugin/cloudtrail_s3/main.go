@@ -13,6 +13,7 @@
 package main
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/../include
 #cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "flblog.h"

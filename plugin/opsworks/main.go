@@ -6,7 +6,7 @@
 package main
 
 /*
-#cgo CFLAGS: -O2 -Wall
+#cgo CFLAGS: -O2 -Wall -I${SRCDIR}/../include
 #cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "opsworks.h"

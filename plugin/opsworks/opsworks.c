@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "opsworks.h"
+#include "flb_log_bridge.h"
 #include "_cgo_export.h"
 
 /* ---- Fluent Bit ABI (mirrored, see header comment) ---- */
@@ -80,9 +81,6 @@ WEAK int flb_storage_input_create(void *cio, struct flb_input_instance *in);
 WEAK int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data,
                                size_t buf_size, struct flb_input_instance *in,
                                struct flb_input_instance *i_ins);
-WEAK void flb_log_print(int type, const char *file, int line, const char *fmt, ...);
-WEAK struct flb_worker *flb_worker_get(void);
-WEAK int flb_worker_log_level(struct flb_worker *worker);
 
 /* ---- config map ---- */
 
@@ -124,33 +122,9 @@ __attribute__((constructor)) static void build_config_map(void)
 
 /* ---- helpers called from Go ---- */
 
-/* Mirrors flb_log_check() (flb_log.h), which Fluent Bit's logging macros run
- * before flb_log_print(): honour the service log level. */
-static int log_enabled(int level)
-{
-    struct flb_worker *w;
-
-    if (!flb_worker_get || !flb_worker_log_level) {
-        return 1;
-    }
-    w = flb_worker_get();
-    if (!w) {
-        return level <= OPSWORKS_LOG_INFO;
-    }
-    return flb_worker_log_level(w) >= level;
-}
-
 void opsworks_log(int level, const char *msg)
 {
-    if (!log_enabled(level)) {
-        return;
-    }
-    if (flb_log_print) {
-        flb_log_print(level, NULL, 0, "[filter:opsworks] %s", msg);
-    }
-    else {
-        fprintf(stderr, "[filter:opsworks] %s\n", msg);
-    }
+    flb_bridge_log(level, "filter:opsworks", msg);
 }
 
 const char *opsworks_get_property(struct flb_filter_instance *ins, const char *key)
