@@ -182,13 +182,24 @@ const shipBrokenLine = `{"Records":[{"eventVersion": "1.01"ed, "eventSource":"op
 // file_path (tail's Path_Key) is added as the carrier field it is.
 func shipWriteInput(t *testing.T, path string) *shipInput {
 	t.Helper()
-	sampleRecords(t, path) // examples/sample-trail, one log file per line
+	return shipWriteInputFrom(t, path, true)
+}
+
+// shipWriteInputFrom is shipWriteInput, with or without the sample trail.
+// Without it, each account's and region's events are in time order (the
+// generated log files are sorted by delivery time), as Loki requires within
+// a stream; the sample trail repeats the corpus's time range.
+func shipWriteInputFrom(t *testing.T, path string, withSample bool) *shipInput {
+	t.Helper()
 	var buf bytes.Buffer
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	if withSample {
+		sampleRecords(t, path) // examples/sample-trail, one log file per line
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(b)
 	}
-	buf.Write(b)
 	for _, f := range corpus.LogFiles(corpus.Options{Seed: 5, Events: 3000, OpsWorksShare: 0.4}) {
 		buf.Write(f.Body)
 		buf.WriteByte('\n')
@@ -240,6 +251,11 @@ func shipWriteInput(t *testing.T, path string) *shipInput {
 	}
 	if len(in.events) < 1000 || len(in.errors) != 1 {
 		t.Fatalf("input has %d OpsWorks events and %d errors; want ≥ 1000 and 1", len(in.events), len(in.errors))
+	}
+	if withSample {
+		if v := in.byVariant(); v["chef_automate"] == 0 || v["puppet_enterprise"] == 0 || v["cm_unknown"] == 0 || v["stacks"] == 0 {
+			t.Fatalf("input lacks a variant: %v", v)
+		}
 	}
 	return in
 }

@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,9 +111,17 @@ func (c *captureLoki) records(t *testing.T) map[string]map[string]any {
 	if len(c.problems) > 0 {
 		t.Fatalf("malformed pushes: %v", c.problems)
 	}
+	return lokiRecords(t, c.entries)
+}
+
+// lokiRecords rebuilds records from Loki entries (pushed or queried back):
+// line + stream labels, minus the static labels, checking the labels against
+// schema/loki-labels.json and each entry's time against eventTime.
+func lokiRecords(t *testing.T, entries []lokiEntry) map[string]map[string]any {
+	t.Helper()
 	static, dynamic := lokiLabelSet(t)
 	out := map[string]map[string]any{}
-	for _, e := range c.entries {
+	for _, e := range entries {
 		rec := shipDecode(t, []byte(e.line))
 		var names []string
 		for k, v := range e.labels {
@@ -251,6 +264,397 @@ func TestLokiLabelKeysAreStrings(t *testing.T) {
 			if _, ok := rec[k].(string); !ok {
 				t.Fatalf("event %s: label key %s is %T, not a string", id, k, rec[k])
 			}
+		}
+	}
+}
+
+// --- A real Loki -------------------------------------------------------------
+//
+// Loki cannot be installed with `go install` (its go.mod has replace
+// directives), so realLoki builds it from its module in a scratch module that
+// copies those directives, into the user's cache directory (minutes the first
+// time, reused afterwards). Without Go module access the test skips, saying so.
+
+const lokiVersion = "v3.7.8"
+
+var lokiBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// lokiBinary returns the cached Loki binary, building it if needed.
+func lokiBinary(t *testing.T) (string, error) {
+	t.Helper()
+	lokiBuild.once.Do(func() {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			lokiBuild.err = err
+			return
+		}
+		dir := filepath.Join(cache, "opsworks-trail", "loki-"+lokiVersion)
+		bin := filepath.Join(dir, "loki")
+		if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
+			lokiBuild.path = bin
+			return
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			lokiBuild.err = err
+			return
+		}
+		t.Logf("building Loki %s into %s (minutes the first time)", lokiVersion, dir)
+		lokiBuild.path, lokiBuild.err = buildLoki(dir, bin)
+	})
+	return lokiBuild.path, lokiBuild.err
+}
+
+func buildLoki(dir, bin string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	goCmd := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = dir
+		// Nothing of this repository's Go settings may leak into Loki's build.
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+		return cmd.CombinedOutput()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module lokibuild\n"), 0o644); err != nil {
+		return "", err
+	}
+	out, err := goCmd("mod", "download", "-json", "github.com/grafana/loki/v3@"+lokiVersion)
+	if err != nil {
+		return "", fmt.Errorf("downloading Loki: %v\n%s", err, tail(out))
+	}
+	var dl struct{ GoMod string }
+	if err := json.Unmarshal(out, &dl); err != nil || dl.GoMod == "" {
+		return "", fmt.Errorf("go mod download: %v\n%s", err, tail(out))
+	}
+	lokiMod, err := os.ReadFile(dl.GoMod)
+	if err != nil {
+		return "", err
+	}
+	// Loki's replace directives, except those to directories of its own
+	// repository (nested modules, fetched by their required version instead).
+	var mod strings.Builder
+	fmt.Fprintf(&mod, "module lokibuild\n\ngo %s\n\nrequire github.com/grafana/loki/v3 %s\n\n", goDirective(lokiMod), lokiVersion)
+	for _, line := range strings.Split(string(lokiMod), "\n") {
+		if strings.HasPrefix(line, "replace ") && !strings.Contains(line, "=> ./") && !strings.Contains(line, "=> ../") {
+			mod.WriteString(line + "\n")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod.String()), 0o644); err != nil {
+		return "", err
+	}
+	tmp := bin + ".tmp"
+	if out, err := goCmd("build", "-o", tmp, "github.com/grafana/loki/v3/cmd/loki"); err != nil {
+		return "", fmt.Errorf("building Loki: %v\n%s", err, tail(out))
+	}
+	return bin, os.Rename(tmp, bin)
+}
+
+func goDirective(mod []byte) string {
+	if m := regexp.MustCompile(`(?m)^go (\S+)`).FindSubmatch(mod); m != nil {
+		return string(m[1])
+	}
+	return "1.24"
+}
+
+func tail(b []byte) string {
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// realLoki starts a single-binary Loki on 127.0.0.1 with the settings
+// schema/loki.md tells users to make for a backfill (old samples accepted,
+// archive-wide queries), and Loki 3's label discovery off so that streams
+// carry exactly the labels Fluent Bit sends. It returns the base URL.
+func realLoki(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a real Loki: not with -short (building it takes minutes the first time)")
+	}
+	bin, err := lokiBinary(t)
+	if err != nil {
+		t.Skipf("no Loki binary (build from its Go module failed; needs module download access): %v", err)
+	}
+	dir := t.TempDir()
+	httpPort, grpcPort := shipFreePort(t), shipFreePort(t)
+	cfg := fmt.Sprintf(`auth_enabled: false
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: %d
+  grpc_listen_address: 127.0.0.1
+  grpc_listen_port: %d
+  log_level: warn
+common:
+  instance_addr: 127.0.0.1
+  path_prefix: %[3]s
+  storage:
+    filesystem:
+      chunks_directory: %[3]s/chunks
+      rules_directory: %[3]s/rules
+  replication_factor: 1
+  ring:
+    kvstore:
+      store: inmemory
+schema_config:
+  configs:
+    - from: 2020-10-24
+      store: tsdb
+      object_store: filesystem
+      schema: v13
+      index:
+        prefix: index_
+        period: 24h
+ingester:
+  lifecycler:
+    min_ready_duration: 0s
+  # Ingesters hold what was just pushed, and queriers ask them only about
+  # the last few hours: backfilled (old) entries are invisible until their
+  # chunks are flushed. On a filesystem store, -1 makes queries read the
+  # ingesters whatever the time range (see schema/loki.md).
+  query_store_max_look_back_period: -1
+limits_config:
+  reject_old_samples: false
+  max_query_length: 0
+  max_line_size: 1MB
+  discover_log_levels: false
+  discover_service_name: []
+analytics:
+  reporting_enabled: false
+`, httpPort, grpcPort, dir)
+	if err := os.WriteFile(filepath.Join(dir, "loki.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "loki.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-config.file="+filepath.Join(dir, "loki.yaml"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(base + "/ready")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == "ready" {
+				return base
+			}
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "loki.log"))
+			t.Fatalf("Loki exited:\n%s", tail(log))
+		case <-time.After(250 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "loki.log"))
+			t.Fatalf("Loki not ready after 90 s:\n%s", tail(log))
+		}
+	}
+}
+
+// lokiQuery runs a LogQL query: an instant query at `at` for metric queries,
+// a range query over [from, at] otherwise. It returns the log entries, or
+// the sum of the metric values.
+func lokiQuery(t *testing.T, base, q string, from, at time.Time) (entries []lokiEntry, total float64) {
+	t.Helper()
+	v := url.Values{"query": {q}}
+	path := "/loki/api/v1/query_range"
+	if isMetricQuery(q) {
+		path = "/loki/api/v1/query"
+		v.Set("time", strconv.FormatInt(at.UnixNano(), 10))
+	} else {
+		v.Set("start", strconv.FormatInt(from.UnixNano(), 10))
+		v.Set("end", strconv.FormatInt(at.UnixNano(), 10))
+		v.Set("limit", "5000")
+		v.Set("direction", "forward")
+	}
+	resp, err := http.Get(base + path + "?" + v.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Stream map[string]string `json:"stream"`
+				Values [][]string        `json:"values"`
+				Value  []json.RawMessage `json:"value"`
+				Metric map[string]string `json:"metric"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &r) != nil || r.Status != "success" {
+		t.Fatalf("Loki rejects the query (HTTP %d):\n%s\n%s", resp.StatusCode, q, tail(body))
+	}
+	for _, res := range r.Data.Result {
+		for _, val := range res.Values {
+			ts, _ := strconv.ParseInt(val[0], 10, 64)
+			entries = append(entries, lokiEntry{labels: res.Stream, ts: ts, line: val[1]})
+		}
+		if len(res.Value) == 2 {
+			var s string
+			_ = json.Unmarshal(res.Value[1], &s)
+			f, _ := strconv.ParseFloat(s, 64)
+			total += f
+		}
+	}
+	return entries, total
+}
+
+func isMetricQuery(q string) bool {
+	q = strings.TrimSpace(q)
+	return !strings.HasPrefix(q, "{")
+}
+
+// docQueries are the ```logql blocks of a Markdown file of schema/.
+func docQueries(t *testing.T, name string) []string {
+	t.Helper()
+	var out, cur []string
+	in := false
+	for _, line := range strings.Split(string(readFileBytes(t, filepath.Join(repoRoot(), "schema", name))), "\n") {
+		switch {
+		case !in && strings.TrimSpace(line) == "```logql":
+			in, cur = true, nil
+		case in && strings.TrimSpace(line) == "```":
+			in = false
+			out = append(out, strings.Join(cur, "\n"))
+		case in:
+			cur = append(cur, line)
+		}
+	}
+	return out
+}
+
+// The shipped Loki pipeline against a real Loki, configured as schema/loki.md
+// says for a backfill: every event is stored with exactly the documented
+// labels and comes back (line + labels) as the filter's record; and every
+// query of schema/loki.md and README-sections.md runs and returns what it
+// claims, computed independently from the filter's records.
+func TestShippedLokiPipelineRealLoki(t *testing.T) {
+	bin := fluentBit(t)
+	base := realLoki(t)
+	d := shipInstall(t, "loki.yaml")
+	// In time order per stream, as loki.md requires: Loki rejects entries
+	// more than an hour behind their stream's newest ("entry too far
+	// behind", HTTP 400), and Fluent Bit does not retry a 400.
+	in := shipWriteInputFrom(t, d.input, false)
+	u, _ := url.Parse(base)
+	env := append(shipEnv(nil, nil, nil), "LOKI_HOST="+u.Hostname(), "LOKI_PORT="+u.Port())
+
+	from := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2024, 6, 3, 0, 0, 0, 0, time.UTC)
+	for _, e := range in.events {
+		if et, _ := time.Parse(time.RFC3339, e["eventTime"].(string)); et.Before(from) || et.After(at) {
+			t.Fatalf("event time %v outside the queried range", et)
+		}
+	}
+	last := -1
+	count := func() int {
+		_, n := lokiQuery(t, base, `sum(count_over_time({job="opsworks-trail"}[40d]))`, from, at)
+		if int(n) != last {
+			last = int(n)
+			t.Logf("Loki has %d of %d events", last, len(in.events))
+		}
+		return int(n)
+	}
+	log := d.run(t, bin, env, func() bool { return count() >= len(in.events) })
+	if strings.Contains(log, "[error]") {
+		t.Errorf("Fluent Bit logged errors:\n%s", shipLogTail(log))
+	}
+	entries, _ := lokiQuery(t, base, `{job="opsworks-trail"}`, from, at)
+	checkRecords(t, "real loki", lokiRecords(t, entries), in.events)
+
+	// The documented queries, with what each must return.
+	count2 := func(pred func(e map[string]any) bool) int {
+		n := 0
+		for _, e := range in.events {
+			if pred(e) {
+				n++
+			}
+		}
+		return n
+	}
+	str := func(e map[string]any, k string) string { s, _ := e[k].(string); return s }
+	cm := func(e map[string]any) bool { return str(e, "eventSource") == "opsworks-cm.amazonaws.com" }
+	in2 := func(s string, set ...string) bool {
+		for _, x := range set {
+			if s == x {
+				return true
+			}
+		}
+		return false
+	}
+	expect := []struct {
+		marker string // identifies the query
+		want   int    // -1: must run, result not checked (example ARNs)
+	}{
+		{"(CreateServer|DeleteServer)", count2(func(e map[string]any) bool {
+			return cm(e) && in2(str(e, "eventName"), "CreateServer", "DeleteServer")
+		})},
+		{"(CreateStack|DeleteStack|CreateInstance|DeleteInstance)", count2(func(e map[string]any) bool {
+			return str(e, "opsworks_variant") == "stacks" && in2(str(e, "eventName"), "CreateStack", "DeleteStack", "CreateInstance", "DeleteInstance")
+		})},
+		{"user/alice", -1},
+		{"role/OpsAdmin", -1},
+		{"sum by (errorCode, eventName)", count2(func(e map[string]any) bool { return str(e, "errorCode") != "" })},
+		{`| errorCode != ""`, count2(func(e map[string]any) bool { return str(e, "errorCode") != "" })},
+		{"chef_automate|puppet_enterprise", count2(func(e map[string]any) bool {
+			return in2(str(e, "opsworks_variant"), "chef_automate", "puppet_enterprise")
+		})},
+		{`"readOnly":false`, count2(func(e map[string]any) bool { return cm(e) && e["readOnly"] == false })},
+		{`opsworks_variant="cm_unknown"`, count2(func(e map[string]any) bool { return str(e, "opsworks_variant") == "cm_unknown" })},
+		{`sum(count_over_time({job="opsworks-trail"}`, len(in.events)},
+	}
+	ranges := regexp.MustCompile(`\[\d+[a-z]+\]`)
+	for _, doc := range []string{"loki.md", "README-sections.md"} {
+		for _, q := range docQueries(t, doc) {
+			want, found := 0, false
+			for _, e := range expect {
+				if strings.Contains(q, e.marker) {
+					want, found = e.want, true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s: no expectation for the query:\n%s", doc, q)
+				continue
+			}
+			// Metric queries are evaluated once, at the end, over the whole
+			// archive: their per-day windows widened to cover it.
+			run := q
+			if isMetricQuery(q) {
+				run = ranges.ReplaceAllString(q, "[40d]")
+			}
+			got, total := lokiQuery(t, base, run, from, at)
+			n := len(got)
+			if isMetricQuery(q) {
+				n = int(total)
+			}
+			if want >= 0 && n != want {
+				t.Errorf("%s: query returns %d, want %d:\n%s", doc, n, want, q)
+			}
+			if want > 0 && n == 0 {
+				t.Errorf("%s: query returns nothing:\n%s", doc, q)
+			}
+			t.Logf("%s: %d for %.60q", doc, n, strings.Join(strings.Fields(q), " "))
 		}
 	}
 }
