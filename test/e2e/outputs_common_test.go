@@ -140,16 +140,24 @@ func (d *shipDeploy) run(t *testing.T, bin string, env []string, done func() boo
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// done() may fail the test (t.Fatal ends this goroutine): never leave
+	// Fluent Bit running behind.
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for !done() {
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logPath)
-			_ = cmd.Process.Kill()
-			<-exited
 			t.Fatalf("%s: timed out waiting for the output; log:\n%s", d.config, shipLogTail(string(log)))
 		}
 		select {
 		case err := <-exited:
+			stopped = true
 			log, _ := os.ReadFile(logPath)
 			t.Fatalf("%s: fluent-bit exited early (%v):\n%s", d.config, err, shipLogTail(string(log)))
 		case <-time.After(200 * time.Millisecond):
@@ -162,6 +170,7 @@ func (d *shipDeploy) run(t *testing.T, bin string, env []string, done func() boo
 		_ = cmd.Process.Kill()
 		<-exited
 	}
+	stopped = true
 	log, _ := os.ReadFile(logPath)
 	return string(log)
 }
