@@ -1026,11 +1026,32 @@ func parseEventTime(v *Value) (EventTime, bool) {
 		}
 		return EventTime{}, false
 	}
+	if fractionDigits(s) > 9 {
+		// Go parses them, but Elasticsearch/OpenSearch dates stop at
+		// nanoseconds: flag the event rather than ship an unindexable time.
+		return EventTime{}, false
+	}
 	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
 		return EventTime{}, false
 	}
 	return EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}, true
+}
+
+// fractionDigits counts the digits after the seconds' '.' or ','.
+func fractionDigits(s []byte) int {
+	i := bytes.IndexAny(s, ".,")
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range s[i+1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 func daysIn(m, y int) int {
