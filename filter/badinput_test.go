@@ -95,6 +95,26 @@ func TestErrorTagRoutesErrors(t *testing.T) {
 	}
 }
 
+// Error records made upstream (the input's unreadable files) follow error_tag
+// unchanged, like the filter's own.
+func TestUpstreamErrorRecordsFollowErrorTag(t *testing.T) {
+	rec := `{"opsworks_error":"truncated gzip: unexpected EOF","s3_bucket":"b","s3_key":"AWSLogs/x.json.gz"}`
+	p := NewProcessor(mustConfig(t, map[string]string{"error_tag": "cloudtrail.error"}), nil)
+	chunk := chunkFromJSON(t, rec)
+	res, recs := run(t, p, chunk)
+	if len(recs) != 1 || recs[0].Tag != "cloudtrail.error" || recs[0].Body["s3_key"] != "AWSLogs/x.json.gz" {
+		t.Fatalf("got %+v", recs)
+	}
+	if string(res.Emits[0].Records) != string(chunk) {
+		t.Fatal("the error record was changed")
+	}
+	p = NewProcessor(mustConfig(t, nil), nil)
+	res, _ = run(t, p, chunk)
+	if string(res.Keep) != string(chunk) {
+		t.Fatal("without error_tag the record must stay in the stream unchanged")
+	}
+}
+
 func TestUndecodableChunkIsKept(t *testing.T) {
 	good := chunkFromJSON(t, readTestdata(t, "identity/iamuser.json"))
 	chunk := append(append([]byte(nil), good...), 0x92, 0xd7) // truncated record

@@ -400,6 +400,14 @@ func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
 		return true
 	}
 	body := ws.body0
+	if body.Kind == KindMap && body.Get(FieldError) != nil && body.Get("Records") == nil && body.Get("eventSource") == nil {
+		// An error record from upstream (the cloudtrail_s3 input's unreadable
+		// files and events): unchanged, but routed like the filter's own.
+		p.Stats.Errors.Add(1)
+		res.Modified = true
+		p.route(rec.raw, res)
+		return true
+	}
 	if p.cfg.SourceKey != "" {
 		return p.filterText(ws, rec, &body, res)
 	}

@@ -70,7 +70,7 @@ type inputRun struct {
 func runInput(t *testing.T, env []string, props map[string]string, extra ...string) inputRun {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.msgpack")
-	args := []string{inputSO, "-o", out, "--interval-ms", "20", "--ticks", "500", "--idle-exit", "25"}
+	args := []string{inputSO, "-o", out, "--interval-ms", "20", "--ticks", "1500", "--idle-exit", "150"}
 	for k, v := range props {
 		args = append(args, "-p", k+"="+v)
 	}
