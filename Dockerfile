@@ -25,8 +25,8 @@ COPY . .
 # The opsworks filter: a native Fluent Bit filter (see README, "Loading the filter").
 RUN CGO_ENABLED=1 go build -trimpath -buildvcs=false -ldflags="-s -w" -buildmode=c-shared \
       -o /out/flb-filter_opsworks.so ./plugin/opsworks
-# cloudtrail_s3: the S3 input (a Go input plugin), built when its package is in
-# the tree. Load it by uncommenting its line in the plugins file.
+# cloudtrail_s3: the S3 input (a Go input plugin). The shipped plugins files
+# load both plugins.
 RUN if [ -d plugin/cloudtrail_s3 ]; then \
       CGO_ENABLED=1 go build -trimpath -buildvcs=false -ldflags="-s -w" -buildmode=c-shared \
         -o /out/in_cloudtrail_s3.so ./plugin/cloudtrail_s3; \
@@ -47,6 +47,9 @@ COPY examples/pipelines/elasticsearch.conf /fluent-bit/etc/fluent-bit.conf
 COPY --from=build --chown=65532:65532 /dirs/ /
 # Backend endpoints; credentials (ES_USER/ES_PASSWORD, OPENSEARCH_USER/
 # OPENSEARCH_PASSWORD) come from the environment, unset = no authentication.
+# The trail has no default: set CLOUDTRAIL_BUCKET and AWS_REGION (optional:
+# CLOUDTRAIL_PREFIX, CLOUDTRAIL_ORG_ID, CLOUDTRAIL_S3_ENDPOINT,
+# CLOUDTRAIL_S3_FORCE_PATH_STYLE); AWS credentials from the SDK's default chain.
 ENV ES_HOST=elasticsearch ES_PORT=9200 ES_TLS=off \
     OPENSEARCH_HOST=opensearch OPENSEARCH_PORT=9200 OPENSEARCH_TLS=off \
     LOKI_HOST=loki LOKI_PORT=3100 LOKI_TLS=off

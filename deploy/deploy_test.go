@@ -41,7 +41,11 @@ const (
 
 // Credentials are optional (unset: no authentication), so the image does not
 // default them; every other variable a pipeline uses must have a default.
-var optionalEnv = map[string]bool{"ES_USER": true, "ES_PASSWORD": true, "OPENSEARCH_USER": true, "OPENSEARCH_PASSWORD": true}
+var optionalEnv = map[string]bool{"ES_USER": true, "ES_PASSWORD": true, "OPENSEARCH_USER": true, "OPENSEARCH_PASSWORD": true,
+	// The trail is the user's: no default in the image. Unset optional ones
+	// give the input's defaults; an unset bucket stops start-up naming the key.
+	"CLOUDTRAIL_BUCKET": true, "AWS_REGION": true, "CLOUDTRAIL_PREFIX": true, "CLOUDTRAIL_ORG_ID": true,
+	"CLOUDTRAIL_S3_ENDPOINT": true, "CLOUDTRAIL_S3_FORCE_PATH_STYLE": true}
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -640,16 +644,18 @@ func TestHelmValues(t *testing.T) {
 	}
 }
 
-// The plugins files shipped with the pipelines load the plugin from where
-// the image installs it.
+// The plugins files shipped with the pipelines load both plugins from where
+// the image installs them.
 func TestPipelinePluginsFiles(t *testing.T) {
-	if !regexp.MustCompile(`(?m)^\s*Path\s+` + regexp.QuoteMeta(filterPlugin) + `\s*$`).Match(read(t, "examples/pipelines/plugins.conf")) {
-		t.Errorf("examples/pipelines/plugins.conf does not load %s", filterPlugin)
+	for _, so := range []string{inputPlugin, filterPlugin} {
+		if !regexp.MustCompile(`(?m)^\s*Path\s+` + regexp.QuoteMeta(so) + `\s*$`).Match(read(t, "examples/pipelines/plugins.conf")) {
+			t.Errorf("examples/pipelines/plugins.conf does not load %s", so)
+		}
 	}
 	var p struct {
 		Plugins []string `yaml:"plugins"`
 	}
-	if err := yaml.Unmarshal(read(t, "examples/pipelines/plugins.yaml"), &p); err != nil || len(p.Plugins) != 1 || p.Plugins[0] != filterPlugin {
-		t.Errorf("examples/pipelines/plugins.yaml loads %v (%v), want [%s]", p.Plugins, err, filterPlugin)
+	if err := yaml.Unmarshal(read(t, "examples/pipelines/plugins.yaml"), &p); err != nil || len(p.Plugins) != 2 || p.Plugins[0] != inputPlugin || p.Plugins[1] != filterPlugin {
+		t.Errorf("examples/pipelines/plugins.yaml loads %v (%v), want [%s %s]", p.Plugins, err, inputPlugin, filterPlugin)
 	}
 }

@@ -169,7 +169,7 @@ func splitMatchers(sel string) []string {
 	return append(out, sel[start:])
 }
 
-// The example queries (loki.md, README-sections.md) select streams by labels
+// The example queries (loki.md, the README) select streams by labels
 // of the label set only, each with the static job label, and loki.md's cover
 // what it promises.
 func TestLokiQueries(t *testing.T) {
@@ -178,7 +178,7 @@ func TestLokiQueries(t *testing.T) {
 	if len(queries) < 4 {
 		t.Fatalf("%d LogQL queries in loki.md", len(queries))
 	}
-	for _, q := range append(logqlQueries(t, "README-sections.md"), queries...) {
+	for _, q := range append(logqlQueries(t, filepath.Join("..", "README.md")), queries...) {
 		sels := streamSelectors(q)
 		if len(sels) == 0 {
 			t.Errorf("no stream selector in:\n%s", q)

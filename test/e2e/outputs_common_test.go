@@ -34,9 +34,10 @@ import (
 // Paths the shipped pipelines use inside the container image, and what a
 // test puts there instead.
 const (
-	shipPluginPath = "/fluent-bit/plugins/flb-filter_opsworks.so"
-	shipStateDir   = "/var/lib/opsworks-trail"
-	shipInputDir   = "/var/log/cloudtrail"
+	shipPluginPath      = "/fluent-bit/plugins/flb-filter_opsworks.so"
+	shipInputPluginPath = "/fluent-bit/plugins/in_cloudtrail_s3.so"
+	shipStateDir        = "/var/lib/opsworks-trail"
+	shipInputDir        = "/var/log/cloudtrail" // tail's, in deploy/
 )
 
 var shipHTTPPort = regexp.MustCompile(`(?im)^(\s*http_port\s*:?\s*)2020\s*$`)
@@ -46,7 +47,7 @@ var shipHTTPPort = regexp.MustCompile(`(?im)^(\s*http_port\s*:?\s*)2020\s*$`)
 type shipDeploy struct {
 	dir    string
 	config string // file name inside dir
-	input  string // the NDJSON file tail reads
+	input  string // the NDJSON file tail reads (deploy/ configurations)
 	state  string
 }
 
@@ -54,10 +55,8 @@ type shipDeploy struct {
 // for classic, .yaml for YAML) into a fresh dir and rewrites the image paths.
 func shipInstall(t *testing.T, name string) *shipDeploy {
 	t.Helper()
-	so := pluginSO(t)
 	d := &shipDeploy{dir: t.TempDir(), config: name}
 	d.state = filepath.Join(d.dir, "state")
-	d.input = filepath.Join(d.dir, "in", "trail.ndjson")
 	plugins := "plugins.conf"
 	if strings.HasSuffix(name, ".yaml") {
 		plugins = "plugins.yaml"
@@ -67,20 +66,18 @@ func shipInstall(t *testing.T, name string) *shipDeploy {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.writeRewritten(t, f, string(b), so)
-	}
-	if err := os.MkdirAll(filepath.Dir(d.input), 0o755); err != nil {
-		t.Fatal(err)
+		d.writeRewritten(t, f, string(b))
 	}
 	return d
 }
 
 // writeRewritten writes a config with the image's paths replaced by the
-// test's, and the HTTP server on a free port (tests may run beside a real
-// Fluent Bit on 2020).
-func (d *shipDeploy) writeRewritten(t *testing.T, name, content, so string) {
+// test's (the plugins as built for the test), and the HTTP server on a free
+// port (tests may run beside a real Fluent Bit on 2020).
+func (d *shipDeploy) writeRewritten(t *testing.T, name, content string) {
 	t.Helper()
-	r := strings.NewReplacer(shipPluginPath, so, shipStateDir, d.state, shipInputDir, filepath.Join(d.dir, "in"))
+	r := strings.NewReplacer(shipPluginPath, pluginSO(t), shipInputPluginPath, inputPluginSO(t),
+		shipStateDir, d.state, shipInputDir, filepath.Join(d.dir, "in"))
 	content = r.Replace(content)
 	content = shipHTTPPort.ReplaceAllString(content, fmt.Sprintf("${1}%d", shipFreePort(t)))
 	if err := os.WriteFile(filepath.Join(d.dir, name), []byte(content), 0o644); err != nil {
@@ -175,9 +172,11 @@ func (d *shipDeploy) run(t *testing.T, bin string, env []string, done func() boo
 	return string(log)
 }
 
-// shipInput is what a test feeds the pipelines: the bundled sample trail and
-// generated log files (one log file per line, as the pipelines' comments tell
-// users to prepare them), plus one malformed line.
+// shipInput is what a pipeline must deliver: OpsWorks events by eventID and
+// error records. For the tail-based configurations of deploy/: the bundled
+// sample trail and generated log files, one log file per line, plus one
+// malformed line (shipWriteInput); for the shipped pipelines: the CLI's
+// output over the MinIO archive (shipUploadArchive).
 type shipInput struct {
 	events map[string]map[string]any // eventID → record the filter produces
 	errors []map[string]any          // error records
@@ -191,24 +190,9 @@ const shipBrokenLine = `{"Records":[{"eventVersion": "1.01"ed, "eventSource":"op
 // file_path (tail's Path_Key) is added as the carrier field it is.
 func shipWriteInput(t *testing.T, path string) *shipInput {
 	t.Helper()
-	return shipWriteInputFrom(t, path, true)
-}
-
-// shipWriteInputFrom is shipWriteInput, with or without the sample trail.
-// Without it, each account's and region's events are in time order (the
-// generated log files are sorted by delivery time), as Loki requires within
-// a stream; the sample trail repeats the corpus's time range.
-func shipWriteInputFrom(t *testing.T, path string, withSample bool) *shipInput {
-	t.Helper()
 	var buf bytes.Buffer
-	if withSample {
-		sampleRecords(t, path) // examples/sample-trail, one log file per line
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf.Write(b)
-	}
+	sampleRecords(t, path) // examples/sample-trail, one log file per line
+	buf.Write(readFileBytes(t, path))
 	for _, f := range corpus.LogFiles(corpus.Options{Seed: 5, Events: 3000, OpsWorksShare: 0.4}) {
 		buf.Write(f.Body)
 		buf.WriteByte('\n')
@@ -261,12 +245,16 @@ func shipWriteInputFrom(t *testing.T, path string, withSample bool) *shipInput {
 	if len(in.events) < 1000 || len(in.errors) != 1 {
 		t.Fatalf("input has %d OpsWorks events and %d errors; want ≥ 1000 and 1", len(in.events), len(in.errors))
 	}
-	if withSample {
-		if v := in.byVariant(); v["chef_automate"] == 0 || v["puppet_enterprise"] == 0 || v["cm_unknown"] == 0 || v["stacks"] == 0 {
-			t.Fatalf("input lacks a variant: %v", v)
-		}
-	}
+	in.checkVariants(t)
 	return in
+}
+
+// checkVariants: the input has events of every variant.
+func (in *shipInput) checkVariants(t *testing.T) {
+	t.Helper()
+	if v := in.byVariant(); v["chef_automate"] == 0 || v["puppet_enterprise"] == 0 || v["cm_unknown"] == 0 || v["stacks"] == 0 {
+		t.Fatalf("input lacks a variant: %v", v)
+	}
 }
 
 func (in *shipInput) byVariant() map[string]int {

@@ -182,28 +182,22 @@ func lokiLabelSet(t *testing.T) (map[string]string, map[string]bool) {
 	return set.Static, dynamic
 }
 
-// The shipped Loki pipelines, classic and YAML, against a push-API capture:
-// every OpsWorks event arrives once, with exactly the documented labels, the
-// entry time = eventTime, and line + labels = the filter's record (which
-// validates against the JSON Schema). Errors go to the errors file.
+// The shipped Loki pipelines, classic and YAML, reading the MinIO archive,
+// against a push-API capture: every OpsWorks event arrives once, with exactly
+// the documented labels, the entry time = eventTime, and line + labels = the
+// CLI's record (which validates against the JSON Schema). The broken event
+// goes to the errors file.
 func TestShippedLokiPipelines(t *testing.T) {
 	bin := fluentBit(t)
+	a := shipUploadArchive(t, true)
 	byFormat := map[string]map[string]map[string]any{}
 	for _, ext := range []string{".conf", ".yaml"} {
 		t.Run(strings.TrimPrefix(ext, "."), func(t *testing.T) {
 			d := shipInstall(t, "loki"+ext)
-			in := shipWriteInput(t, d.input)
 			capture, srv := newCaptureLoki(t)
-			errFile := filepath.Join(d.state, "errors", "cloudtrail-errors.ndjson")
-			log := d.run(t, bin, shipEnv(nil, nil, srv), func() bool {
-				return capture.count() >= len(in.events) && len(readPlainNDJSON(t, errFile)) >= len(in.errors)
-			})
+			d.runArchive(t, bin, a, shipEnv(nil, nil, srv), func() bool { return capture.count() >= len(a.events) })
 			got := capture.records(t)
-			checkRecords(t, "loki"+ext, got, in.events)
-			checkErrorsFile(t, errFile, in)
-			if strings.Contains(log, "[error]") {
-				t.Errorf("Fluent Bit logged errors:\n%s", shipLogTail(log))
-			}
+			checkRecords(t, "loki"+ext, got, a.events)
 			streams := map[string]bool{}
 			capture.mu.Lock()
 			for _, e := range capture.entries {
@@ -211,18 +205,11 @@ func TestShippedLokiPipelines(t *testing.T) {
 				streams[string(b)] = true
 			}
 			capture.mu.Unlock()
-			t.Logf("%d entries in %d streams, by variant %v", len(got), len(streams), in.byVariant())
+			t.Logf("%d entries in %d streams, by variant %v", len(got), len(streams), a.byVariant())
 			byFormat[ext] = got
 		})
 	}
-	a, b := byFormat[".conf"], byFormat[".yaml"]
-	if a != nil && b != nil {
-		for id, rec := range a {
-			if shipCanonical(withoutKey(rec, "file_path")) != shipCanonical(withoutKey(b[id], "file_path")) {
-				t.Errorf("%s differs between classic and YAML", id)
-			}
-		}
-	}
+	checkSameFormats(t, byFormat)
 }
 
 // checkRecords: one record per OpsWorks event, valid, equal to the filter's.
@@ -546,7 +533,7 @@ func docQueries(t *testing.T, name string) []string {
 // The shipped Loki pipeline against a real Loki, configured as schema/loki.md
 // says for a backfill: every event is stored with exactly the documented
 // labels and comes back (line + labels) as the filter's record; and every
-// query of schema/loki.md and README-sections.md runs and returns what it
+// query of schema/loki.md and the README runs and returns what it
 // claims, computed independently from the filter's records.
 func TestShippedLokiPipelineRealLoki(t *testing.T) {
 	bin := fluentBit(t)
@@ -554,8 +541,11 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 	d := shipInstall(t, "loki.yaml")
 	// In time order per stream, as loki.md requires: Loki rejects entries
 	// more than an hour behind their stream's newest ("entry too far
-	// behind", HTTP 400), and Fluent Bit does not retry a 400.
-	in := shipWriteInputFrom(t, d.input, false)
+	// behind", HTTP 400), and Fluent Bit does not retry a 400. Without the
+	// sample trail (which repeats the generated time range), the input reads
+	// each account's and region's files in delivery order.
+	a := shipUploadArchive(t, false)
+	in := a.shipInput
 	u, _ := url.Parse(base)
 	env := append(shipEnv(nil, nil, nil), "LOKI_HOST="+u.Hostname(), "LOKI_PORT="+u.Port())
 
@@ -575,10 +565,7 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 		}
 		return int(n)
 	}
-	log := d.run(t, bin, env, func() bool { return count() >= len(in.events) })
-	if strings.Contains(log, "[error]") {
-		t.Errorf("Fluent Bit logged errors:\n%s", shipLogTail(log))
-	}
+	d.runArchive(t, bin, a, env, func() bool { return count() >= len(in.events) })
 	entries, _ := lokiQuery(t, base, `{job="opsworks-trail"}`, from, at)
 	checkRecords(t, "real loki", lokiRecords(t, entries), in.events)
 
@@ -624,7 +611,7 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 		{`sum(count_over_time({job="opsworks-trail"}`, len(in.events)},
 	}
 	ranges := regexp.MustCompile(`\[\d+[a-z]+\]`)
-	for _, doc := range []string{"loki.md", "README-sections.md"} {
+	for _, doc := range []string{"loki.md", filepath.Join("..", "README.md")} {
 		for _, q := range docQueries(t, doc) {
 			want, found := 0, false
 			for _, e := range expect {
