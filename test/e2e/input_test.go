@@ -60,6 +60,37 @@ func opsworksIDs(t *testing.T, files []corpus.File) map[string]bool {
 	return ids
 }
 
+// localArchive writes o's archive (gzipped, real key layout) and returns its
+// directory and the eventIDs of its OpsWorks events.
+func localArchive(t *testing.T, o corpus.Options) (string, map[string]bool) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := corpus.WriteArchive(dir, o, true); err != nil {
+		t.Fatal(err)
+	}
+	return dir, opsworksIDs(t, corpus.LogFiles(o))
+}
+
+// assertOnce checks that events hold every wanted eventID exactly once and
+// nothing else; check, when set, inspects each event.
+func assertOnce(t *testing.T, want map[string]bool, events []outRecord, log string, check func(outRecord)) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, e := range events {
+		id, _ := e.Body["eventID"].(string)
+		if !want[id] || seen[id] {
+			t.Fatalf("unexpected or duplicate event %s", id)
+		}
+		seen[id] = true
+		if check != nil {
+			check(e)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("delivered %d of %d OpsWorks events\n%s", len(seen), len(want), log)
+	}
+}
+
 // inputPipeline is cloudtrail_s3 (local path) → opsworks → file.
 func inputPipeline(p *pipeline, in, filterSO, archive, state string) string {
 	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
@@ -96,35 +127,21 @@ func TestRealFluentBitInputLocalArchive(t *testing.T) {
 	filterSO := pluginSO(t)
 	in := inputPluginSO(t)
 	o := corpus.Options{Seed: 5, Events: 2000, OpsWorksShare: 0.15, EventsPerFile: 25}
-	archive := t.TempDir()
-	if _, err := corpus.WriteArchive(archive, o, true); err != nil {
-		t.Fatal(err)
-	}
-	want := opsworksIDs(t, corpus.LogFiles(o))
+	archive, want := localArchive(t, o)
 	state := t.TempDir()
 
 	p := newPipeline(t)
 	log := p.run(bin, inputPipeline(p, in, filterSO, archive, state), func() bool {
 		return countLines(p.path("events.out")) >= len(want) && strings.Contains(readLog(p), "backfill finished")
 	})
-	events := readOutput(t, p.path("events.out"))
-	seen := map[string]int{}
-	for _, e := range events {
-		id := e.Body["eventID"].(string)
-		seen[id]++
-		if !want[id] || seen[id] > 1 {
-			t.Fatalf("unexpected or duplicate event %s", id)
-		}
+	assertOnce(t, want, readOutput(t, p.path("events.out")), log, func(e outRecord) {
 		if e.Tag != "opsworks."+fmt.Sprint(e.Body["opsworks_variant"]) {
 			t.Fatalf("tag %s vs variant %v", e.Tag, e.Body["opsworks_variant"])
 		}
 		if fp, _ := e.Body["file_path"].(string); !strings.HasPrefix(fp, "AWSLogs/") {
 			t.Fatalf("file_path provenance missing: %v", e.Body)
 		}
-	}
-	if len(seen) != len(want) {
-		t.Fatalf("delivered %d of %d OpsWorks events\n%s", len(seen), len(want), log)
-	}
+	})
 
 	p2 := newPipeline(t)
 	log2 := p2.run(bin, inputPipeline(p2, in, filterSO, archive, state), func() bool {
@@ -186,21 +203,11 @@ func TestRealFluentBitInputMinIO(t *testing.T) {
 	log := p.run(bin, conf, func() bool {
 		return countLines(p.path("events.out")) >= len(want) && strings.Contains(readLog(p), "backfill finished")
 	})
-	events := readOutput(t, p.path("events.out"))
-	seen := map[string]bool{}
-	for _, e := range events {
-		id := e.Body["eventID"].(string)
-		if !want[id] || seen[id] {
-			t.Fatalf("unexpected or duplicate event %s", id)
-		}
-		seen[id] = true
+	assertOnce(t, want, readOutput(t, p.path("events.out")), log, func(e outRecord) {
 		if e.Body["s3_bucket"] != "trail" || !strings.HasPrefix(fmt.Sprint(e.Body["s3_key"]), "AWSLogs/o-e2etest123/") {
 			t.Fatalf("provenance: %v", e.Body)
 		}
-	}
-	if len(seen) != len(want) {
-		t.Fatalf("delivered %d of %d\n%s", len(seen), len(want), log)
-	}
+	})
 	if strings.Contains(log, srv.SecretKey) {
 		t.Fatal("the secret key appears in Fluent Bit's log")
 	}
@@ -216,11 +223,7 @@ func TestRealFluentBitInputBackpressure(t *testing.T) {
 	filterSO := pluginSO(t)
 	in := inputPluginSO(t)
 	o := corpus.Options{Seed: 7, Events: 1500, OpsWorksShare: 1, EventsPerFile: 40}
-	archive := t.TempDir()
-	if _, err := corpus.WriteArchive(archive, o, true); err != nil {
-		t.Fatal(err)
-	}
-	want := opsworksIDs(t, corpus.LogFiles(o))
+	archive, want := localArchive(t, o)
 	p := newPipeline(t)
 	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
 	conf := fmt.Sprintf(`[SERVICE]
@@ -248,17 +251,7 @@ func TestRealFluentBitInputBackpressure(t *testing.T) {
     File   events.out
 `, p.path("plugins.conf"), archive, p.dir)
 	log := p.run(bin, conf, func() bool { return countLines(p.path("events.out")) >= len(want) })
-	seen := map[string]bool{}
-	for _, e := range readOutput(t, p.path("events.out")) {
-		id := e.Body["eventID"].(string)
-		if !want[id] || seen[id] {
-			t.Fatalf("unexpected or duplicate event %s", id)
-		}
-		seen[id] = true
-	}
-	if len(seen) != len(want) {
-		t.Fatalf("delivered %d of %d\n%s", len(seen), len(want), log)
-	}
+	assertOnce(t, want, readOutput(t, p.path("events.out")), log, nil)
 	if !strings.Contains(log, "cloudtrail_s3.0 paused") || !strings.Contains(log, "cloudtrail_s3.0 resume") {
 		t.Fatalf("Fluent Bit never paused and resumed the input; the test does not exercise backpressure:\n%s", log)
 	}
