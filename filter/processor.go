@@ -320,11 +320,8 @@ const (
 type topFields struct {
 	records, eventSource, eventName, eventType, eventTime *Value
 	detail, detailType, logEvents, messageType            *Value
-	sections                                              [4]*Value // redactSections, in order
+	sections                                              [4]*Value // where redaction applies: requestParameters, responseElements, additionalEventData, serviceEventDetails
 }
-
-// redactSections are the parts of an event where redaction applies.
-var redactSections = [4]string{"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}
 
 func indexTop(m *Value) topFields {
 	var f topFields
