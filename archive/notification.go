@@ -15,8 +15,8 @@ const (
 	ShapeSNSS3Event    = "sns: s3 event notification"  // the same inside an SNS envelope
 	ShapeCloudTrailSNS = "cloudtrail sns notification" // {"s3Bucket": ..., "s3ObjectKey": [...]}
 	ShapeSNSCloudTrail = "sns: cloudtrail notification"
-	ShapeEventBridge   = "eventbridge"                 // detail.bucket.name / detail.object.key
-	ShapeS3TestEvent   = "s3:TestEvent"                // sent by S3 when a notification is configured
+	ShapeEventBridge   = "eventbridge"  // detail.bucket.name / detail.object.key
+	ShapeS3TestEvent   = "s3:TestEvent" // sent by S3 when a notification is configured
 	ShapeSNSTestEvent  = "sns: s3:TestEvent"
 	ShapeOther         = "not an object announcement" // a known shape that announces no new object
 )
