@@ -147,6 +147,8 @@ type Deps struct {
 	S3 S3API
 	// FS is the archive in local mode. nil: os.DirFS(cfg.Path).
 	FS fs.FS
+	// SQS is the SQS client (SQS mode). nil: NewSQSClient(cfg.SQSClientOptions()).
+	SQS SQSAPI
 	// Logf logs at a level (LogError … LogDebug). nil: the standard logger.
 	Logf func(level int, format string, args ...any)
 	// Now is the clock. nil: time.Now.
@@ -175,7 +177,8 @@ type Engine struct {
 	raw    S3API // the caller's (or NewS3Client's) client: the access check
 	client S3API // raw behind the pause gate: listing and reading
 	fsys   fs.FS
-	source string // checkpoint source: s3://BUCKET/PREFIX or dir:ABSPATH
+	source string    // checkpoint source: s3://BUCKET/PREFIX or dir:ABSPATH; the queue URL in SQS mode
+	sq     *consumer // SQS mode only
 	reader *ObjectReader
 	ck     *Checkpoint
 	warn   *filter.RateLimiter
@@ -206,6 +209,7 @@ type Engine struct {
 type job struct {
 	seq uint64
 	obj Object
+	msg *message // SQS mode: the message that named it
 }
 
 // NewEngine checks cfg and prepares an engine; nothing runs before Start.
@@ -249,6 +253,9 @@ func (e *Engine) initSource() error {
 		}
 		e.client = gatedS3{inner: e.raw, gate: &e.gate}
 		e.source = "s3://" + e.cfg.Bucket + "/" + NormalizePrefix(e.cfg.Prefix)
+		if e.cfg.SQSMode() {
+			return e.initSQS()
+		}
 		return nil
 	}
 	e.fsys = e.deps.FS
@@ -260,6 +267,23 @@ func (e *Engine) initSource() error {
 		return fmt.Errorf("path: %w", err)
 	}
 	e.source = "dir:" + abs
+	return nil
+}
+
+// initSQS sets up the SQS client and the consumer (SQS mode).
+func (e *Engine) initSQS() error {
+	e.source = e.cfg.QueueURL
+	api := e.deps.SQS
+	if api == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+		defer cancel()
+		c, err := NewSQSClient(ctx, e.cfg.SQSClientOptions())
+		if err != nil {
+			return err
+		}
+		api = c
+	}
+	e.sq = newConsumer(e, api)
 	return nil
 }
 
@@ -297,8 +321,15 @@ func (e *Engine) Start(ctx context.Context) error {
 		go e.worker()
 	}
 	e.background.Add(2)
-	go e.passes()
 	go e.maintain()
+	if e.sq != nil {
+		e.sq.start()
+		go e.consume()
+		e.logf(LogInfo, "receiving from %s with %d workers (max_messages %d, visibility_timeout %s, record_mode %s)",
+			e.source, e.cfg.Workers, e.cfg.MaxMessages, e.cfg.VisibilityTimeout, e.cfg.RecordMode)
+		return nil
+	}
+	go e.passes()
 	e.logf(LogInfo, "reading %s with %d workers (follow %v, record_mode %s, checkpoint %s)",
 		e.source, e.cfg.Workers, e.cfg.Follow, e.cfg.RecordMode, e.checkpointName())
 	return nil
@@ -307,8 +338,8 @@ func (e *Engine) Start(ctx context.Context) error {
 func (e *Engine) openCheckpoint() error {
 	opts := CheckpointOptions{Dir: e.cfg.StateDir, Source: e.source, LateArrivalWindow: e.cfg.LateArrivalWindow,
 		SaveInterval: saveInterval, Now: e.deps.Now, Logf: func(format string, args ...any) { e.logf(LogError, format, args...) }}
-	if e.cfg.StateDir == "" {
-		e.ck = NewMemoryCheckpoint(opts)
+	if e.cfg.StateDir == "" || e.cfg.SQSMode() {
+		e.ck = NewMemoryCheckpoint(opts) // SQS mode: the queue is the state, this stays unused
 		return nil
 	}
 	ck, err := OpenCheckpoint(opts)
@@ -327,6 +358,9 @@ func (e *Engine) checkpointName() string {
 }
 
 func (e *Engine) checkAccess(ctx context.Context) error {
+	if e.sq != nil {
+		return e.sq.check(ctx) // the bucket is known only from the notifications
+	}
 	if !e.cfg.S3Mode() {
 		return localAccess(e.fsys, e.cfg.Path)
 	}
@@ -346,7 +380,7 @@ func (e *Engine) Paused() bool { return e.gate.isPaused() }
 // Done reports whether a bounded run (follow off) has finished: the pass
 // is over and every batch handed out was committed.
 func (e *Engine) Done() bool {
-	return !e.cfg.Follow && e.q.drained()
+	return !e.cfg.Follow && !e.cfg.SQSMode() && e.q.drained()
 }
 
 // Stop ends the run gracefully: cancels listing and reads (a paused
@@ -364,6 +398,9 @@ func (e *Engine) Stop() Summary {
 			e.cancel()
 			e.q.wake()
 			e.background.Wait()
+			if e.sq != nil {
+				e.sq.stop()
+			}
 		}
 		if e.ck != nil {
 			if err := e.ck.Close(); err != nil {

@@ -52,8 +52,29 @@ var InputOptions = []filter.Option{
 	{Key: "endpoint", Default: "", Description: "S3 endpoint URL (MinIO, LocalStack, a VPC endpoint)."},
 	{Key: "force_path_style", Default: "off", Description: "Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and LocalStack usually need."},
 	{Key: "max_retries", Default: "5", Description: "Retries of a throttled or failed S3 request (with backoff), and again of a whole object read, before it counts as failed."},
-	{Key: "queue_url", Default: "", Description: "Reserved for SQS notification mode (not supported yet)."},
+	{Key: "queue_url", Default: "", Description: "SQS queue URL: notification mode. The input receives S3 event notifications (also via SNS), CloudTrail's SNS notifications or EventBridge Object Created events and reads the objects they name, in whichever bucket. Not with `bucket`/`path` (bucket polling)."},
+	{Key: "max_messages", Default: "10", Description: "SQS mode: most messages in progress at once (received and not yet deleted); each receive asks for up to 10."},
+	{Key: "wait_time", Default: "20s", Description: "SQS mode: long-poll wait of a receive (0s to 20s)."},
+	{Key: "visibility_timeout", Default: "5m", Description: "SQS mode: visibility timeout of received messages; extended at half of it while their objects are in progress (2s to 12h)."},
+	{Key: "sqs_region", Default: "", Description: "SQS mode: the queue's region. Unset: from the queue URL, else as `region`."},
+	{Key: "sqs_role_arn", Default: "", Description: "SQS mode: IAM role to assume for the queue (it may be in another account than the bucket). Unset: the default credentials (not `role_arn`, which is for S3)."},
+	{Key: "sqs_endpoint", Default: "", Description: "SQS mode: SQS endpoint URL (a VPC endpoint, a local SQS). Unset: from the queue URL when it is not an AWS one, else AWS's."},
 }
+
+// sqsOnlyKeys make sense only with queue_url; pollingOnlyKeys only without.
+var (
+	sqsOnlyKeys     = []string{"max_messages", "wait_time", "visibility_timeout", "sqs_region", "sqs_role_arn", "sqs_endpoint"}
+	pollingOnlyKeys = []struct{ key, why string }{
+		{"bucket", "notifications name the bucket of each object"},
+		{"path", "notifications name S3 objects"},
+		{"prefix", "notifications name whole keys; narrow them with the notification's prefix filter"},
+		{"discover_orgs", "notifications name whole keys"},
+		{"follow", "SQS mode always runs until stopped"},
+		{"poll_interval", "SQS mode receives continuously"},
+		{"late_arrival_window", "a late file is announced like any other"},
+		{"state_dir", "the queue is the state: a message is deleted once its objects are delivered"},
+	}
+)
 
 // InputConfig is the typed configuration of the cloudtrail_s3 input, with
 // defaults applied. Keys are InputOptions.
@@ -86,11 +107,30 @@ type InputConfig struct {
 	Endpoint          string
 	ForcePathStyle    bool
 	MaxRetries        int
+
+	// SQS mode (QueueURL set).
 	QueueURL          string
+	MaxMessages       int
+	WaitTime          time.Duration
+	VisibilityTimeout time.Duration
+	SQSRegion         string
+	SQSRoleARN        string
+	SQSEndpoint       string
 }
 
-// S3Mode reports whether the input reads a bucket (else a local path).
-func (c *InputConfig) S3Mode() bool { return c.Bucket != "" }
+// S3Mode reports whether the input reads S3 (a bucket, or the objects
+// that SQS notifications name), else a local path.
+func (c *InputConfig) S3Mode() bool { return c.Bucket != "" || c.QueueURL != "" }
+
+// SQSMode reports whether the input is in SQS notification mode.
+func (c *InputConfig) SQSMode() bool { return c.QueueURL != "" }
+
+// ListOptions is the listing the configuration selects (polling mode,
+// and `opsworks-trail enqueue`).
+func (c *InputConfig) ListOptions() ListOptions {
+	return ListOptions{Prefix: c.Prefix, OrgID: c.OrgID, DiscoverOrgs: c.DiscoverOrgs, Accounts: c.Accounts, Regions: c.Regions,
+		Start: c.StartTime, End: c.EndTime, IncludeInsight: c.IncludeInsight}
+}
 
 // inputDefault is the default of a key of InputOptions.
 func inputDefault(key string) string {
@@ -132,6 +172,10 @@ func LoadInputConfig(g filter.Getter) (*InputConfig, error) {
 		RecordMode: strings.ToLower(get("record_mode")), StateDir: get("state_dir"),
 		Region: get("region"), Profile: get("profile"), RoleARN: get("role_arn"), ExternalID: get("external_id"),
 		Endpoint: get("endpoint"), QueueURL: get("queue_url"),
+		SQSRegion: get("sqs_region"), SQSRoleARN: get("sqs_role_arn"), SQSEndpoint: get("sqs_endpoint"),
+	}
+	if err := checkModeKeys(g); err != nil {
+		return nil, err
 	}
 	c.EventSources = parseEventSources(get("event_sources"), explicitlyEmpty(g, "event_sources"))
 	for _, step := range []func(func(string) string) error{c.loadBools, c.loadTimes, c.loadDurations, c.loadNumbers} {
@@ -178,7 +222,8 @@ func (c *InputConfig) loadDurations(get func(string) string) error {
 	durations := []struct {
 		key string
 		dst *time.Duration
-	}{{"poll_interval", &c.PollInterval}, {"late_arrival_window", &c.LateArrivalWindow}, {"progress_interval", &c.ProgressInterval}}
+	}{{"poll_interval", &c.PollInterval}, {"late_arrival_window", &c.LateArrivalWindow}, {"progress_interval", &c.ProgressInterval},
+		{"wait_time", &c.WaitTime}, {"visibility_timeout", &c.VisibilityTimeout}}
 	for _, d := range durations {
 		v, err := parseDuration(get(d.key))
 		if err != nil {
@@ -202,7 +247,7 @@ func (c *InputConfig) loadNumbers(get func(string) string) error {
 	ints := []struct {
 		key string
 		dst *int
-	}{{"workers", &c.Workers}, {"max_retries", &c.MaxRetries}}
+	}{{"workers", &c.Workers}, {"max_retries", &c.MaxRetries}, {"max_messages", &c.MaxMessages}}
 	for _, n := range ints {
 		v, err := strconv.Atoi(get(n.key))
 		if err != nil {
@@ -226,7 +271,7 @@ func (c *InputConfig) loadNumbers(get func(string) string) error {
 
 // Validate checks values and combinations; each error names its key.
 func (c *InputConfig) Validate() error {
-	for _, check := range []func() error{c.validateSource, c.validateSelection, c.validateTimes, c.validateSizes, c.validateAWS} {
+	for _, check := range []func() error{c.validateSource, c.validateSelection, c.validateTimes, c.validateSizes, c.validateAWS, c.validateSQS} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -236,18 +281,20 @@ func (c *InputConfig) Validate() error {
 
 func (c *InputConfig) validateSource() error {
 	switch {
+	case c.QueueURL != "" && (c.Bucket != "" || c.Path != ""):
+		return fmt.Errorf("queue_url: SQS notification mode and bucket polling are mutually exclusive: set queue_url, or bucket (or path), not both")
+	case c.RecordMode != RecordModeEvent && c.RecordMode != RecordModeObject:
+		return fmt.Errorf("record_mode: must be 'event' or 'object', got %q", c.RecordMode)
 	case c.QueueURL != "":
-		return fmt.Errorf("queue_url: SQS notification mode is not supported yet; unset queue_url and read the bucket with `bucket`")
+		return nil
 	case c.Bucket != "" && c.Path != "":
 		return fmt.Errorf("bucket: set exactly one of bucket (S3 mode) and path (local mode), not both")
 	case c.Bucket == "" && c.Path == "":
-		return fmt.Errorf("bucket: one of bucket (S3 mode) or path (local mode) is required")
+		return fmt.Errorf("bucket: one of bucket (S3 mode), path (local mode) or queue_url (SQS mode) is required")
 	case c.Path != "" && c.DiscoverOrgs:
 		return fmt.Errorf("discover_orgs: only for S3 mode (a local path finds every organization by itself)")
 	case strings.ContainsAny(c.Bucket, "/ "):
 		return fmt.Errorf("bucket: %q is not a bucket name (give the key prefix in `prefix`)", c.Bucket)
-	case c.RecordMode != RecordModeEvent && c.RecordMode != RecordModeObject:
-		return fmt.Errorf("record_mode: must be 'event' or 'object', got %q", c.RecordMode)
 	}
 	return nil
 }
@@ -310,11 +357,8 @@ func (c *InputConfig) validateSizes() error {
 }
 
 func (c *InputConfig) validateAWS() error {
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint: %q is not an http(s) URL", c.Endpoint)
-		}
+	if err := checkHTTPURL("endpoint", c.Endpoint); err != nil {
+		return err
 	}
 	switch {
 	case c.RoleARN != "" && !strings.HasPrefix(c.RoleARN, "arn:"):
@@ -323,6 +367,63 @@ func (c *InputConfig) validateAWS() error {
 		return fmt.Errorf("external_id: needs role_arn (the external ID is sent when assuming that role)")
 	case c.Region != "" && !isRegion(c.Region):
 		return fmt.Errorf("region: %q is not an AWS region name", c.Region)
+	}
+	return nil
+}
+
+// checkHTTPURL: "" or an http(s) URL with a host.
+func checkHTTPURL(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q is not an http(s) URL", key, v)
+	}
+	return nil
+}
+
+// checkModeKeys rejects keys set for the other mode, so that a setting
+// that would be ignored is never silently ignored.
+func checkModeKeys(g filter.Getter) error {
+	set := func(k string) bool { return strings.TrimSpace(g.Get(k)) != "" }
+	if set("queue_url") {
+		for _, p := range pollingOnlyKeys {
+			if set(p.key) && p.key != "bucket" && p.key != "path" { // those two get the "mutually exclusive" error
+				return fmt.Errorf("%s: not used in SQS mode (queue_url): %s", p.key, p.why)
+			}
+		}
+		return nil
+	}
+	for _, k := range sqsOnlyKeys {
+		if set(k) {
+			return fmt.Errorf("%s: only for SQS mode; set queue_url too, or remove %s", k, k)
+		}
+	}
+	return nil
+}
+
+func (c *InputConfig) validateSQS() error {
+	if !c.SQSMode() {
+		return nil
+	}
+	if _, err := parseQueueURL(c.QueueURL); err != nil {
+		return fmt.Errorf("queue_url: %v", err)
+	}
+	if err := checkHTTPURL("sqs_endpoint", c.SQSEndpoint); err != nil {
+		return err
+	}
+	switch {
+	case c.MaxMessages < 1 || c.MaxMessages > 10000:
+		return fmt.Errorf("max_messages: must be between 1 and 10000, got %d", c.MaxMessages)
+	case c.WaitTime < 0 || c.WaitTime > 20*time.Second || c.WaitTime%time.Second != 0:
+		return fmt.Errorf("wait_time: must be whole seconds from 0s to 20s (SQS's long-poll limit), got %s", c.WaitTime)
+	case c.VisibilityTimeout < 2*time.Second || c.VisibilityTimeout > 12*time.Hour || c.VisibilityTimeout%time.Second != 0:
+		return fmt.Errorf("visibility_timeout: must be whole seconds from 2s to 12h, got %s", c.VisibilityTimeout)
+	case c.SQSRegion != "" && !isRegion(c.SQSRegion):
+		return fmt.Errorf("sqs_region: %q is not an AWS region name", c.SQSRegion)
+	case c.SQSRoleARN != "" && !strings.HasPrefix(c.SQSRoleARN, "arn:"):
+		return fmt.Errorf("sqs_role_arn: %q is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", c.SQSRoleARN)
 	}
 	return nil
 }

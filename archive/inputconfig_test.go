@@ -30,6 +30,7 @@ func TestInputConfigDefaults(t *testing.T) {
 		EventSources: []string{"opsworks.amazonaws.com", "opsworks-cm.amazonaws.com"},
 		RecordMode:   "event", Workers: 4, BufferSize: 64e6, BatchSize: 4e6, MaxObjectSize: 512e6,
 		ProgressInterval: 30 * time.Second, MaxRetries: 5,
+		MaxMessages: 10, WaitTime: 20 * time.Second, VisibilityTimeout: 5 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -73,6 +74,20 @@ func TestInputConfigValues(t *testing.T) {
 			"endpoint": "http://127.0.0.1:9000", "force_path_style": "on", "max_retries": "0"},
 			func(c *InputConfig) bool { return c.ForcePathStyle && c.MaxRetries == 0 && c.ExternalID == "x" }},
 		{"follow", filter.MapGetter{"bucket": "b", "follow": "yes", "start_time": "2024-05-01"}, func(c *InputConfig) bool { return c.Follow }},
+		{"sqs mode", filter.MapGetter{"queue_url": sqsURL, "max_messages": "50", "wait_time": "5", "visibility_timeout": "1h",
+			"accounts": "111122223333", "start_time": "2024-05-01"},
+			func(c *InputConfig) bool {
+				return c.SQSMode() && c.S3Mode() && c.MaxMessages == 50 && c.WaitTime == 5*time.Second && c.VisibilityTimeout == time.Hour &&
+					c.sqsRegion() == "eu-west-1" && c.StartTime.Equal(day)
+			}},
+		{"sqs region: sqs_region wins", filter.MapGetter{"queue_url": sqsURL, "sqs_region": "us-west-2", "region": "us-east-1"},
+			func(c *InputConfig) bool { return c.sqsRegion() == "us-west-2" }},
+		{"sqs region: region for a non-AWS URL", filter.MapGetter{"queue_url": "http://127.0.0.1:9324/000000000000/q", "region": "us-east-1"},
+			func(c *InputConfig) bool { return c.sqsRegion() == "us-east-1" && c.SQSClientOptions().RoleARN == "" }},
+		{"sqs role apart from the S3 role", filter.MapGetter{"queue_url": sqsURL, "role_arn": "arn:aws:iam::1:role/s3", "sqs_role_arn": "arn:aws:iam::2:role/q"},
+			func(c *InputConfig) bool {
+				return c.SQSClientOptions().RoleARN == "arn:aws:iam::2:role/q" && c.RoleARN == "arn:aws:iam::1:role/s3"
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +102,29 @@ func TestInputConfigValues(t *testing.T) {
 	}
 }
 
+const sqsURL = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail-objects"
+
+func TestParseQueueURL(t *testing.T) {
+	tests := []struct {
+		url  string
+		want queueRef
+	}{
+		{sqsURL, queueRef{Region: "eu-west-1", Account: "111122223333", Name: "cloudtrail-objects"}},
+		{"https://eu-west-1.queue.amazonaws.com/111122223333/q", queueRef{Region: "eu-west-1", Account: "111122223333", Name: "q"}},
+		{"https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q", queueRef{Region: "cn-north-1", Account: "111122223333", Name: "q"}},
+		{"http://127.0.0.1:9324/000000000000/q", queueRef{Account: "000000000000", Name: "q", Endpoint: "http://127.0.0.1:9324"}},
+	}
+	for _, tt := range tests {
+		got, err := parseQueueURL(tt.url)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: got %+v, %v; want %+v", tt.url, got, err, tt.want)
+		}
+	}
+	if arn := (queueRef{Account: "1", Name: "q"}).arn("us-east-2"); arn != "arn:aws:sqs:us-east-2:1:q" {
+		t.Errorf("arn: %s", arn)
+	}
+}
+
 func TestInputConfigErrors(t *testing.T) {
 	tests := []struct {
 		set     filter.MapGetter
@@ -95,7 +133,25 @@ func TestInputConfigErrors(t *testing.T) {
 	}{
 		{filter.MapGetter{}, "bucket", "path"},
 		{filter.MapGetter{"bucket": "b", "path": "/x"}, "bucket", "path"},
-		{filter.MapGetter{"bucket": "b", "queue_url": "https://sqs.us-east-1.amazonaws.com/1/q"}, "queue_url", "not supported yet"},
+		{filter.MapGetter{"bucket": "b", "queue_url": sqsURL}, "queue_url", "mutually exclusive"},
+		{filter.MapGetter{"path": "/x", "queue_url": sqsURL}, "queue_url", "mutually exclusive"},
+		{filter.MapGetter{"queue_url": sqsURL, "follow": "on"}, "follow", "SQS mode"},
+		{filter.MapGetter{"queue_url": sqsURL, "state_dir": "/var/lib/x"}, "state_dir", "the queue is the state"},
+		{filter.MapGetter{"queue_url": sqsURL, "prefix": "trail/"}, "prefix", "prefix filter"},
+		{filter.MapGetter{"queue_url": sqsURL, "poll_interval": "1m"}, "poll_interval", "SQS mode"},
+		{filter.MapGetter{"bucket": "b", "max_messages": "5"}, "max_messages", "queue_url"},
+		{filter.MapGetter{"bucket": "b", "sqs_role_arn": "arn:aws:iam::1:role/q"}, "sqs_role_arn", "queue_url"},
+		{filter.MapGetter{"queue_url": "sqs://q"}, "queue_url", "http"},
+		{filter.MapGetter{"queue_url": "https://sqs.us-east-1.amazonaws.com/q"}, "queue_url", "ACCOUNT/QUEUE_NAME"},
+		{filter.MapGetter{"queue_url": sqsURL, "max_messages": "0"}, "max_messages", "between"},
+		{filter.MapGetter{"queue_url": sqsURL, "wait_time": "21s"}, "wait_time", "20s"},
+		{filter.MapGetter{"queue_url": sqsURL, "wait_time": "1500ms"}, "wait_time", "whole seconds"},
+		{filter.MapGetter{"queue_url": sqsURL, "visibility_timeout": "1s"}, "visibility_timeout", "2s to 12h"},
+		{filter.MapGetter{"queue_url": sqsURL, "visibility_timeout": "13h"}, "visibility_timeout", "2s to 12h"},
+		{filter.MapGetter{"queue_url": sqsURL, "sqs_region": "Ireland"}, "sqs_region", "Ireland"},
+		{filter.MapGetter{"queue_url": sqsURL, "sqs_role_arn": "q-role"}, "sqs_role_arn", "ARN"},
+		{filter.MapGetter{"queue_url": sqsURL, "sqs_endpoint": "localhost:9324"}, "sqs_endpoint", "URL"},
+		{filter.MapGetter{"queue_url": sqsURL, "record_mode": "file"}, "record_mode", "file"},
 		{filter.MapGetter{"bucket": "b/AWSLogs"}, "bucket", "prefix"},
 		{filter.MapGetter{"bucket": "b", "accounts": "12345"}, "accounts", "12345"},
 		{filter.MapGetter{"bucket": "b", "regions": "US_EAST"}, "regions", "US_EAST"},

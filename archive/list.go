@@ -24,6 +24,7 @@ type s3Lister interface {
 // Object is one listed archive file.
 type Object struct {
 	Key          Key
+	Bucket       string // SQS mode: the bucket a notification named; "" means the configured one
 	Size         int64
 	LastModified time.Time
 	// StorageClass is S3's storage class ("" for local files and STANDARD).

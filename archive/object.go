@@ -59,6 +59,7 @@ type Result struct {
 	Total      int   // elements of Records
 	Kept       int   // len(Events)
 	Size       int64 // uncompressed bytes
+	Stored     int64 // bytes read from storage (compressed for gzip)
 	Compressed bool  // the object was gzip
 }
 
@@ -154,7 +155,7 @@ func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Size: int64(len(data)), Compressed: gz}
+	res := &Result{Size: int64(len(data)), Stored: body.n, Compressed: gz}
 	err = splitRecords(data, func(ev, source []byte) {
 		switch {
 		case ev[0] != '{':

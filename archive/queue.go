@@ -12,8 +12,9 @@ type Batch struct {
 	Count   int    // records in Records
 	Objects int    // objects whose records are in Records
 
-	keys      []Key    // the objects, for the checkpoint
-	seqs      []uint64 // their listing numbers, for the lag
+	keys      []Key      // the objects, for the checkpoint
+	msgs      []*message // SQS mode: the message of each object
+	seqs      []uint64   // their listing numbers, for the lag
 	committed bool
 }
 
@@ -23,6 +24,7 @@ type Batch struct {
 type prepared struct {
 	seq     uint64
 	key     Key
+	msg     *message // SQS mode: the message that named the object
 	records []byte
 	count   int
 }
@@ -134,6 +136,7 @@ func joinParts(parts []*prepared, size int) *Batch {
 		}
 		b.Count += p.count
 		b.keys = append(b.keys, p.key)
+		b.msgs = append(b.msgs, p.msg)
 		b.seqs = append(b.seqs, p.seq)
 	}
 	return b
@@ -207,8 +210,8 @@ func (e *Engine) Commit(b *Batch) {
 		return
 	}
 	b.committed = true
-	for _, k := range b.keys {
-		e.commitKey(k)
+	for i, k := range b.keys {
+		e.delivered(k, b.msgs[i])
 	}
 	e.q.committed(b)
 	if e.stopped() {
@@ -220,8 +223,15 @@ func (e *Engine) Commit(b *Batch) {
 	e.checkFinished()
 }
 
-// commitKey commits one object in the checkpoint.
-func (e *Engine) commitKey(k Key) {
+// delivered settles one object whose records Fluent Bit accepted (or
+// that had none): committed in the checkpoint, or in SQS mode counted
+// towards deleting its message.
+func (e *Engine) delivered(k Key, msg *message) {
+	if msg != nil {
+		e.st.objectsCommitted.Add(1)
+		e.sq.settle(msg, "")
+		return
+	}
 	if err := e.ck.Commit(k); err != nil {
 		e.warn.Warn("checkpoint", "saving the checkpoint failed (it is kept in memory and saved again later): "+err.Error())
 	}

@@ -29,7 +29,7 @@ type recordBuilder struct {
 func (e *Engine) newRecordBuilder(o Object) *recordBuilder {
 	rb := &recordBuilder{e: e, obj: o, arena: filter.NewArena()}
 	if e.cfg.S3Mode() {
-		rb.prov = []filter.Value{filter.StringValue(FieldBucket), filter.StringValue(e.cfg.Bucket),
+		rb.prov = []filter.Value{filter.StringValue(FieldBucket), filter.StringValue(e.bucketOf(o)),
 			filter.StringValue(FieldKey), filter.StringValue(o.Key.Path)}
 	} else {
 		rb.prov = []filter.Value{filter.StringValue(FieldFilePath), filter.StringValue(o.Key.Path)}
@@ -49,7 +49,11 @@ func eventTime(t time.Time) filter.EventTime {
 // encode turns a read object into its records (see "Records" in the
 // package documentation) and settles an object with none.
 func (e *Engine) encode(j job, res *Result) *prepared {
-	e.st.read(j.obj.Size, res)
+	stored := j.obj.Size
+	if stored == 0 {
+		stored = res.Stored // SQS mode: notifications do not all carry the size
+	}
+	e.st.read(stored, res)
 	rb := e.newRecordBuilder(j.obj)
 	if e.cfg.RecordMode == RecordModeObject {
 		rb.objectRecord(res.Events)
@@ -62,14 +66,14 @@ func (e *Engine) encode(j job, res *Result) *prepared {
 		rb.badElement(bad.String(), bad.Raw)
 	}
 	if rb.count == 0 {
-		e.commitKey(j.obj.Key) // nothing to deliver: done already
+		e.delivered(j.obj.Key, j.msg) // nothing to deliver: done already
 	}
-	return rb.prepared(j.seq)
+	return rb.prepared(j)
 }
 
-func (rb *recordBuilder) prepared(seq uint64) *prepared {
+func (rb *recordBuilder) prepared(j job) *prepared {
 	rb.e.st.records.Add(int64(rb.count))
-	return &prepared{seq: seq, key: rb.obj.Key, records: rb.records, count: rb.count}
+	return &prepared{seq: j.seq, key: rb.obj.Key, msg: j.msg, records: rb.records, count: rb.count}
 }
 
 // decode parses one kept event; a failure (invalid UTF-8, which the

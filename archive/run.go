@@ -76,9 +76,8 @@ func (e *Engine) listOnce(pass int) error {
 }
 
 func (e *Engine) newLister() (Lister, error) {
-	opts := ListOptions{Prefix: e.cfg.Prefix, OrgID: e.cfg.OrgID, DiscoverOrgs: e.cfg.DiscoverOrgs,
-		Accounts: e.cfg.Accounts, Regions: e.cfg.Regions, Start: e.cfg.StartTime, End: e.cfg.EndTime,
-		StreamStart: e.ck.StreamStart, IncludeInsight: e.cfg.IncludeInsight, Now: e.deps.Now}
+	opts := e.cfg.ListOptions()
+	opts.StreamStart, opts.Now = e.ck.StreamStart, e.deps.Now
 	if e.cfg.S3Mode() {
 		return NewS3Lister(e.client, e.cfg.Bucket, opts)
 	}
@@ -136,10 +135,18 @@ func (e *Engine) prepare(j job) (p *prepared) {
 		return e.encode(j, res)
 	case e.ctx.Err() != nil:
 		return nil
-	case Retryable(err):
+	case Retryable(err), j.msg != nil && redeliverable(reasonOf(err)):
 		return e.failed(j, err)
 	}
 	return e.badObject(j, err)
+}
+
+// redeliverable: in SQS mode these failures leave the message for
+// redelivery (and the dead-letter queue) instead of giving an error
+// record: access can be granted, a bucket created, an object restored, and
+// the dead-letter queue can then be redriven.
+func redeliverable(r Reason) bool {
+	return r == ReasonAccessDenied || r == ReasonNoSuchBucket || r == ReasonArchived
 }
 
 // readWithRetries reads an object, again after retryable errors, with
@@ -164,7 +171,7 @@ func (e *Engine) readWithRetries(o Object) (*Result, error) {
 
 func (e *Engine) readOnce(o Object) (*Result, error) {
 	if e.cfg.S3Mode() {
-		return e.reader.Get(e.ctx, e.client, e.cfg.Bucket, o.Key.Path)
+		return e.reader.Get(e.ctx, e.client, e.bucketOf(o), o.Key.Path)
 	}
 	return e.reader.ReadFile(e.fsys, o.Key.Path)
 }
@@ -186,6 +193,11 @@ func (e *Engine) failed(j job, err error) *prepared {
 	reason := reasonOf(err)
 	e.st.objectsFailed.Add(1)
 	e.st.failure(string(reason), e.where(j.obj)+" ("+string(reason)+")")
+	if j.msg != nil {
+		e.warn.Warn(string(reason), fmt.Sprintf("%v; giving up on it in this receive of SQS message %s", err, j.msg.id))
+		e.sq.settle(j.msg, e.where(j.obj)+" ("+string(reason)+")")
+		return &prepared{seq: j.seq, key: j.obj.Key}
+	}
 	e.warn.Warn(string(reason), fmt.Sprintf("%v; giving up after %d retries: not committed, read again by the next pass or run", err, e.cfg.MaxRetries))
 	e.mu.Lock()
 	e.run.retryKeys = append(e.run.retryKeys, j.obj.Key)
@@ -202,7 +214,7 @@ func (e *Engine) badObject(j job, err error) *prepared {
 	e.warn.Warn(string(reason), err.Error())
 	rb := e.newRecordBuilder(j.obj)
 	rb.errorRecord(problemText(err), nil)
-	return rb.prepared(j.seq)
+	return rb.prepared(j)
 }
 
 func reasonOf(err error) Reason {
@@ -235,9 +247,17 @@ func problemText(err error) string {
 // where names an object in logs and the summary.
 func (e *Engine) where(o Object) string {
 	if e.cfg.S3Mode() {
-		return "s3://" + e.cfg.Bucket + "/" + o.Key.Path
+		return "s3://" + e.bucketOf(o) + "/" + o.Key.Path
 	}
 	return o.Key.Path
+}
+
+// bucketOf is the object's bucket: the notified one in SQS mode.
+func (e *Engine) bucketOf(o Object) string {
+	if o.Bucket != "" {
+		return o.Bucket
+	}
+	return e.cfg.Bucket
 }
 
 // maintain logs progress every progress_interval and saves the checkpoint

@@ -39,6 +39,8 @@ type Stats struct {
 
 	Failures map[string]int64 // problems by reason: objects and elements
 	Elapsed  time.Duration
+
+	SQS *SQSStats // SQS mode only
 }
 
 // Summary is the final account of a run.
@@ -124,6 +126,10 @@ func (e *Engine) Stats() Stats {
 	out.Retries, out.EventsSeen, out.EventsKept = s.retries.Load(), s.eventsSeen.Load(), s.eventsKept.Load()
 	out.Records, out.ErrorRecords, out.Delivered = s.records.Load(), s.errorRecords.Load(), s.delivered.Load()
 	out.BytesRead, out.BytesUncompressed = s.bytesRead.Load(), s.bytesUncompressed.Load()
+	if e.sq != nil {
+		sq := e.sq.stats()
+		out.SQS = &sq
+	}
 	return out
 }
 
@@ -166,6 +172,9 @@ func (st Stats) line() string {
 		float64(st.BytesRead)/1e6, float64(st.BytesUncompressed)/1e6)
 	if !st.Newest.IsZero() {
 		s += fmt.Sprintf(", %s behind the newest listed object (%s)", st.Lag.Round(time.Second), st.Newest.UTC().Format(time.RFC3339))
+	}
+	if st.SQS != nil {
+		s += "; " + st.SQS.line()
 	}
 	return s
 }

@@ -3,6 +3,7 @@
 // users can dry-run a configuration and debug their data.
 //
 //	opsworks-trail [flags] [PATH ...]
+//	opsworks-trail enqueue [flags] s3://bucket/prefix --queue-url URL
 //
 // SOURCE is a CloudTrail log file (.json or .json.gz, gzip is detected by
 // its magic bytes), an NDJSON file of events or log files, "-" / nothing for
@@ -55,6 +56,9 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "enqueue" {
+		return runEnqueue(args[1:], stderr)
+	}
 	fl := flag.NewFlagSet("opsworks-trail", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	opts := settings{}
