@@ -27,7 +27,10 @@ package archive
 //     of other S3 events, or of objects that are not CloudTrail log files
 //     of the selection (digests, other accounts…), are deleted.
 //   - Stop releases the messages still in progress (visibility 0), so that
-//     another consumer takes them at once.
+//     another consumer takes them at once. Stop cuts a long poll short; SQS
+//     may still hand a message to that abandoned receive, and such a
+//     message reappears only after visibility_timeout (this is SQS
+//     behaviour for any client that closes a long poll).
 //
 // Delivery is at least once: a message whose records were accepted but
 // whose deletion failed, or that was released at Stop after its records
@@ -151,6 +154,9 @@ func (e *Engine) consume() {
 		}
 		attempt = 0
 		c.releaseSlots(n - len(out.Messages))
+		if len(out.Messages) == 0 && e.cfg.WaitTime == 0 && !e.sleep(time.Second) {
+			return // short polling: do not hammer an empty queue
+		}
 		for i := range out.Messages {
 			if !e.handleMessage(&out.Messages[i]) {
 				return
@@ -422,21 +428,21 @@ func (c *consumer) deleter() {
 			c.flushDeletes()
 			return
 		}
-		for c.deleteBatch(c.life) {
+		for c.deleteBatch() {
 		}
 	}
 }
 
 // flushDeletes deletes what is left, within flushTimeout.
 func (c *consumer) flushDeletes() {
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
-	for c.deleteBatch(ctx) {
+	for c.deleteBatch() {
 	}
 }
 
 // deleteBatch deletes up to 10 waiting messages; false when none waited.
-func (c *consumer) deleteBatch(ctx context.Context) bool {
+// The call is not canceled by Stop (records were delivered: the deletion
+// must go through), only bounded by flushTimeout.
+func (c *consumer) deleteBatch() bool {
 	c.mu.Lock()
 	n := min(len(c.deletes), sqsBatchLimit)
 	batch := c.deletes[:n:n]
@@ -449,6 +455,8 @@ func (c *consumer) deleteBatch(ctx context.Context) bool {
 	for i, m := range batch {
 		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.receipt)}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
 	out, err := c.api.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(c.url), Entries: entries})
 	failed := 0
 	switch {

@@ -8,11 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
@@ -49,7 +51,7 @@ func (env *sqsEnv) consumer(t *testing.T, queueURL string, props map[string]stri
 		s3api = env.client(2)
 	}
 	eng, err := archive.NewEngine(cfg, archive.Deps{S3: s3api, SQS: env.queues, Logf: func(level int, format string, args ...any) {
-		if level <= archive.LogWarn {
+		if level <= archive.LogWarn || os.Getenv("SQS_TEST_DEBUG") != "" {
 			t.Logf("engine: "+format, args...)
 		}
 	}})
@@ -290,5 +292,138 @@ func TestSQSEnqueueThreeConsumers(t *testing.T) {
 	}
 	if int64(duplicates) > (received-1000)*10 {
 		t.Errorf("%d duplicate events but only %d messages were received more than once", duplicates, received-1000)
+	}
+}
+
+// slowS3 delays the GETs of keys containing match.
+type slowS3 struct {
+	archive.S3API
+	match string
+	delay time.Duration
+}
+
+func (s slowS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if strings.Contains(*in.Key, s.match) {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.S3API.GetObject(ctx, in, optFns...)
+}
+
+// An object that cannot be read (its bucket does not exist) leaves its
+// message undeleted: it is received again after the visibility timeout and
+// the redrive policy moves it to the dead-letter queue after
+// maxReceiveCount receives, while a good message beside it is delivered and
+// deleted.
+func TestSQSFailedObjectIsRedelivered(t *testing.T) {
+	env := startSQS(t)
+	files := corpus.LogFiles(corpus.Options{Seed: 43, Events: 60, OpsWorksShare: 1, EventsPerFile: 30})
+	env.srv.UploadArchive(t, bucket, files[:1], true)
+	queue, dlq := env.sqs.CreateQueueWithDLQ(t, "failing", sqstest.QueueOptions{MaxReceiveCount: 2})
+	if err := sqstest.SendBodies(context.Background(), env.queues, queue,
+		s3Notification("no-such-bucket", files[1].Key), s3Notification(bucket, files[0].Key)); err != nil {
+		t.Fatal(err)
+	}
+	eng := env.consumer(t, queue, map[string]string{"visibility_timeout": "2s", "max_retries": "0"}, nil)
+	want := expected(t, files[:1], func(corpus.File) bool { return true })
+	exactlyOnce(t, want, collectUntil(t, eng, 20*time.Second, func(r []map[string]any) bool { return len(r) >= len(want) }))
+
+	// Received, failed, left; received again after 2 s, failed again; then
+	// moved to the dead-letter queue.
+	waitFor(t, 30*time.Second, func() bool {
+		visible, inFlight, err := sqstest.Counts(context.Background(), env.queues, dlq)
+		return err == nil && visible+inFlight == 1
+	}, func() string { return fmt.Sprintf("%+v", *eng.Stats().SQS) })
+	st := eng.Stats()
+	if st.SQS.MessagesLeft < 2 || st.SQS.MessagesDeleted != 1 || st.ObjectsFailed < 2 {
+		t.Errorf("stats: %d objects failed, SQS %+v; want the failing message left twice and the good one deleted", st.ObjectsFailed, *st.SQS)
+	}
+	if st.Failures["no such bucket"] < 2 {
+		t.Errorf("failures %v: want no such bucket counted per attempt", st.Failures)
+	}
+	env.queueEmpty(t, queue, 10*time.Second)
+	if c := collectUntil(t, eng, time.Second, func([]map[string]any) bool { return true }); len(c) != 0 {
+		t.Errorf("records for the failed object: %v", c)
+	}
+}
+
+// While a slow object is read, its message's visibility is extended: a
+// second consumer polling the queue all along never receives it, although
+// the read takes three visibility timeouts; then the message is deleted.
+func TestSQSVisibilityExtendedWhileSlow(t *testing.T) {
+	env := startSQS(t)
+	files := corpus.LogFiles(corpus.Options{Seed: 44, Events: 30, OpsWorksShare: 1, EventsPerFile: 30})
+	env.srv.UploadArchive(t, bucket, files, true)
+	queue := env.sqs.CreateQueue(t, "slow", sqstest.QueueOptions{})
+	slow := slowS3{S3API: env.client(2), match: files[0].Key, delay: 6 * time.Second}
+	eng := env.consumer(t, queue, map[string]string{"visibility_timeout": "2s"}, slow)
+	files = files[:1]
+	if err := sqstest.SendBodies(context.Background(), env.queues, queue, s3Notification(bucket, files[0].Key)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return eng.Stats().SQS.MessagesReceived == 1 }, func() string { return "not received" })
+
+	stolen := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // the other consumer: polls without deleting
+		for ctx.Err() == nil {
+			out, err := env.queues.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &queue, WaitTimeSeconds: 1, VisibilityTimeout: 1})
+			if err == nil && len(out.Messages) > 0 {
+				stolen <- *out.Messages[0].MessageId
+				return
+			}
+		}
+	}()
+	want := expected(t, files, func(corpus.File) bool { return true })
+	exactlyOnce(t, want, collectUntil(t, eng, 20*time.Second, func(r []map[string]any) bool { return len(r) >= len(want) }))
+	env.queueEmpty(t, queue, 5*time.Second)
+	cancel()
+	select {
+	case id := <-stolen:
+		t.Fatalf("message %s was received by the other consumer while its object was in progress", id)
+	default:
+	}
+	if st := eng.Stats().SQS; st.Extensions < 2 || st.MessagesDeleted != 1 || st.MessagesReceived != 1 {
+		t.Errorf("SQS stats %+v: want at least 2 extensions, the message received once and deleted", *st)
+	}
+}
+
+// A paused input receives nothing; Resume carries on. Stop releases the
+// messages still in progress so that another consumer gets them at once.
+func TestSQSPauseAndRelease(t *testing.T) {
+	env := startSQS(t)
+	files := corpus.LogFiles(corpus.Options{Seed: 45, Events: 60, OpsWorksShare: 1, EventsPerFile: 30})
+	env.srv.UploadArchive(t, bucket, files, true)
+	queue := env.sqs.CreateQueue(t, "pause", sqstest.QueueOptions{})
+	// Short polls (wait_time 0): Stop must not leave an abandoned long poll
+	// behind that would take the released message (see sqs.go).
+	eng := env.consumer(t, queue, map[string]string{"visibility_timeout": "60s", "wait_time": "0s"},
+		slowS3{S3API: env.client(2), match: files[1].Key, delay: time.Hour})
+	eng.Pause()
+	time.Sleep(1500 * time.Millisecond) // a receive under way when paused may finish
+	if err := sqstest.SendBodies(context.Background(), env.queues, queue, s3Notification(bucket, files[0].Key)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if visible, _, _ := sqstest.Counts(context.Background(), env.queues, queue); visible != 1 || eng.Stats().SQS.MessagesReceived != 0 {
+		t.Fatalf("paused input received: %d visible, SQS %+v", visible, *eng.Stats().SQS)
+	}
+	eng.Resume()
+	want := expected(t, files[:1], func(corpus.File) bool { return true })
+	exactlyOnce(t, want, collectUntil(t, eng, 20*time.Second, func(r []map[string]any) bool { return len(r) >= len(want) }))
+
+	// The next object's read never ends: Stop releases its message.
+	if err := sqstest.SendBodies(context.Background(), env.queues, queue, s3Notification(bucket, files[1].Key)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return eng.Stats().SQS.MessagesReceived == 2 }, func() string { return fmt.Sprintf("%+v", *eng.Stats().SQS) })
+	eng.Stop()
+	out, err := env.queues.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &queue, WaitTimeSeconds: 2})
+	if err != nil || len(out.Messages) != 1 || !strings.Contains(*out.Messages[0].Body, archive.EncodeNotificationKey(files[1].Key)) {
+		t.Fatalf("after Stop the in-progress message should be visible at once: %+v, %v", out, err)
 	}
 }
