@@ -110,17 +110,19 @@ func (c *InputConfig) sqsRegion() string {
 // SQSClientOptions is what NewSQSClient needs; InputConfig.SQSClientOptions
 // fills it for the input, and `opsworks-trail enqueue` from its flags.
 type SQSClientOptions struct {
-	QueueURL   string
-	Region     string // "" : from the queue URL, else the default chain
-	Profile    string
-	RoleARN    string
-	Endpoint   string // "" : from a non-AWS queue URL, else AWS's
-	MaxRetries int
+	QueueURL string
+	Region   string // "" : from the queue URL, else DefaultRegion, else the default chain
+	// DefaultRegion is the region when neither Region nor the URL gives one.
+	DefaultRegion string
+	Profile       string
+	RoleARN       string
+	Endpoint      string // "" : from a non-AWS queue URL, else AWS's
+	MaxRetries    int
 }
 
 // SQSClientOptions are the input's SQS settings.
 func (c *InputConfig) SQSClientOptions() SQSClientOptions {
-	return SQSClientOptions{QueueURL: c.QueueURL, Region: c.sqsRegion(), Profile: c.Profile, RoleARN: c.SQSRoleARN,
+	return SQSClientOptions{QueueURL: c.QueueURL, Region: c.SQSRegion, DefaultRegion: c.Region, Profile: c.Profile, RoleARN: c.SQSRoleARN,
 		Endpoint: c.SQSEndpoint, MaxRetries: c.MaxRetries}
 }
 
@@ -144,6 +146,9 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 	region := o.Region
 	if region == "" {
 		region = q.Region
+	}
+	if region == "" {
+		region = o.DefaultRegion
 	}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))

@@ -70,7 +70,7 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	sqsc, err := archive.NewSQSClient(ctx, archive.SQSClientOptions{QueueURL: *queueURL, Region: *sqsRegion, Profile: cfg.Profile,
+	sqsc, err := archive.NewSQSClient(ctx, archive.SQSClientOptions{QueueURL: *queueURL, Region: *sqsRegion, DefaultRegion: cfg.Region, Profile: cfg.Profile,
 		RoleARN: *sqsRole, Endpoint: *sqsEndpoint, MaxRetries: cfg.MaxRetries})
 	if err != nil {
 		return fail("%v", err)
