@@ -24,7 +24,7 @@ const (
 // accepts, with their defaults, in README order (the plugin builds its
 // config map from it).
 var InputOptions = []filter.Option{
-	{Key: "bucket", Default: "", Description: "S3 bucket of the trail (S3 mode). Exactly one of `bucket` and `path` is required."},
+	{Key: "bucket", Default: "", Description: "S3 bucket of the trail (S3 mode). Exactly one of `bucket`, `path` and `queue_url` is required."},
 	{Key: "prefix", Default: DefaultPrefix, Description: "The trail's S3 key prefix, or the path up to `AWSLogs/` (S3 mode)."},
 	{Key: "path", Default: "", Description: "Local directory holding a copy of the archive (local mode), e.g. from `aws s3 sync`."},
 	{Key: "accounts", Default: "", Description: "Comma-separated 12-digit account IDs to read. Unset: every account found."},

@@ -33,7 +33,7 @@ import (
 
 const (
 	name        = "cloudtrail_s3"
-	description = "Read CloudTrail log files from S3 or a local copy (backfill and follow)"
+	description = "Read CloudTrail log files from S3, a local copy or SQS notifications (backfill, follow, fleet)"
 )
 
 // plugin is the single instance's state. The Go proxy API of the supported
