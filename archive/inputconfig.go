@@ -53,7 +53,7 @@ var InputOptions = []filter.Option{
 	{Key: "force_path_style", Default: "off", Description: "Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and LocalStack usually need."},
 	{Key: "max_retries", Default: "5", Description: "Retries of a throttled or failed S3 request (with backoff), and again of a whole object read, before it counts as failed."},
 	{Key: "queue_url", Default: "", Description: "SQS queue URL: notification mode. The input receives S3 event notifications (also via SNS), CloudTrail's SNS notifications or EventBridge Object Created events and reads the objects they name, in whichever bucket. Not with `bucket`/`path` (bucket polling)."},
-	{Key: "max_messages", Default: "10", Description: "SQS mode: most messages in progress at once (received and not yet deleted); each receive asks for up to 10."},
+	{Key: "max_messages", Default: "1000", Description: "SQS mode: most messages in progress at once (received and not yet deleted). Fluent Bit collects once a second and a message is deleted after its records were collected, so this bounds the files per second one instance reads."},
 	{Key: "wait_time", Default: "20s", Description: "SQS mode: long-poll wait of a receive (0s to 20s)."},
 	{Key: "visibility_timeout", Default: "5m", Description: "SQS mode: visibility timeout of received messages; extended at half of it while their objects are in progress (2s to 12h)."},
 	{Key: "sqs_region", Default: "", Description: "SQS mode: the queue's region. Unset: from the queue URL, else as `region`."},

@@ -30,7 +30,7 @@ func TestInputConfigDefaults(t *testing.T) {
 		EventSources: []string{"opsworks.amazonaws.com", "opsworks-cm.amazonaws.com"},
 		RecordMode:   "event", Workers: 4, BufferSize: 64e6, BatchSize: 4e6, MaxObjectSize: 512e6,
 		ProgressInterval: 30 * time.Second, MaxRetries: 5,
-		MaxMessages: 10, WaitTime: 20 * time.Second, VisibilityTimeout: 5 * time.Minute,
+		MaxMessages: 1000, WaitTime: 20 * time.Second, VisibilityTimeout: 5 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

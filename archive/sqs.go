@@ -83,7 +83,7 @@ type consumer struct {
 	deletes  []*message
 	stopped  bool
 	wake     chan struct{} // a deletion is waiting
-	done     chan struct{} // closed when the deleter has exited
+	done     chan struct{} // closed when the deleters have exited
 	life     context.Context
 	end      context.CancelFunc
 	beats    sync.WaitGroup
@@ -122,15 +122,49 @@ func (c *consumer) check(ctx context.Context) error {
 }
 
 // start runs the deleter; the receive loop is Engine.consume.
-func (c *consumer) start() { go c.deleter() }
+func (c *consumer) start() {
+	var wg sync.WaitGroup
+	for i := 0; i < deleters; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.deleter()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(c.done)
+	}()
+}
 
-// consume is the receive loop of SQS mode (the counterpart of passes).
+// Concurrency of the SQS calls. One receive or delete call returns in
+// milliseconds on loopback but tens of milliseconds from AWS; with one of
+// each, a call's latency would cap the objects per second an instance
+// reads (10 per call), however small the objects.
+const (
+	maxReceivers = 4
+	deleters     = 4
+)
+
+// consume runs the receive loops of SQS mode (the counterpart of passes):
+// min(workers, maxReceivers) of them share the max_messages slots.
 func (e *Engine) consume() {
 	defer e.background.Done()
-	defer func() {
-		close(e.jobs)
-		e.workers.Wait()
-	}()
+	var loops sync.WaitGroup
+	for i := 0; i < min(e.cfg.Workers, maxReceivers); i++ {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			e.receiveLoop()
+		}()
+	}
+	loops.Wait()
+	close(e.jobs)
+	e.workers.Wait()
+}
+
+// receiveLoop receives and dispatches until the run ends.
+func (e *Engine) receiveLoop() {
 	c := e.sq
 	for attempt := 0; ; {
 		if e.gate.wait(e.ctx) != nil {
@@ -412,6 +446,10 @@ func (c *consumer) queueDelete(msg *message) {
 	}
 	c.deletes = append(c.deletes, msg)
 	c.mu.Unlock()
+	c.signalDeletes()
+}
+
+func (c *consumer) signalDeletes() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -420,7 +458,6 @@ func (c *consumer) queueDelete(msg *message) {
 
 // deleter deletes settled messages in batches of up to 10 until stop.
 func (c *consumer) deleter() {
-	defer close(c.done)
 	for {
 		select {
 		case <-c.wake:
@@ -447,9 +484,13 @@ func (c *consumer) deleteBatch() bool {
 	n := min(len(c.deletes), sqsBatchLimit)
 	batch := c.deletes[:n:n]
 	c.deletes = c.deletes[n:]
+	more := len(c.deletes) > 0
 	c.mu.Unlock()
 	if n == 0 {
 		return false
+	}
+	if more {
+		c.signalDeletes() // another deleter takes the next batch meanwhile
 	}
 	entries := make([]types.DeleteMessageBatchRequestEntry, n)
 	for i, m := range batch {
