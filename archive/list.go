@@ -336,13 +336,24 @@ func (l *S3Lister) ListStream(ctx context.Context, s Stream, fn func(Object) err
 	start, end := l.opts.window(s)
 	first := start
 	if first.IsZero() {
-		day, ok, err := l.firstDay(ctx, s)
+		day, ok, err := l.edgeDay(ctx, s, false)
 		if err != nil || !ok {
 			return err
 		}
 		first = day
 	}
-	for day := utcDay(first); day.Before(end); day = day.AddDate(0, 0, 1) {
+	stop := end
+	if l.opts.End.IsZero() {
+		// Unbounded: stop after the stream's last day folder instead of
+		// listing every empty day up to now (years of them for a trail
+		// that ended). Files delivered later are found by the next pass.
+		last, ok, err := l.edgeDay(ctx, s, true)
+		if err != nil || !ok {
+			return err
+		}
+		stop = minTime(end, last.AddDate(0, 0, 1))
+	}
+	for day := utcDay(first); day.Before(stop); day = day.AddDate(0, 0, 1) {
 		if err := l.listDay(ctx, s, day, start, end, fn); err != nil {
 			return err
 		}
@@ -377,10 +388,11 @@ func (l *S3Lister) listDay(ctx context.Context, s Stream, day, start, end time.T
 	})
 }
 
-// firstDay finds a stream's earliest day folder with three Delimiter
-// listings (years, then months of the first year, then days), so an
-// unbounded backfill never lists objects outside day prefixes.
-func (l *S3Lister) firstDay(ctx context.Context, s Stream) (time.Time, bool, error) {
+// edgeDay finds a stream's earliest (or latest) day folder with three
+// Delimiter listings (years, then months of that year, then days), so an
+// unbounded backfill never lists objects outside day prefixes, nor the
+// empty days between a trail's end and now.
+func (l *S3Lister) edgeDay(ctx context.Context, s Stream, latest bool) (time.Time, bool, error) {
 	prefix := streamPrefix(l.base, s)
 	parts := make([]string, 0, 3)
 	for _, width := range []int{4, 2, 2} {
@@ -388,7 +400,11 @@ func (l *S3Lister) firstDay(ctx context.Context, s Stream) (time.Time, bool, err
 		if err != nil {
 			return time.Time{}, false, err
 		}
-		i := slices.IndexFunc(children, func(c string) bool { return isDigits(c, width) })
+		isPart := func(c string) bool { return isDigits(c, width) }
+		i := slices.IndexFunc(children, isPart)
+		if latest {
+			i = lastIndexFunc(children, isPart)
+		}
 		if i < 0 {
 			return time.Time{}, false, nil
 		}
@@ -397,6 +413,22 @@ func (l *S3Lister) firstDay(ctx context.Context, s Stream) (time.Time, bool, err
 	}
 	t, err := time.Parse("2006/01/02", strings.Join(parts, "/"))
 	return t, err == nil, nil
+}
+
+func lastIndexFunc(s []string, f func(string) bool) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if f(s[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // DirLister lists a local tree of CloudTrail files: an `aws s3 sync` copy of

@@ -533,3 +533,41 @@ func TestNeedsRestore(t *testing.T) {
 		}
 	}
 }
+
+// An unbounded window (no Start, no End) on a trail that ended long ago
+// lists the stream's day folders from its first to its last, found with
+// Delimiter listings, not every empty day up to now.
+func TestS3ListUnboundedStopsAtTheLastDay(t *testing.T) {
+	f := newFakeS3(t)
+	fx := newArchiveFixture("", "")
+	fx.putAll(t, f)
+	rec := &recordingLister{inner: f.client}
+	l, err := NewS3Lister(rec, testBucket, ListOptions{Accounts: []string{acctA}, Regions: []string{"us-east-1"},
+		Now: fixedClock(utc("2026-11-21T00:00:00Z"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, l)
+	var want []string
+	for _, k := range expected(fx.logs, time.Time{}, utc("2030-01-01T00:00:00Z"), KindLog) {
+		if key, _ := ParseKey(k); key.Account == acctA && key.Region == "us-east-1" {
+			want = append(want, k)
+		}
+	}
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("got %d keys, want %d", len(got), len(want))
+	}
+	dayListings, discovery := 0, 0
+	for _, c := range rec.recorded() {
+		if c.delimiter == "" {
+			dayListings++
+		} else {
+			discovery++
+		}
+	}
+	// 4 days of files (May 28–31); 3 Delimiter listings each for the first
+	// and the last day folder.
+	if dayListings != 4 || discovery != 6 {
+		t.Errorf("%d day listings and %d discovery listings, want 4 and 6: %+v", dayListings, discovery, rec.recorded())
+	}
+}
