@@ -65,11 +65,27 @@ func ParseNotification(body []byte) (*Notification, error) {
 	return parseNotification(body, false)
 }
 
+// envelope holds the top-level members that tell the shapes apart; one
+// decode of the body fills it (the members are decoded further only for
+// the shape found).
+type envelope struct {
+	Records     json.RawMessage `json:"Records"`
+	S3Bucket    json.RawMessage `json:"s3Bucket"`
+	S3ObjectKey json.RawMessage `json:"s3ObjectKey"`
+	Event       json.RawMessage `json:"Event"`
+	Service     json.RawMessage `json:"Service"`
+	DetailType  json.RawMessage `json:"detail-type"`
+	Detail      json.RawMessage `json:"detail"`
+	Source      json.RawMessage `json:"source"`
+	Type        json.RawMessage `json:"Type"`
+	Message     json.RawMessage `json:"Message"`
+}
+
 func parseNotification(body []byte, inSNS bool) (*Notification, error) {
 	if len(body) > maxNotificationSize {
 		return nil, fmt.Errorf("message body of %d bytes is larger than any notification", len(body))
 	}
-	var top map[string]json.RawMessage
+	var top envelope
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&top); err != nil {
 		return nil, fmt.Errorf("message body is not a JSON object: %v", err)
@@ -78,32 +94,32 @@ func parseNotification(body []byte, inSNS bool) (*Notification, error) {
 		return nil, errors.New("message body has data after its JSON object")
 	}
 	switch {
-	case has(top, "Records"):
-		return parseS3Event(top["Records"], inSNS)
-	case has(top, "s3Bucket") || has(top, "s3ObjectKey"):
-		return parseCloudTrailSNS(top, inSNS)
-	case has(top, "Event") && has(top, "Service"):
-		return parseTestEvent(top, inSNS)
-	case has(top, "detail-type") || has(top, "detail"):
+	case top.Records != nil:
+		return parseS3Event(top.Records, inSNS)
+	case top.S3Bucket != nil || top.S3ObjectKey != nil:
+		return parseCloudTrailSNS(&top, inSNS)
+	case top.Event != nil && top.Service != nil:
+		return parseTestEvent(&top, inSNS)
+	case top.DetailType != nil || top.Detail != nil:
 		if inSNS {
 			return nil, errors.New("Message: an EventBridge event inside an SNS envelope is not a supported shape")
 		}
-		return parseEventBridge(top)
-	case has(top, "Type") && has(top, "Message"):
+		return parseEventBridge(&top)
+	case top.Type != nil && top.Message != nil:
 		if inSNS {
 			return nil, errors.New("Message: an SNS envelope inside an SNS envelope")
 		}
-		return parseSNS(top)
+		return parseSNS(&top)
 	}
 	return nil, fmt.Errorf("not a known notification (keys %s): expected an S3 event notification (Records[].s3), "+
 		"CloudTrail's SNS notification (s3Bucket, s3ObjectKey), either in an SNS envelope (Type, Message), "+
-		"or an EventBridge Object Created event (detail-type, detail)", keyList(top))
+		"or an EventBridge Object Created event (detail-type, detail)", keyList(body))
 }
 
-func has(m map[string]json.RawMessage, k string) bool { _, ok := m[k]; return ok }
-
-// keyList names a few top-level keys for an error message.
-func keyList(m map[string]json.RawMessage) string {
+// keyList names a few top-level keys of an unknown message, for its error.
+func keyList(body []byte) string {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(body, &m)
 	var ks []string
 	for k := range m {
 		if len(ks) == 5 {
@@ -140,20 +156,16 @@ type s3EventRecord struct {
 }
 
 func parseS3Event(raw json.RawMessage, inSNS bool) (*Notification, error) {
-	var records []json.RawMessage
+	var records []s3EventRecord
 	if err := json.Unmarshal(raw, &records); err != nil {
-		return nil, errors.New("Records: not an array")
+		return nil, s3EventError(raw)
 	}
 	if len(records) == 0 {
 		return nil, errors.New("Records: empty")
 	}
 	n := &Notification{Shape: shape(ShapeS3Event, ShapeSNSS3Event, inSNS)}
-	for i, r := range records {
-		var rec s3EventRecord
-		if err := json.Unmarshal(r, &rec); err != nil {
-			return nil, fmt.Errorf("Records[%d]: not an S3 event record: %v", i, err)
-		}
-		ref, created, err := rec.object()
+	for i := range records {
+		ref, created, err := records[i].object()
 		if err != nil {
 			return nil, fmt.Errorf("Records[%d].%v", i, err)
 		}
@@ -167,6 +179,22 @@ func parseS3Event(raw json.RawMessage, inSNS bool) (*Notification, error) {
 		n.Shape = ShapeOther
 	}
 	return n, nil
+}
+
+// s3EventError says which part of a Records array that does not decode is
+// wrong (the error path only: it decodes element by element).
+func s3EventError(raw json.RawMessage) error {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return errors.New("Records: not an array")
+	}
+	for i, r := range elems {
+		var rec s3EventRecord
+		if err := json.Unmarshal(r, &rec); err != nil {
+			return fmt.Errorf("Records[%d]: not an S3 event record: %v", i, err)
+		}
+	}
+	return errors.New("Records: not an array of S3 event records")
 }
 
 // object checks one record; created is false for other S3 events.
@@ -189,13 +217,13 @@ func (r *s3EventRecord) object() (ObjectRef, bool, error) {
 	return ObjectRef{Bucket: r.S3.Bucket.Name, Key: key}, true, nil
 }
 
-func parseCloudTrailSNS(top map[string]json.RawMessage, inSNS bool) (*Notification, error) {
+func parseCloudTrailSNS(top *envelope, inSNS bool) (*Notification, error) {
 	var bucket string
-	if err := json.Unmarshal(top["s3Bucket"], &bucket); err != nil || bucket == "" {
+	if err := json.Unmarshal(top.S3Bucket, &bucket); err != nil || bucket == "" {
 		return nil, errors.New("s3Bucket: missing or not a string")
 	}
 	var keys []string
-	if err := json.Unmarshal(top["s3ObjectKey"], &keys); err != nil {
+	if err := json.Unmarshal(top.S3ObjectKey, &keys); err != nil {
 		return nil, errors.New("s3ObjectKey: missing or not an array of strings")
 	}
 	if len(keys) == 0 {
@@ -211,56 +239,64 @@ func parseCloudTrailSNS(top map[string]json.RawMessage, inSNS bool) (*Notificati
 	return n, nil
 }
 
-func parseTestEvent(top map[string]json.RawMessage, inSNS bool) (*Notification, error) {
+func parseTestEvent(top *envelope, inSNS bool) (*Notification, error) {
 	var event string
-	if err := json.Unmarshal(top["Event"], &event); err != nil || event != "s3:TestEvent" {
-		return nil, fmt.Errorf("Event: %s is not s3:TestEvent", top["Event"])
+	if err := json.Unmarshal(top.Event, &event); err != nil || event != "s3:TestEvent" {
+		return nil, fmt.Errorf("Event: %s is not s3:TestEvent", top.Event)
 	}
 	return &Notification{Shape: shape(ShapeS3TestEvent, ShapeSNSTestEvent, inSNS)}, nil
 }
 
-type eventBridgeEvent struct {
-	Source     string `json:"source"`
-	DetailType string `json:"detail-type"`
-	Detail     *struct {
-		Bucket *struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object *struct {
-			Key *string `json:"key"`
-		} `json:"object"`
-	} `json:"detail"`
+type eventBridgeDetail struct {
+	Bucket *struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object *struct {
+		Key *string `json:"key"`
+	} `json:"object"`
 }
 
-func parseEventBridge(top map[string]json.RawMessage) (*Notification, error) {
-	raw, _ := json.Marshal(top)
-	var ev eventBridgeEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("not an EventBridge event: %v", err)
+func parseEventBridge(top *envelope) (*Notification, error) {
+	var source, detailType string
+	if top.Source != nil {
+		if err := json.Unmarshal(top.Source, &source); err != nil {
+			return nil, errors.New("source: not a string")
+		}
 	}
-	if ev.Source != "aws.s3" {
-		return nil, fmt.Errorf("source: %q is not aws.s3 (only S3 events announce objects)", ev.Source)
+	if source != "aws.s3" {
+		return nil, fmt.Errorf("source: %q is not aws.s3 (only S3 events announce objects)", source)
 	}
-	if ev.DetailType != "Object Created" {
+	if top.DetailType != nil {
+		if err := json.Unmarshal(top.DetailType, &detailType); err != nil {
+			return nil, errors.New("detail-type: not a string")
+		}
+	}
+	if detailType != "Object Created" {
 		return &Notification{Shape: ShapeOther, Ignored: 1}, nil
 	}
+	var d *eventBridgeDetail
+	if top.Detail != nil {
+		if err := json.Unmarshal(top.Detail, &d); err != nil {
+			return nil, fmt.Errorf("detail: not an S3 event detail: %v", err)
+		}
+	}
 	switch {
-	case ev.Detail == nil:
+	case d == nil:
 		return nil, errors.New("detail: missing")
-	case ev.Detail.Bucket == nil || ev.Detail.Bucket.Name == "":
+	case d.Bucket == nil || d.Bucket.Name == "":
 		return nil, errors.New("detail.bucket.name: missing")
-	case ev.Detail.Object == nil || ev.Detail.Object.Key == nil || *ev.Detail.Object.Key == "":
+	case d.Object == nil || d.Object.Key == nil || *d.Object.Key == "":
 		return nil, errors.New("detail.object.key: missing")
 	}
-	return &Notification{Shape: ShapeEventBridge, Objects: []ObjectRef{{Bucket: ev.Detail.Bucket.Name, Key: *ev.Detail.Object.Key}}}, nil
+	return &Notification{Shape: ShapeEventBridge, Objects: []ObjectRef{{Bucket: d.Bucket.Name, Key: *d.Object.Key}}}, nil
 }
 
-func parseSNS(top map[string]json.RawMessage) (*Notification, error) {
+func parseSNS(top *envelope) (*Notification, error) {
 	var typ, msg string
-	if err := json.Unmarshal(top["Type"], &typ); err != nil || typ != "Notification" {
-		return nil, fmt.Errorf("Type: %s is not an SNS Notification", top["Type"])
+	if err := json.Unmarshal(top.Type, &typ); err != nil || typ != "Notification" {
+		return nil, fmt.Errorf("Type: %s is not an SNS Notification", top.Type)
 	}
-	if err := json.Unmarshal(top["Message"], &msg); err != nil {
+	if err := json.Unmarshal(top.Message, &msg); err != nil {
 		return nil, errors.New("Message: not a string")
 	}
 	n, err := parseNotification([]byte(msg), true)
