@@ -1,92 +1,31 @@
-# Shared by run.sh and compare.sh (sourced, not run). Expects: REPO (repository
-# root), WORK (scratch directory), FLUENT_BIT_BIN.
-
-BENCH_DIR="$REPO/test/bench"
-BENCH_TIMEOUT="${BENCH_TIMEOUT:-300}"   # seconds a run may take to deliver every record
+# shellcheck shell=bash
+# Shared by the benchmark scripts under test/bench/ (source it after
+# `set -euo pipefail`).
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
-# skip_without_fluent_bit exits 0: the benchmark is optional, CI without a
-# Fluent Bit build must not fail because of it.
-skip_without_fluent_bit() {
-    if [ -z "${FLUENT_BIT_BIN:-}" ]; then
-        echo "skipped: FLUENT_BIT_BIN not set (path to a fluent-bit binary with Lua support)"
-        exit 0
+# bench_dir NAME sets BENCH_DIR to the given directory (created, made
+# absolute, kept) or to a new temporary one (CLEAN_DIR: removed at exit by
+# the caller's cleanup).
+bench_dir() {
+    if [ -n "${BENCH_DIR:-}" ]; then
+        mkdir -p "$BENCH_DIR"
+        BENCH_DIR="$(cd "$BENCH_DIR" && pwd)"
+        CLEAN_DIR=""
+    else
+        BENCH_DIR="$(mktemp -d "${TMPDIR:-/tmp}/opsworks-$1.XXXXXX")"
+        CLEAN_DIR="$BENCH_DIR"
     fi
-    [ -x "$FLUENT_BIT_BIN" ] || die "FLUENT_BIT_BIN=$FLUENT_BIT_BIN is not executable"
-    command -v stdbuf >/dev/null || die "stdbuf (GNU coreutils) is needed to read Fluent Bit's counter output as it runs"
 }
 
-# build_plugin builds the opsworks filter into $WORK and writes the plugins
-# file opsworks.conf loads.
-build_plugin() {
-    (cd "$REPO" && go build -buildmode=c-shared -o "$WORK/flb-filter_opsworks.so" ./plugin/opsworks) ||
-        die "building the opsworks plugin failed"
-    printf '[PLUGINS]\n    Path %s\n' "$WORK/flb-filter_opsworks.so" >"$WORK/plugins.conf"
-}
-
-# gen_input EVENTS SHARE FILE writes NDJSON events (fixed seed: every run of
-# the benchmark reads the same bytes).
-gen_input() {
-    (cd "$REPO" && go run ./cmd/gen-corpus -events "$1" -opsworks-share "$2" -seed 1 -format ndjson -out "$3") ||
-        die "generating $3 failed"
-}
-
-# opsworks_lines FILE: how many events come from OpsWorks, i.e. how many
-# records the filtering pipelines must deliver.
-opsworks_lines() {
-    grep -c -E '"eventSource":"opsworks(-cm)?\.amazonaws\.com"' "$1" || true
-}
-
-# counted FILE: records the counter output reported.
-counted() {
-    grep -o '"log_records":[0-9]*' "$1" 2>/dev/null | awk -F: '{ n += $2 } END { print n + 0 }'
-}
-
-# run_fluent_bit CONFIG INPUT EXPECTED TAG [extra fluent-bit args...]
-# Runs Fluent Bit on INPUT until the counter output has seen EXPECTED records
-# (or BENCH_TIMEOUT passes), then stops it with SIGTERM. Sets RUN_CPU (user +
-# system CPU seconds of the fluent-bit process, from bash's `times`, which
-# reports the getrusage of waited-for children with millisecond precision),
-# RUN_RECORDS and RUN_RC. Output goes to $WORK/TAG.{out,err}.
-run_fluent_bit() {
-    local conf="$1" input="$2" expected="$3" tag="$4"
-    shift 4
-    local out="$WORK/$tag.out" err="$WORK/$tag.err" pidfile="$WORK/$tag.pid" timesfile="$WORK/$tag.times"
-    rm -f "$out" "$err" "$pidfile" "$timesfile"
-    # The subshell's only child is fluent-bit, so its `times` is fluent-bit's
-    # CPU alone; the polling below runs outside it.
-    (
-        cd "$BENCH_DIR" || exit 1 # the configs name parsers.conf and opsworks.lua relatively
-        # stdbuf: the counter output's lines must reach the file as they are
-        # printed, not when the stdio buffer fills. It execs, so $! is fluent-bit.
-        BENCH_INPUT="$input" BENCH_PLUGINS="$WORK/plugins.conf" stdbuf -oL "$FLUENT_BIT_BIN" -c "$conf" "$@" >"$out" 2>"$err" &
-        echo $! >"$pidfile"
-        wait $!
-        echo "rc $?" >"$timesfile"
-        times >>"$timesfile"
-    ) &
-    local sub=$! pid="" waited=0
-    while [ -z "$pid" ]; do
-        pid=$(cat "$pidfile" 2>/dev/null || true)
-        if [ -z "$pid" ] && ! kill -0 "$sub" 2>/dev/null; then
-            wait "$sub" || true
-            RUN_RC=1 RUN_CPU=0 RUN_RECORDS=0
-            return
-        fi
-        [ -n "$pid" ] || sleep 0.01
-    done
-    # Poll every 50 ms; a run that stalls is stopped at the timeout and
-    # reported by its record count.
-    while kill -0 "$pid" 2>/dev/null && [ "$(counted "$out")" -lt "$expected" ] && [ "$waited" -lt $((BENCH_TIMEOUT * 20)) ]; do
-        sleep 0.05
-        waited=$((waited + 1))
-    done
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$sub" || true
-    RUN_RC=$(awk '/^rc /{ print $2 }' "$timesfile")
-    # Line 3 of the file is the children's "user sys" line, e.g. "0m1.234s 0m0.056s".
-    RUN_CPU=$(awk 'NR == 3 { print seconds($1) + seconds($2) }
-        function seconds(t,  m) { m = t; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", t); sub(/s$/, "", t); return m * 60 + t }' "$timesfile")
-    RUN_RECORDS=$(counted "$out")
+# need_time makes sure GNU time is there: its -v report is where peak RSS
+# comes from (bash's `times` has CPU but no memory).
+need_time() {
+    [ -x /usr/bin/time ] && return
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing GNU time with apt-get ..."
+        apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; } ||
+            die "apt-get install time failed"
+    fi
+    [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is needed; install the 'time' package"
 }

@@ -31,16 +31,10 @@ BENCH_MINIO="${BENCH_MINIO:-1}"
 REPEAT="${BENCH_REPEAT:-3}"
 BUCKET=cloudtrail-bench
 
-die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+# shellcheck source=../lib.sh
+source "$REPO/test/bench/lib.sh"
 
-if [ -n "${BENCH_DIR:-}" ]; then
-    mkdir -p "$BENCH_DIR"
-    BENCH_DIR="$(cd "$BENCH_DIR" && pwd)"
-    CLEAN_DIR=""
-else
-    BENCH_DIR="$(mktemp -d "${TMPDIR:-/tmp}/opsworks-s3-bench.XXXXXX")"
-    CLEAN_DIR="$BENCH_DIR"
-fi
+bench_dir s3-bench
 WORK="$BENCH_DIR/work"
 mkdir -p "$WORK"
 MINIO_TOOL_PID=""
@@ -50,18 +44,6 @@ cleanup() {
     [ -z "$CLEAN_DIR" ] || rm -rf "$CLEAN_DIR"
 }
 trap cleanup EXIT
-
-# need_time makes sure GNU time is there: its -v report is where peak RSS
-# comes from (bash's `times` has CPU but no memory).
-need_time() {
-    [ -x /usr/bin/time ] && return
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        echo "installing GNU time with apt-get ..."
-        apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; } ||
-            die "apt-get install time failed"
-    fi
-    [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is needed; install the 'time' package"
-}
 
 # measure TAG CMD [ARGS...] runs CMD under GNU time. Sets M_RC, M_WALL (s,
 # from bash's clock, finer than time's), M_CPU (user + system s of CMD and

@@ -12,20 +12,18 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/test/bench/benchutil"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
@@ -111,59 +109,10 @@ func serveMinIO(args []string) error {
 	if *archive == "" || *data == "" || *envFile == "" {
 		return errors.New("minio needs -dir, -data and -env")
 	}
-	srv, bin, err := startMinIO(*data)
+	srv, env, err := benchutil.ServeArchive(*data, *archive, *bucket)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	env, err := upload(srv, *archive, *bucket)
-	if err != nil {
-		return err
-	}
-	env += fmt.Sprintf("MINIO_BIN=%q\nMINIO_PID=%d\n", bin, srv.Pid())
-	// Written last and renamed into place: the script waits for the file.
-	if err := os.WriteFile(*envFile+".tmp", []byte(env), 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(*envFile+".tmp", *envFile); err != nil {
-		return err
-	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	<-stop
-	return nil
-}
-
-func startMinIO(data string) (*s3test.Server, string, error) {
-	if err := os.RemoveAll(data); err != nil {
-		return nil, "", err
-	}
-	bin, err := s3test.EnsureMinIO(log.Printf)
-	if err != nil {
-		return nil, "", err
-	}
-	srv, err := s3test.Start(context.Background(), bin, data)
-	if err != nil {
-		return nil, "", err
-	}
-	log.Printf("MinIO %s at %s", bin, srv.Endpoint)
-	return srv, bin, nil
-}
-
-// upload fills the bucket and returns the env file's content.
-func upload(srv *s3test.Server, dir, bucket string) (string, error) {
-	ctx := context.Background()
-	client := s3test.NewClient(srv.Endpoint, srv.AccessKey, srv.SecretKey)
-	if err := s3test.CreateBucket(ctx, client, bucket); err != nil {
-		return "", err
-	}
-	start := time.Now()
-	n, stored, err := s3test.UploadDir(ctx, client, bucket, dir)
-	if err != nil {
-		return "", err
-	}
-	secs := time.Since(start).Seconds()
-	log.Printf("uploaded %d objects (%d bytes) in %.1f s", n, stored, secs)
-	return fmt.Sprintf("MINIO_ENDPOINT=%q\nMINIO_BUCKET=%q\nMINIO_ACCESS_KEY=%q\nMINIO_SECRET_KEY=%q\nMINIO_REGION=%q\nMINIO_DATA=%q\nUPLOAD_OBJECTS=%d\nUPLOAD_BYTES=%d\nUPLOAD_SECONDS=%.3f\n",
-		srv.Endpoint, bucket, srv.AccessKey, srv.SecretKey, srv.Region, srv.Dir, n, stored, secs), nil
+	return benchutil.PublishAndWait(*envFile, env)
 }
