@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/test/internal/proc"
 )
 
 // MinIOPackage is what EnsureMinIO installs. MinIO publishes no semantic
@@ -53,7 +55,7 @@ func ensureMinIO(logf func(format string, args ...any)) (string, error) {
 	if p := findMinIO(dirs); p != "" {
 		return p, nil
 	}
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "opsworks-trail-minio-install.lock"))
+	unlock, err := proc.LockFile(filepath.Join(os.TempDir(), "opsworks-trail-minio-install.lock"))
 	if err != nil {
 		return "", fmt.Errorf("locking the MinIO install: %w", err)
 	}

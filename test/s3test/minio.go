@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opsworks-trail/opsworks-trail/test/internal/proc"
 )
 
 // readyTimeout is how long a fresh MinIO may take to answer its readiness
@@ -133,7 +135,7 @@ func (s *Server) launch(bin string, port int) error {
 		"MINIO_KMS_SECRET_KEY=s3test-key:"+randomBase64(32),
 	)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
-	ownProcessGroup(s.cmd)
+	proc.OwnProcessGroup(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", bin, err)
 	}
@@ -178,7 +180,7 @@ func (s *Server) Close() error {
 			return // already gone
 		default:
 		}
-		if kerr := killGroup(s.cmd); kerr != nil {
+		if kerr := proc.KillGroup(s.cmd); kerr != nil {
 			err = kerr
 		}
 		select {

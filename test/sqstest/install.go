@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/test/internal/proc"
 )
 
 // LocalSQSVersion is the version of the npm package local-aws-sqs that
@@ -76,7 +78,7 @@ func ensureLocalSQS(logf func(format string, args ...any)) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", fmt.Errorf("creating the local-aws-sqs cache directory: %w", err)
 	}
-	unlock, err := lockFile(dir + ".lock")
+	unlock, err := proc.LockFile(dir + ".lock")
 	if err != nil {
 		return "", fmt.Errorf("locking the local-aws-sqs install: %w", err)
 	}

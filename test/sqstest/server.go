@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/test/internal/proc"
 )
 
 // readyTimeout is how long server.js may take to print READY (a fraction of
@@ -101,7 +103,7 @@ func start(dir string) (*Server, error) {
 		return nil, fmt.Errorf("starting local-aws-sqs: %w", err)
 	}
 	s.stdin = stdin
-	ownProcessGroup(s.cmd)
+	proc.OwnProcessGroup(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting node %s: %w", filepath.Join(dir, "server.js"), err)
 	}
@@ -141,7 +143,7 @@ func (s *Server) Close() error {
 			return // already gone
 		default:
 		}
-		if kerr := killGroup(s.cmd); kerr != nil {
+		if kerr := proc.KillGroup(s.cmd); kerr != nil {
 			err = kerr
 		}
 		select {

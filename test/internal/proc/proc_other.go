@@ -1,13 +1,13 @@
 //go:build !linux
 
-package s3test
+package proc
 
 import "os/exec"
 
 // Elsewhere there is no flock or parent-death signal: installs are only
 // serialised within one process, and only the server process is killed.
-func lockFile(string) (func(), error) { return func() {}, nil }
+func LockFile(string) (func(), error) { return func() {}, nil }
 
-func ownProcessGroup(*exec.Cmd) {}
+func OwnProcessGroup(*exec.Cmd) {}
 
-func killGroup(cmd *exec.Cmd) error { return cmd.Process.Kill() }
+func KillGroup(cmd *exec.Cmd) error { return cmd.Process.Kill() }
