@@ -174,21 +174,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 // throwaway, so there is no graceful shutdown to wait for.
 func (s *Server) Close() error {
 	var err error
-	s.stop.Do(func() {
-		select {
-		case <-s.exited:
-			return // already gone
-		default:
-		}
-		if kerr := proc.KillGroup(s.cmd); kerr != nil {
-			err = kerr
-		}
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			err = errors.New("minio did not exit 10 s after SIGKILL")
-		}
-	})
+	s.stop.Do(func() { err = proc.Kill("minio", s.cmd, s.exited) })
 	return err
 }
 

@@ -2,7 +2,6 @@ package sqstest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -138,19 +137,7 @@ func (s *Server) Close() error {
 	var err error
 	s.stop.Do(func() {
 		defer s.stdin.Close()
-		select {
-		case <-s.exited:
-			return // already gone
-		default:
-		}
-		if kerr := proc.KillGroup(s.cmd); kerr != nil {
-			err = kerr
-		}
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			err = errors.New("local-aws-sqs did not exit 10 s after SIGKILL")
-		}
+		err = proc.Kill("local-aws-sqs", s.cmd, s.exited)
 	})
 	return err
 }
