@@ -19,34 +19,13 @@ import (
 
 // sqsPipeline is cloudtrail_s3 in SQS mode → opsworks → file.
 func sqsPipeline(p *pipeline, in, filterSO, queueURL, s3Endpoint string) string {
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
-	return fmt.Sprintf(`[SERVICE]
-    Flush        0.2
-    Grace        3
-    Log_Level    info
-    plugins_file %s
-
-[INPUT]
-    Name               cloudtrail_s3
-    Tag                cloudtrail
-    queue_url          %s
-    wait_time          1s
-    visibility_timeout 20s
-    region             us-east-1
-    endpoint           %s
-    force_path_style   on
-    batch_size         64K
-
-[FILTER]
-    Name   opsworks
-    Match  cloudtrail
-
-[OUTPUT]
-    Name   file
-    Match  opsworks.*
-    Path   %s
-    File   events.out
-`, p.path("plugins.conf"), queueURL, s3Endpoint, p.dir)
+	return inputConf(p, in, filterSO, fmt.Sprintf(`queue_url %s
+		wait_time 1s
+		visibility_timeout 20s
+		region us-east-1
+		endpoint %s
+		force_path_style on
+		batch_size 64K`, queueURL, s3Endpoint))
 }
 
 var receivedRe = regexp.MustCompile(`SQS messages: (\d+) received, (\d+) deleted`)

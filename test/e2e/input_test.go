@@ -91,9 +91,14 @@ func assertOnce(t *testing.T, want map[string]bool, events []outRecord, log stri
 	}
 }
 
-// inputPipeline is cloudtrail_s3 (local path) → opsworks → file.
-func inputPipeline(p *pipeline, in, filterSO, archive, state string) string {
+// inputConf is cloudtrail_s3 (with inputKeys, "key value" lines) →
+// opsworks → file events.out, with both plugins loaded.
+func inputConf(p *pipeline, in, filterSO, inputKeys string) string {
 	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	var keys strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(inputKeys), "\n") {
+		keys.WriteString("    " + strings.TrimSpace(line) + "\n")
+	}
 	return fmt.Sprintf(`[SERVICE]
     Flush        0.2
     Grace        3
@@ -103,10 +108,7 @@ func inputPipeline(p *pipeline, in, filterSO, archive, state string) string {
 [INPUT]
     Name        cloudtrail_s3
     Tag         cloudtrail
-    path        %s
-    state_dir   %s
-    batch_size  64K
-
+%s
 [FILTER]
     Name   opsworks
     Match  cloudtrail
@@ -116,7 +118,12 @@ func inputPipeline(p *pipeline, in, filterSO, archive, state string) string {
     Match  opsworks.*
     Path   %s
     File   events.out
-`, p.path("plugins.conf"), archive, state, p.dir)
+`, p.path("plugins.conf"), keys.String(), p.dir)
+}
+
+// inputPipeline reads a local archive.
+func inputPipeline(p *pipeline, in, filterSO, archive, state string) string {
+	return inputConf(p, in, filterSO, fmt.Sprintf("path %s\nstate_dir %s\nbatch_size 64K", archive, state))
 }
 
 // cloudtrail_s3 → opsworks → file in real Fluent Bit: every OpsWorks event of
@@ -173,33 +180,12 @@ func TestRealFluentBitInputMinIO(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 	p := newPipeline(t)
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
-	conf := fmt.Sprintf(`[SERVICE]
-    Flush        0.2
-    Grace        3
-    Log_Level    info
-    plugins_file %s
-
-[INPUT]
-    Name             cloudtrail_s3
-    Tag              cloudtrail
-    bucket           trail
-    org_id           o-e2etest123
-    region           us-east-1
-    endpoint         %s
-    force_path_style on
-    state_dir        %s
-
-[FILTER]
-    Name   opsworks
-    Match  cloudtrail
-
-[OUTPUT]
-    Name   file
-    Match  opsworks.*
-    Path   %s
-    File   events.out
-`, p.path("plugins.conf"), srv.Endpoint, t.TempDir(), p.dir)
+	conf := inputConf(p, in, filterSO, fmt.Sprintf(`bucket trail
+		org_id o-e2etest123
+		region us-east-1
+		endpoint %s
+		force_path_style on
+		state_dir %s`, srv.Endpoint, t.TempDir()))
 	log := p.run(bin, conf, func() bool {
 		return countLines(p.path("events.out")) >= len(want) && strings.Contains(readLog(p), "backfill finished")
 	})
