@@ -35,7 +35,7 @@ type Server struct {
 	Dir       string // data (Dir/data) and certificates (Dir/certs)
 
 	cmd     *exec.Cmd
-	output  *tailBuffer
+	output  *proc.TailBuffer
 	exited  chan struct{} // closed when the process has been waited for
 	waitErr error
 	stop    sync.Once
@@ -101,7 +101,7 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 		SecretKey: randomHex(20),
 		Region:    Region,
 		Dir:       dir,
-		output:    &tailBuffer{max: 16 << 10},
+		output:    &proc.TailBuffer{Max: 16 << 10},
 		exited:    make(chan struct{}),
 	}
 	if err := s.launch(bin, port); err != nil {
@@ -223,26 +223,3 @@ func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
 
 func randomBase64(n int) string { return base64.StdEncoding.EncodeToString(randomBytes(n)) }
 
-// tailBuffer keeps the last max bytes written to it; MinIO's log is only
-// needed when something went wrong, and then its end matters.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}

@@ -28,7 +28,7 @@ type Server struct {
 
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser // held open: server.js exits when it closes
-	output  *tailBuffer    // stdout after READY, and stderr
+	output  *proc.TailBuffer    // stdout after READY, and stderr
 	exited  chan struct{}  // closed when the process has been waited for
 	waitErr error
 	stop    sync.Once
@@ -90,7 +90,7 @@ func start(dir string) (*Server, error) {
 	s := &Server{
 		Region:    Region,
 		AccountID: AccountID,
-		output:    &tailBuffer{max: 16 << 10},
+		output:    &proc.TailBuffer{Max: 16 << 10},
 		exited:    make(chan struct{}),
 	}
 	ready := &readyWriter{out: s.output, line: make(chan string, 1)}
@@ -181,26 +181,3 @@ func (w *readyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// tailBuffer keeps the last max bytes written to it; the server's output is
-// only needed when something went wrong, and then its end matters.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}

@@ -3,6 +3,7 @@ package proc
 import (
 	"fmt"
 	"os/exec"
+	"sync"
 	"time"
 )
 
@@ -23,4 +24,29 @@ func Kill(name string, cmd *exec.Cmd, exited <-chan struct{}) error {
 		err = fmt.Errorf("%s did not exit 10 s after SIGKILL", name)
 	}
 	return err
+}
+
+// TailBuffer keeps the last Max bytes written to it: a server's output is
+// only needed when something went wrong, and then its end matters.
+type TailBuffer struct {
+	Max int
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *TailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.Max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *TailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
