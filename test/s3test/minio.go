@@ -222,4 +222,3 @@ func randomBytes(n int) []byte {
 func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
 
 func randomBase64(n int) string { return base64.StdEncoding.EncodeToString(randomBytes(n)) }
-

@@ -27,9 +27,9 @@ type Server struct {
 	AccountID string // always AccountID, in queue URLs and ARNs
 
 	cmd     *exec.Cmd
-	stdin   io.WriteCloser // held open: server.js exits when it closes
-	output  *proc.TailBuffer    // stdout after READY, and stderr
-	exited  chan struct{}  // closed when the process has been waited for
+	stdin   io.WriteCloser   // held open: server.js exits when it closes
+	output  *proc.TailBuffer // stdout after READY, and stderr
+	exited  chan struct{}    // closed when the process has been waited for
 	waitErr error
 	stop    sync.Once
 }
@@ -180,4 +180,3 @@ func (w *readyWriter) Write(p []byte) (int, error) {
 	w.buf = nil
 	return len(p), nil
 }
-
