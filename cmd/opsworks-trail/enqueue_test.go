@@ -3,16 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
@@ -52,14 +46,8 @@ func TestEnqueueUsageErrors(t *testing.T) {
 func TestEnqueueAnnouncesTheWindow(t *testing.T) {
 	sq := sqstest.Start(t)
 	queue := sq.CreateQueue(t, "enqueue", sqstest.QueueOptions{})
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer srv.Close()
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	endpoint, client := s3test.Fake(t, "trail")
 	ctx := context.Background()
-	if err := s3test.CreateBucket(ctx, client, "trail"); err != nil {
-		t.Fatal(err)
-	}
 	files := corpus.LogFiles(corpus.Options{Seed: 71, Events: 400, EventsPerFile: 20, OrgID: "o-enqueue1234"})
 	for i := range files {
 		files[i].Key = "my trail/" + files[i].Key // a prefix that S3 notifications encode
@@ -74,11 +62,11 @@ func TestEnqueueAnnouncesTheWindow(t *testing.T) {
 			want[f.Key] = true
 		}
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.FakeAccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.FakeSecretKey)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	code, out := runEnqueueCLI("-queue-url", queue, "-until", mid.Format("2006-01-02"), "-progress", "on",
-		"-input", "region=us-east-1", "-input", "endpoint="+srv.URL, "-input", "force_path_style=on", "-input", "org_id=o-enqueue1234",
+		"-input", "region=us-east-1", "-input", "endpoint="+endpoint, "-input", "force_path_style=on", "-input", "org_id=o-enqueue1234",
 		"s3://trail/my trail/")
 	if code != exitOK || !strings.Contains(out, "files announced") {
 		t.Fatalf("exit %d:\n%s", code, out)

@@ -2,15 +2,8 @@ package harness
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
 	"github.com/opsworks-trail/opsworks-trail/filter"
@@ -28,14 +21,8 @@ func TestInputSQSMode(t *testing.T) {
 	inputArtifacts(t)
 	sq := sqstest.Start(t)
 	queue := sq.CreateQueue(t, "harness", sqstest.QueueOptions{})
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer srv.Close()
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	endpoint, client := s3test.Fake(t, "trail")
 	ctx := context.Background()
-	if err := s3test.CreateBucket(ctx, client, "trail"); err != nil {
-		t.Fatal(err)
-	}
 	files := corpus.LogFiles(testArchive())
 	if _, err := s3test.UploadFiles(ctx, client, "trail", files, true); err != nil {
 		t.Fatal(err)
@@ -55,7 +42,7 @@ func TestInputSQSMode(t *testing.T) {
 
 	env := []string{"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
-	props := map[string]string{"queue_url": queue, "region": "us-east-1", "endpoint": srv.URL, "force_path_style": "on",
+	props := map[string]string{"queue_url": queue, "region": "us-east-1", "endpoint": endpoint, "force_path_style": "on",
 		"wait_time": "1s", "batch_size": "16K"}
 	r := runInput(t, env, props)
 	if r.exit != 0 {
