@@ -322,38 +322,28 @@ func (e *Engine) selectNotified(msg *message, n *Notification) []Object {
 }
 
 // notSelected says why a notified CloudTrail key is outside the
-// configured selection, or "".
+// configured selection, or "". The selection is the listers' own filter
+// (ListOptions.wants), so both modes read the same files.
 func (e *Engine) notSelected(k Key) string {
-	cfg := e.cfg
 	switch {
 	case k.Kind == KindDigest:
 		return "a digest file"
-	case k.Kind == KindInsight && !cfg.IncludeInsight:
+	case k.Kind == KindInsight && !e.cfg.IncludeInsight:
 		return "an Insights file (include_insight is off)"
-	case k.Kind != KindLog && k.Kind != KindInsight:
-		return "not a log file"
-	case cfg.OrgID != "" && k.OrgID != cfg.OrgID:
-		return "another organization than org_id"
-	case len(cfg.Accounts) > 0 && !contains(cfg.Accounts, k.Account):
-		return "an account not in accounts"
-	case len(cfg.Regions) > 0 && !contains(cfg.Regions, k.Region):
-		return "a region not in regions"
-	case !cfg.StartTime.IsZero() && k.Time.Before(cfg.StartTime):
-		return "delivered before start_time"
-	case !cfg.EndTime.IsZero() && !k.Time.Before(cfg.EndTime):
-		return "delivered at or after end_time"
+	}
+	opts := e.cfg.ListOptions()
+	end := opts.End
+	if end.IsZero() {
+		end = maxTime
+	}
+	if !opts.wants(k, opts.Start, end) {
+		return "outside org_id, accounts, regions, start_time or end_time"
 	}
 	return ""
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+// maxTime is the end of an unbounded selection.
+var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // dispatchNotified hands a notified object to a worker.
 func (e *Engine) dispatchNotified(o Object, msg *message) error {

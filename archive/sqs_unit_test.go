@@ -228,3 +228,36 @@ func TestSQSErrorReason(t *testing.T) {
 		}
 	}
 }
+
+// Notified keys are selected by the listers' own filter.
+func TestSQSNotSelected(t *testing.T) {
+	e := testEngine(t, filter.MapGetter{"queue_url": fakeQueueURL, "accounts": "111122223333", "regions": "us-east-1",
+		"start_time": "2024-03-01", "end_time": "2024-04-01"}, Deps{S3: newFakeS3(t).client, SQS: &fakeSQS{}})
+	key := func(account, region, stamp string) Key {
+		k, ok := ParseKey("AWSLogs/" + account + "/CloudTrail/" + region + "/" + stamp[:4] + "/" + stamp[4:6] + "/" + stamp[6:8] + "/" +
+			account + "_CloudTrail_" + region + "_" + stamp + "_abcdEFGH12345678.json.gz")
+		if !ok {
+			t.Fatalf("bad test key %s %s %s", account, region, stamp)
+		}
+		return k
+	}
+	tests := []struct {
+		key  Key
+		want string
+	}{
+		{key("111122223333", "us-east-1", "20240305T1200Z"), ""},
+		{key("444455556666", "us-east-1", "20240305T1200Z"), "outside"},
+		{key("111122223333", "eu-west-1", "20240305T1200Z"), "outside"},
+		{key("111122223333", "us-east-1", "20240229T2355Z"), "outside"},
+		{key("111122223333", "us-east-1", "20240401T0000Z"), "outside"},
+	}
+	for _, tt := range tests {
+		if got := e.notSelected(tt.key); tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.key.Path, got, tt.want)
+		}
+	}
+	digest, _ := ParseKey("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/05/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240305T120000Z.json.gz")
+	if got := e.notSelected(digest); got != "a digest file" {
+		t.Errorf("digest: %q", got)
+	}
+}
