@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"strings"
@@ -155,7 +154,7 @@ func (q *enqueuer) send(ctx context.Context, objs []Object) error {
 		}
 		if attempt > 0 {
 			q.retries.Add(int64(len(pending)))
-			if err := sleepCtx(ctx, backoffDelay(attempt-1)); err != nil {
+			if err := sleepCtx(ctx, jitteredBackoff(200*time.Millisecond, 10*time.Second, attempt-1)); err != nil {
 				return err
 			}
 		}
@@ -211,15 +210,6 @@ func (q *enqueuer) body(obj Object) string {
 // URL encoding (a space is "+"), with "/" left as it is.
 func EncodeNotificationKey(key string) string {
 	return strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
-}
-
-// backoffDelay is 200 ms·2^attempt with jitter, at most 10 s.
-func backoffDelay(attempt int) time.Duration {
-	d := 10 * time.Second
-	if attempt < 6 {
-		d = 200 * time.Millisecond << attempt
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -179,9 +179,15 @@ func (e *Engine) readOnce(o Object) (*Result, error) {
 // backoff is retryBase·2^attempt, capped at retryMax, with jitter so that
 // workers throttled together do not come back together.
 func (e *Engine) backoff(attempt int) time.Duration {
-	d := e.retryMax
-	if attempt < 30 && e.retryBase<<attempt < e.retryMax {
-		d = e.retryBase << attempt
+	return jitteredBackoff(e.retryBase, e.retryMax, attempt)
+}
+
+// jitteredBackoff is base·2^attempt capped at limit, then a random point in
+// its upper half.
+func jitteredBackoff(base, limit time.Duration, attempt int) time.Duration {
+	d := limit
+	if attempt < 30 && base<<attempt < limit {
+		d = base << attempt
 	}
 	return d/2 + rand.N(d/2+1)
 }
