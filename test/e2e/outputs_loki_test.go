@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/test/lokitest"
 )
 
 // captureLoki stands in for Loki's push API (POST /loki/api/v1/push). Fluent
@@ -257,93 +258,11 @@ func TestLokiLabelKeysAreStrings(t *testing.T) {
 
 // --- A real Loki -------------------------------------------------------------
 //
-// Loki cannot be installed with `go install` (its go.mod has replace
-// directives), so realLoki builds it from its module in a scratch module that
-// copies those directives, into the user's cache directory (minutes the first
-// time, reused afterwards). Without Go module access the test skips, saying so.
-
-const lokiVersion = "v3.7.8"
-
-var lokiBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// lokiBinary returns the cached Loki binary, building it if needed.
+// lokiBinary returns the Loki that `make test-deps` built (it builds one
+// when FLUENT_BIT_BIN is set, the only case in which a test uses it).
 func lokiBinary(t *testing.T) (string, error) {
 	t.Helper()
-	lokiBuild.once.Do(func() {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			lokiBuild.err = err
-			return
-		}
-		dir := filepath.Join(cache, "opsworks-trail", "loki-"+lokiVersion)
-		bin := filepath.Join(dir, "loki")
-		if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
-			lokiBuild.path = bin
-			return
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			lokiBuild.err = err
-			return
-		}
-		t.Logf("building Loki %s into %s (minutes the first time)", lokiVersion, dir)
-		lokiBuild.path, lokiBuild.err = buildLoki(dir, bin)
-	})
-	return lokiBuild.path, lokiBuild.err
-}
-
-func buildLoki(dir, bin string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	goCmd := func(args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = dir
-		// Nothing of this repository's Go settings may leak into Loki's build.
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-		return cmd.CombinedOutput()
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module lokibuild\n"), 0o644); err != nil {
-		return "", err
-	}
-	out, err := goCmd("mod", "download", "-json", "github.com/grafana/loki/v3@"+lokiVersion)
-	if err != nil {
-		return "", fmt.Errorf("downloading Loki: %v\n%s", err, tail(out))
-	}
-	var dl struct{ GoMod string }
-	if err := json.Unmarshal(out, &dl); err != nil || dl.GoMod == "" {
-		return "", fmt.Errorf("go mod download: %v\n%s", err, tail(out))
-	}
-	lokiMod, err := os.ReadFile(dl.GoMod)
-	if err != nil {
-		return "", err
-	}
-	// Loki's replace directives, except those to directories of its own
-	// repository (nested modules, fetched by their required version instead).
-	var mod strings.Builder
-	fmt.Fprintf(&mod, "module lokibuild\n\ngo %s\n\nrequire github.com/grafana/loki/v3 %s\n\n", goDirective(lokiMod), lokiVersion)
-	for _, line := range strings.Split(string(lokiMod), "\n") {
-		if strings.HasPrefix(line, "replace ") && !strings.Contains(line, "=> ./") && !strings.Contains(line, "=> ../") {
-			mod.WriteString(line + "\n")
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod.String()), 0o644); err != nil {
-		return "", err
-	}
-	tmp := bin + ".tmp"
-	if out, err := goCmd("build", "-o", tmp, "github.com/grafana/loki/v3/cmd/loki"); err != nil {
-		return "", fmt.Errorf("building Loki: %v\n%s", err, tail(out))
-	}
-	return bin, os.Rename(tmp, bin)
-}
-
-func goDirective(mod []byte) string {
-	if m := regexp.MustCompile(`(?m)^go (\S+)`).FindSubmatch(mod); m != nil {
-		return string(m[1])
-	}
-	return "1.24"
+	return lokitest.Find()
 }
 
 func tail(b []byte) string {
@@ -364,7 +283,7 @@ func realLoki(t *testing.T) string {
 	}
 	bin, err := lokiBinary(t)
 	if err != nil {
-		t.Skipf("no Loki binary (build from its Go module failed; needs module download access): %v", err)
+		t.Skipf("no Loki binary: %v", err)
 	}
 	dir := t.TempDir()
 	httpPort, grpcPort := shipFreePort(t), shipFreePort(t)

@@ -1,8 +1,9 @@
 // Package s3test is test infrastructure for code that reads CloudTrail
 // archives from S3:
 //
-//   - MinIO starts a real MinIO server on 127.0.0.1 for one test (installing
-//     the binary with `go install` on first use), with helpers to create
+//   - MinIO starts a real MinIO server on 127.0.0.1 for one test (the binary,
+//     pinned at MinIOVersion, is installed by `make test-deps` through
+//     EnsureMinIO; tests only look it up), with helpers to create
 //     buckets and upload generated archives (see package test/corpus).
 //   - FaultProxy sits in front of any S3 endpoint (MinIO, gofakes3) and
 //     injects the failures S3 produces in practice: throttling, 5xx, denied

@@ -3,6 +3,7 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,13 +15,18 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/test/internal/proc"
 )
 
-// MinIOPackage is what EnsureMinIO installs. MinIO publishes no semantic
-// version tags, so @latest resolves to a pseudo-version of its master
-// branch. Verified 2026-02: v0.0.0-20260212201848-7aac2a2c5b7c, whose go.mod
-// asks for go 1.24.0 (this repository's minimum too); it builds with Go
-// 1.26.8 in about two minutes from a cold module cache. If a later @latest
-// needs a newer Go than the one installed, pin that pseudo-version here.
-const MinIOPackage = "github.com/minio/minio@latest"
+// MinIOVersion is the MinIO that EnsureMinIO installs, pinned so that every
+// machine tests against the same server. MinIO publishes no semantic version
+// tags, so this is a pseudo-version of its master branch: the one @latest
+// resolved to on 2026-12-06 (commit 7aac2a2c5b7c of 2026-02-12), whose
+// go.mod asks for go 1.24.0 (this repository's minimum too). It builds with
+// Go 1.26.8 in a few minutes from a cold module cache. To move it, check the
+// new pseudo-version with `go list -m github.com/minio/minio@latest`, run the
+// suite, and change it here.
+const MinIOVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// MinIOPackage is what EnsureMinIO passes to go install.
+const MinIOPackage = "github.com/minio/minio@" + MinIOVersion
 
 // RequireMinIOEnv, when set (to anything), turns "MinIO cannot be installed"
 // from a skip into a failure, for CI jobs that must run the integration tests.
@@ -37,11 +43,28 @@ var install struct {
 	err  error
 }
 
+// FindMinIO returns the path of an installed minio binary, on PATH or in
+// $GOBIN or $GOPATH/bin, and never installs one: tests call it, so that no
+// test spends its time budget on a build. `make test-deps` (which runs
+// EnsureMinIO) installs it before the tests start.
+func FindMinIO() (string, error) {
+	dirs, err := goBinDirs()
+	if err != nil {
+		return "", err
+	}
+	if p := findMinIO(dirs); p != "" {
+		return p, nil
+	}
+	return "", fmt.Errorf("no minio binary of version %s on PATH or in %s: run `make test-deps` (it installs %s)", MinIOVersion, strings.Join(dirs, ", "), MinIOPackage)
+}
+
 // EnsureMinIO returns the path of a minio binary: one on PATH, else one in
 // $GOBIN or $GOPATH/bin, else it installs one there with `go install
 // MinIOPackage`, calling logf first because that takes minutes. One install
 // per process (sync.Once) and per machine (a file lock, so that test
 // binaries of several packages running at once do not build it twice).
+// The test-dependency step and the benchmark commands use it; tests use
+// FindMinIO.
 func EnsureMinIO(logf func(format string, args ...any)) (string, error) {
 	install.once.Do(func() { install.path, install.err = ensureMinIO(logf) })
 	return install.path, install.err
@@ -73,14 +96,23 @@ func ensureMinIO(logf func(format string, args ...any)) (string, error) {
 	return "", fmt.Errorf("go install %s succeeded but no minio binary is in %s", MinIOPackage, dirs[0])
 }
 
-// findMinIO looks on PATH, then in the directories go install writes to.
+// findMinIO looks on PATH, then in the directories go install writes to,
+// for a minio binary built from MinIOVersion (its Go build information says
+// which module version it is), so that an older or newer MinIO left on the
+// machine is not used in its place.
 func findMinIO(dirs []string) string {
+	var candidates []string
 	if p, err := exec.LookPath("minio"); err == nil {
-		return p
+		candidates = append(candidates, p)
 	}
 	for _, d := range dirs {
-		p := filepath.Join(d, "minio")
-		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+		candidates = append(candidates, filepath.Join(d, "minio"))
+	}
+	for _, p := range candidates {
+		if info, err := os.Stat(p); err != nil || !info.Mode().IsRegular() || info.Mode()&0o111 == 0 {
+			continue
+		}
+		if bi, err := buildinfo.ReadFile(p); err == nil && bi.Main.Path == "github.com/minio/minio" && bi.Main.Version == MinIOVersion {
 			return p
 		}
 	}

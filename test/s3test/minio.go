@@ -42,17 +42,17 @@ type Server struct {
 }
 
 // MinIO starts a MinIO server for the test and stops it when the test ends.
-// The binary is found or installed by EnsureMinIO; when that fails the test
-// is skipped, or fails if RequireMinIOEnv is set. With -short the test is
-// skipped unless RequireMinIOEnv is set, because a first install takes
-// minutes.
+// The binary is looked up by FindMinIO (`make test-deps` installs it); when
+// there is none the test is skipped, or fails if RequireMinIOEnv is set (as
+// `make test` sets it). With -short the test is skipped unless
+// RequireMinIOEnv is set.
 func MinIO(t testing.TB) *Server {
 	t.Helper()
 	required := os.Getenv(RequireMinIOEnv) != ""
 	if testing.Short() && !required {
 		t.Skipf("s3test: MinIO tests do not run with -short (set %s to force them)", RequireMinIOEnv)
 	}
-	bin, err := EnsureMinIO(t.Logf)
+	bin, err := FindMinIO()
 	if err != nil {
 		if required {
 			t.Fatalf("s3test: MinIO is required (%s is set) but unavailable: %v", RequireMinIOEnv, err)

@@ -8,8 +8,9 @@
 //     LocalSQSVersion), which speaks the JSON protocol of aws-sdk-go-v2 and
 //     computes MD5OfBody, which the SDK verifies. EnsureLocalSQS installs it
 //     once per machine into ~/.cache/opsworks-trail (or $XDG_CACHE_HOME);
-//     it needs Node.js 18 or later and npm. Without them tests skip, unless
-//     RequireSQSEnv is set.
+//     it needs Node.js 18 or later and npm. `make test-deps` runs it before
+//     the tests, which only look it up (FindLocalSQS): without it they skip,
+//     unless RequireSQSEnv is set (as `make test` sets it).
 //   - Client and NewClient make SDK clients with static credentials;
 //     CreateQueue and CreateQueueWithDLQ create standard queues with a
 //     visibility timeout and a redrive policy; SendBodies sends bodies in

@@ -63,6 +63,30 @@ func EnsureLocalSQS(logf func(format string, args ...any)) (dir string, err erro
 	return install.dir, install.err
 }
 
+// FindLocalSQS returns the directory EnsureLocalSQS installs into when it
+// holds local-aws-sqs@LocalSQSVersion, and never runs npm: tests call it, so
+// that no test spends its time budget on an install. `make test-deps` (which
+// runs EnsureLocalSQS) installs it before the tests start. A server.js left
+// by an older version of this package is replaced (a local file write).
+func FindLocalSQS() (string, error) {
+	if err := checkNode(); err != nil {
+		return "", err
+	}
+	dir, err := installDir()
+	if err != nil {
+		return "", err
+	}
+	if !installed(dir) {
+		return "", fmt.Errorf("local-aws-sqs@%s is not installed in %s: run `make test-deps`", LocalSQSVersion, dir)
+	}
+	if !serverCurrent(dir) {
+		if err := writeServerJS(dir); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
 func ensureLocalSQS(logf func(format string, args ...any)) (string, error) {
 	if err := checkNode(); err != nil {
 		return "", err

@@ -35,9 +35,9 @@ type Server struct {
 }
 
 // Start starts a server for the test and stops it when the test ends. The
-// package is found or installed by EnsureLocalSQS; when that fails (no
-// node, no npm, no registry) the test is skipped, or fails if RequireSQSEnv
-// is set. A server that is installed but does not start fails the test.
+// package is looked up by FindLocalSQS (`make test-deps` installs it); when
+// it is missing (or node is) the test is skipped, or fails if RequireSQSEnv
+// is set (as `make test` sets it). A server that is installed but does not start fails the test.
 // Every server is new and empty; starting one takes about 100 ms.
 func Start(t testing.TB) *Server {
 	t.Helper()
@@ -54,11 +54,12 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// ensureOrSkip is EnsureLocalSQS for a test: a failure skips it, or fails
-// it if RequireSQSEnv is set.
+// ensureOrSkip is FindLocalSQS for a test: a failure skips it, or fails it
+// if RequireSQSEnv is set. After it, StartProcess finds the install and
+// never runs npm.
 func ensureOrSkip(t testing.TB) {
 	t.Helper()
-	if _, err := EnsureLocalSQS(t.Logf); err != nil {
+	if _, err := FindLocalSQS(); err != nil {
 		if os.Getenv(RequireSQSEnv) != "" {
 			t.Fatalf("sqstest: local-aws-sqs is required (%s is set) but unavailable: %v", RequireSQSEnv, err)
 		}
