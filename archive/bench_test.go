@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
@@ -33,7 +34,7 @@ func totalSize(files [][]byte) int64 {
 // kept events only (what the input does).
 func BenchmarkPushDown(b *testing.B) {
 	files := benchFiles(b)
-	cfg, _ := filter.LoadConfig(filter.MapGetter{"source_key": "log", "retag": "off"})
+	cfg, _ := filter.LoadConfig(config.MapGetter{"source_key": "log", "retag": "off"})
 	r := NewObjectReader(ReadOptions{EventSources: PushDownSources(cfg)})
 	p := filter.NewProcessor(cfg, func(string) {})
 	var res filter.Result
@@ -59,7 +60,7 @@ func BenchmarkPushDown(b *testing.B) {
 // which decodes every event (the alternative without the push-down).
 func BenchmarkWholeFile(b *testing.B) {
 	files := benchFiles(b)
-	cfg, _ := filter.LoadConfig(filter.MapGetter{"source_key": "log", "retag": "off", "max_event_size": "64M"})
+	cfg, _ := filter.LoadConfig(config.MapGetter{"source_key": "log", "retag": "off", "max_event_size": "64M"})
 	p := filter.NewProcessor(cfg, func(string) {})
 	var res filter.Result
 	var chunk []byte
@@ -105,7 +106,7 @@ func BenchmarkEngineLocal(b *testing.B) {
 				fsys[f.Key] = &fstest.MapFile{Data: gzipped(b, f.Body)}
 				size += int64(len(f.Body))
 			}
-			set := filter.MapGetter{"path": "/bench"}
+			set := config.MapGetter{"path": "/bench"}
 			if bc.sources != "" {
 				set["event_sources"] = bc.sources
 			}

@@ -18,7 +18,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/config"
 )
 
 // isolateAWSEnv clears every environment variable the SDK's default chain
@@ -68,7 +68,7 @@ func newRecordedFake(t *testing.T) (string, *authRecorder) {
 	return server.URL, rec
 }
 
-func mustInputConfig(t *testing.T, m filter.MapGetter) *InputConfig {
+func mustInputConfig(t *testing.T, m config.MapGetter) *InputConfig {
 	t.Helper()
 	cfg, err := LoadInputConfig(m)
 	if err != nil {
@@ -81,13 +81,13 @@ func TestNewS3ClientRegion(t *testing.T) {
 	dir := isolateAWSEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	_, err := NewS3Client(context.Background(), mustInputConfig(t, filter.MapGetter{"bucket": testBucket}))
+	_, err := NewS3Client(context.Background(), mustInputConfig(t, config.MapGetter{"bucket": testBucket}))
 	if err == nil || !strings.HasPrefix(err.Error(), "region: ") {
 		t.Fatalf("no region: got %v, want an error naming region", err)
 	}
 	// The chain's region (a profile) is enough.
 	os.WriteFile(filepath.Join(dir, "config"), []byte("[profile audit]\nregion = eu-west-1\n"), 0o600)
-	c, err := NewS3Client(context.Background(), mustInputConfig(t, filter.MapGetter{"bucket": testBucket, "profile": "audit"}))
+	c, err := NewS3Client(context.Background(), mustInputConfig(t, config.MapGetter{"bucket": testBucket, "profile": "audit"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +95,14 @@ func TestNewS3ClientRegion(t *testing.T) {
 		t.Errorf("region from profile = %q", got)
 	}
 	// The key wins over the chain; max_retries sets the SDK's attempts.
-	c, err = NewS3Client(context.Background(), mustInputConfig(t, filter.MapGetter{"bucket": testBucket, "profile": "audit", "region": "us-west-2", "max_retries": "7"}))
+	c, err = NewS3Client(context.Background(), mustInputConfig(t, config.MapGetter{"bucket": testBucket, "profile": "audit", "region": "us-west-2", "max_retries": "7"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o := c.(*s3.Client).Options(); o.Region != "us-west-2" || o.Retryer.MaxAttempts() != 8 {
 		t.Errorf("region %q, attempts %d", o.Region, o.Retryer.MaxAttempts())
 	}
-	if _, err := NewS3Client(context.Background(), mustInputConfig(t, filter.MapGetter{"bucket": testBucket, "profile": "nosuch"})); err == nil || !strings.HasPrefix(err.Error(), "profile: ") {
+	if _, err := NewS3Client(context.Background(), mustInputConfig(t, config.MapGetter{"bucket": testBucket, "profile": "nosuch"})); err == nil || !strings.HasPrefix(err.Error(), "profile: ") {
 		t.Errorf("unknown profile: %v", err)
 	}
 }
@@ -112,7 +112,7 @@ func TestNewS3ClientEndpointAndEnvCredentials(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	url, rec := newRecordedFake(t)
-	c, err := NewS3Client(context.Background(), mustInputConfig(t, filter.MapGetter{"bucket": testBucket, "region": "us-east-1", "endpoint": url, "force_path_style": "on"}))
+	c, err := NewS3Client(context.Background(), mustInputConfig(t, config.MapGetter{"bucket": testBucket, "region": "us-east-1", "endpoint": url, "force_path_style": "on"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestNewS3ClientAssumeRole(t *testing.T) {
 	var form map[string]string
 	t.Setenv("AWS_ENDPOINT_URL_STS", fakeSTS(t, &form))
 	url, rec := newRecordedFake(t)
-	c, err := NewS3Client(context.Background(), mustInputConfig(t, filter.MapGetter{"bucket": testBucket, "region": "us-east-1",
+	c, err := NewS3Client(context.Background(), mustInputConfig(t, config.MapGetter{"bucket": testBucket, "region": "us-east-1",
 		"endpoint": url, "force_path_style": "on", "role_arn": "arn:aws:iam::111122223333:role/audit", "external_id": "ext-42"}))
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestS3AccessCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.client.S3API = f.client
-			a := &s3Access{client: tt.client, cfg: mustInputConfig(t, filter.MapGetter{"bucket": testBucket}), warn: t.Logf}
+			a := &s3Access{client: tt.client, cfg: mustInputConfig(t, config.MapGetter{"bucket": testBucket}), warn: t.Logf}
 			err := a.check(context.Background())
 			if len(tt.want) == 0 {
 				if err != nil {
@@ -253,12 +253,12 @@ func TestS3AccessCheck(t *testing.T) {
 func TestS3AccessCheckEmptyAndMissingBucket(t *testing.T) {
 	f := newFakeS3(t)
 	var warned []string
-	a := &s3Access{client: f.client, cfg: mustInputConfig(t, filter.MapGetter{"bucket": testBucket, "accounts": "111122223333"}),
+	a := &s3Access{client: f.client, cfg: mustInputConfig(t, config.MapGetter{"bucket": testBucket, "accounts": "111122223333"}),
 		warn: func(format string, args ...any) { warned = append(warned, format) }}
 	if err := a.check(context.Background()); err != nil || len(warned) != 1 {
 		t.Fatalf("empty archive: err %v, warnings %v", err, warned)
 	}
-	a.cfg = mustInputConfig(t, filter.MapGetter{"bucket": "no-such-bucket"})
+	a.cfg = mustInputConfig(t, config.MapGetter{"bucket": "no-such-bucket"})
 	if err := a.check(context.Background()); err == nil || !strings.Contains(err.Error(), "no-such-bucket") {
 		t.Fatalf("missing bucket: %v", err)
 	}

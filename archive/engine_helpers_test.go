@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
@@ -112,7 +113,7 @@ func decodeRecords(t *testing.T, chunk []byte) []record {
 }
 
 // testEngine builds an engine with fast retries and a log kept for the test.
-func testEngine(t *testing.T, set filter.MapGetter, deps Deps) *Engine {
+func testEngine(t *testing.T, set config.MapGetter, deps Deps) *Engine {
 	t.Helper()
 	cfg, err := LoadInputConfig(set)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 )
 
@@ -31,12 +32,12 @@ func TestEngineBackfillS3(t *testing.T) {
 	all := func(string) bool { return true }
 	tests := []struct {
 		name string
-		set  filter.MapGetter
+		set  config.MapGetter
 		keep func(string) bool
 	}{
-		{"opsworks events", filter.MapGetter{}, func(s string) bool { return isOpsWorks[s] }},
-		{"push-down off", filter.MapGetter{"event_sources": ""}, all},
-		{"one source", filter.MapGetter{"event_sources": "opsworks-cm.amazonaws.com", "workers": "1"}, func(s string) bool { return s == "opsworks-cm.amazonaws.com" }},
+		{"opsworks events", config.MapGetter{}, func(s string) bool { return isOpsWorks[s] }},
+		{"push-down off", config.MapGetter{"event_sources": ""}, all},
+		{"one source", config.MapGetter{"event_sources": "opsworks-cm.amazonaws.com", "workers": "1"}, func(s string) bool { return s == "opsworks-cm.amazonaws.com" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +69,7 @@ func TestEngineObjectMode(t *testing.T) {
 	fx := newTrailFixture(22)
 	f := newFakeS3(t)
 	fx.putS3(t, f)
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "record_mode": "object"}, Deps{S3: f.client, Now: fixedClock(fx.now)})
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "record_mode": "object"}, Deps{S3: f.client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestEngineLocal(t *testing.T) {
 	fx := newTrailFixture(23)
 	fsys := fx.mapFS(t)
 	fsys["copy/stray/notes.json"] = &fstest.MapFile{Data: []byte(`{"Records":[{"eventSource":"opsworks.amazonaws.com","eventID":"stray-1","eventTime":"2024-01-01T00:00:00Z"}]}`)}
-	e := testEngine(t, filter.MapGetter{"path": "/archive/copy"}, Deps{FS: mustSub(t, fsys, "copy"), Now: fixedClock(fx.now)})
+	e := testEngine(t, config.MapGetter{"path": "/archive/copy"}, Deps{FS: mustSub(t, fsys, "copy"), Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestEngineLocal(t *testing.T) {
 }
 
 func TestEngineLocalMissingPath(t *testing.T) {
-	e := testEngine(t, filter.MapGetter{"path": filepath.Join(t.TempDir(), "nothing")}, Deps{})
+	e := testEngine(t, config.MapGetter{"path": filepath.Join(t.TempDir(), "nothing")}, Deps{})
 	if err := e.Start(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "path: ") {
 		t.Fatalf("Start: %v", err)
 	}
@@ -138,7 +139,7 @@ func TestEngineBufferBound(t *testing.T) {
 	fx.putS3(t, f)
 	client := &countingS3{S3API: f.client}
 	const limit = 4000
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "buffer_size": "4K", "event_sources": "*", "workers": "3"},
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "buffer_size": "4K", "event_sources": "*", "workers": "3"},
 		Deps{S3: client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestEngineBatchesKeepObjectsWhole(t *testing.T) {
 	fx := newTrailFixture(25)
 	f := newFakeS3(t)
 	fx.putS3(t, f)
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "event_sources": "*"}, Deps{S3: f.client, Now: fixedClock(fx.now)})
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "event_sources": "*"}, Deps{S3: f.client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestEnginePauseResume(t *testing.T) {
 	f := newFakeS3(t)
 	fx.putS3(t, f)
 	client := &countingS3{S3API: f.client, delay: 3 * time.Millisecond}
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "workers": "2"}, Deps{S3: client, Now: fixedClock(fx.now)})
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "workers": "2"}, Deps{S3: client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestEngineCheckpointRestart(t *testing.T) {
 	f := newFakeS3(t)
 	fx.putS3(t, f)
 	state := t.TempDir()
-	set := filter.MapGetter{"bucket": testBucket, "state_dir": state, "event_sources": "*", "buffer_size": "8K"}
+	set := config.MapGetter{"bucket": testBucket, "state_dir": state, "event_sources": "*", "buffer_size": "8K"}
 	deps := Deps{S3: f.client, Now: fixedClock(fx.now)}
 
 	e1 := testEngine(t, set, deps)
@@ -281,7 +282,7 @@ func TestEngineFollowLateArrival(t *testing.T) {
 	fx := newTrailFixture(28)
 	f := newFakeS3(t)
 	fx.putS3(t, f)
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "follow": "on", "poll_interval": "20ms", "state_dir": t.TempDir()},
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "follow": "on", "poll_interval": "20ms", "state_dir": t.TempDir()},
 		Deps{S3: f.client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -352,7 +353,7 @@ func TestEngineBadObjects(t *testing.T) {
 		}
 		return nil
 	}}
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket}, Deps{S3: client, Now: fixedClock(utc("2024-06-01T02:00:00Z"))})
+	e := testEngine(t, config.MapGetter{"bucket": testBucket}, Deps{S3: client, Now: fixedClock(utc("2024-06-01T02:00:00Z"))})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +424,7 @@ func TestEngineRetries(t *testing.T) {
 			}
 			return nil
 		}}
-	set := filter.MapGetter{"bucket": testBucket, "state_dir": state, "max_retries": "3"}
+	set := config.MapGetter{"bucket": testBucket, "state_dir": state, "max_retries": "3"}
 	e := testEngine(t, set, Deps{S3: client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -488,7 +489,7 @@ func TestEngineAccessDenied(t *testing.T) {
 		{&deniedS3{S3API: f.client, denyGet: true, denyHead: true}, "s3:GetObject on arn:aws:s3:::" + testBucket + "/AWSLogs/"},
 		{&deniedS3{S3API: f.client, denyGet: true, kmsKey: "arn:aws:kms:us-east-1:111122223333:key/k"}, "kms:Decrypt on arn:aws:kms:us-east-1:111122223333:key/k"},
 	} {
-		e := testEngine(t, filter.MapGetter{"bucket": testBucket, "state_dir": t.TempDir()}, Deps{S3: tt.client})
+		e := testEngine(t, config.MapGetter{"bucket": testBucket, "state_dir": t.TempDir()}, Deps{S3: tt.client})
 		err := e.Start(context.Background())
 		var ae *AccessError
 		if !errors.As(err, &ae) || !strings.Contains(err.Error(), tt.want) {
@@ -505,7 +506,7 @@ func TestEngineStopIdempotentAndSaves(t *testing.T) {
 	f := newFakeS3(t)
 	fx.putS3(t, f)
 	state := t.TempDir()
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "state_dir": state}, Deps{S3: f.client, Now: fixedClock(fx.now)})
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "state_dir": state}, Deps{S3: f.client, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +530,7 @@ func TestEngineStopIdempotentAndSaves(t *testing.T) {
 		e.Commit(b)
 	}
 
-	never := testEngine(t, filter.MapGetter{"bucket": testBucket}, Deps{S3: f.client})
+	never := testEngine(t, config.MapGetter{"bucket": testBucket}, Deps{S3: f.client})
 	if sum := never.Stop(); sum.ObjectsRead != 0 {
 		t.Errorf("Stop without Start: %+v", sum)
 	}
@@ -541,7 +542,7 @@ func TestEngineProgressAndSummary(t *testing.T) {
 	f := newFakeS3(t)
 	fx.putS3(t, f)
 	var log logRecorder
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket, "progress_interval": "1"},
+	e := testEngine(t, config.MapGetter{"bucket": testBucket, "progress_interval": "1"},
 		Deps{S3: f.client, Now: fixedClock(fx.now), Logf: func(level int, format string, args ...any) { log.Logf(format, args...) }})
 	e.cfg.ProgressInterval = 5 * time.Millisecond
 	client := &countingS3{S3API: f.client, delay: time.Millisecond}
@@ -595,7 +596,7 @@ func TestEngineRetriesBrokenBody(t *testing.T) {
 	fx := newTrailFixture(33)
 	f := newFakeS3(t)
 	fx.putS3(t, f)
-	e := testEngine(t, filter.MapGetter{"bucket": testBucket}, Deps{S3: &brokenBodyS3{S3API: f.client, seen: map[string]bool{}}, Now: fixedClock(fx.now)})
+	e := testEngine(t, config.MapGetter{"bucket": testBucket}, Deps{S3: &brokenBodyS3{S3API: f.client, seen: map[string]bool{}}, Now: fixedClock(fx.now)})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
@@ -28,7 +29,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	cfg, err := filter.LoadConfig(filter.MapGetter{"source_key": "log", "retag": "off"})
+	cfg, err := filter.LoadConfig(config.MapGetter{"source_key": "log", "retag": "off"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/config"
 )
 
 // DefaultEventSources is the default event_sources push-down: the two
@@ -23,7 +23,7 @@ const (
 // InputOptions is the complete list of keys the cloudtrail_s3 input
 // accepts, with their defaults, in README order (the plugin builds its
 // config map from it).
-var InputOptions = []filter.Option{
+var InputOptions = []config.Option{
 	{Key: "bucket", Default: "", Description: "S3 bucket of the trail (S3 mode). Exactly one of `bucket`, `path` and `queue_url` is required."},
 	{Key: "prefix", Default: DefaultPrefix, Description: "The trail's S3 key prefix, or the path up to `AWSLogs/` (S3 mode)."},
 	{Key: "path", Default: "", Description: "Local directory holding a copy of the archive (local mode), e.g. from `aws s3 sync`."},
@@ -144,13 +144,13 @@ func inputDefault(key string) string {
 
 // explicitlyEmpty reports whether g has key set to an empty value. Getter
 // returns "" for unset keys too, so this needs a getter that can tell: one
-// with Lookup(key) (string, bool), or a filter.MapGetter.
-func explicitlyEmpty(g filter.Getter, key string) bool {
+// with Lookup(key) (string, bool), or a config.MapGetter.
+func explicitlyEmpty(g config.Getter, key string) bool {
 	switch l := g.(type) {
 	case interface{ Lookup(string) (string, bool) }:
 		v, ok := l.Lookup(key)
 		return ok && strings.TrimSpace(v) == ""
-	case filter.MapGetter:
+	case config.MapGetter:
 		v, ok := l[key]
 		return ok && strings.TrimSpace(v) == ""
 	}
@@ -159,7 +159,7 @@ func explicitlyEmpty(g filter.Getter, key string) bool {
 
 // LoadInputConfig reads every key through g, applies defaults and
 // validates. Errors start with the key they are about ("workers: …").
-func LoadInputConfig(g filter.Getter) (*InputConfig, error) {
+func LoadInputConfig(g config.Getter) (*InputConfig, error) {
 	get := func(key string) string {
 		if v := strings.TrimSpace(g.Get(key)); v != "" {
 			return v
@@ -168,7 +168,7 @@ func LoadInputConfig(g filter.Getter) (*InputConfig, error) {
 	}
 	c := &InputConfig{
 		Bucket: get("bucket"), Prefix: get("prefix"), Path: get("path"),
-		Accounts: filter.SplitList(get("accounts")), Regions: filter.SplitList(get("regions")), OrgID: get("org_id"),
+		Accounts: config.SplitList(get("accounts")), Regions: config.SplitList(get("regions")), OrgID: get("org_id"),
 		RecordMode: strings.ToLower(get("record_mode")), StateDir: get("state_dir"),
 		Region: get("region"), Profile: get("profile"), RoleARN: get("role_arn"), ExternalID: get("external_id"),
 		Endpoint: get("endpoint"), QueueURL: get("queue_url"),
@@ -191,7 +191,7 @@ func parseEventSources(v string, empty bool) []string {
 	if empty || v == "*" {
 		return nil
 	}
-	return filter.SplitList(v)
+	return config.SplitList(v)
 }
 
 func (c *InputConfig) loadBools(get func(string) string) error {
@@ -200,7 +200,7 @@ func (c *InputConfig) loadBools(get func(string) string) error {
 		dst *bool
 	}{{"discover_orgs", &c.DiscoverOrgs}, {"follow", &c.Follow}, {"include_insight", &c.IncludeInsight}, {"force_path_style", &c.ForcePathStyle}}
 	for _, b := range bools {
-		v, err := filter.ParseBool(b.key, get(b.key))
+		v, err := config.ParseBool(b.key, get(b.key))
 		if err != nil {
 			return err
 		}
@@ -260,7 +260,7 @@ func (c *InputConfig) loadNumbers(get func(string) string) error {
 		dst *int
 	}{{"buffer_size", &c.BufferSize}, {"batch_size", &c.BatchSize}, {"max_object_size", &c.MaxObjectSize}}
 	for _, s := range sizes {
-		v, err := filter.ParseSize(get(s.key))
+		v, err := config.ParseSize(get(s.key))
 		if err != nil {
 			return fmt.Errorf("%s: %v", s.key, err)
 		}
@@ -385,7 +385,7 @@ func checkHTTPURL(key, v string) error {
 
 // checkModeKeys rejects keys set for the other mode, so that a setting
 // that would be ignored is never silently ignored.
-func checkModeKeys(g filter.Getter) error {
+func checkModeKeys(g config.Getter) error {
 	set := func(k string) bool { return strings.TrimSpace(g.Get(k)) != "" }
 	if set("queue_url") {
 		for _, p := range pollingOnlyKeys {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
@@ -42,7 +43,7 @@ func (m *minioEnv) client(maxAttempts int) *s3.Client {
 
 func (m *minioEnv) engine(t *testing.T, props map[string]string, maxAttempts int) *archive.Engine {
 	t.Helper()
-	g := filter.MapGetter{"bucket": bucket, "region": "us-east-1", "endpoint": m.proxy.URL, "force_path_style": "on", "progress_interval": "0"}
+	g := config.MapGetter{"bucket": bucket, "region": "us-east-1", "endpoint": m.proxy.URL, "force_path_style": "on", "progress_interval": "0"}
 	for k, v := range props {
 		g[k] = v
 	}

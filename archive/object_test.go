@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
@@ -124,7 +125,7 @@ func TestPushDownMatchesFilter(t *testing.T) {
 	}
 	for name, doc := range docs {
 		for _, keepOther := range []bool{false, true} {
-			cfg, err := filter.LoadConfig(filter.MapGetter{"source_key": "log", "retag": "off", "keep_other_events": strconv.FormatBool(keepOther)})
+			cfg, err := filter.LoadConfig(config.MapGetter{"source_key": "log", "retag": "off", "keep_other_events": strconv.FormatBool(keepOther)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
 )
@@ -38,7 +38,7 @@ func startSQS(t *testing.T) *sqsEnv {
 // consumer starts an engine in SQS mode on queueURL.
 func (env *sqsEnv) consumer(t *testing.T, queueURL string, props map[string]string, s3api archive.S3API) *archive.Engine {
 	t.Helper()
-	g := filter.MapGetter{"queue_url": queueURL, "region": "us-east-1", "progress_interval": "0", "wait_time": "1s",
+	g := config.MapGetter{"queue_url": queueURL, "region": "us-east-1", "progress_interval": "0", "wait_time": "1s",
 		"visibility_timeout": "30s", "max_retries": "1"}
 	for k, v := range props {
 		g[k] = v
@@ -216,7 +216,7 @@ func TestSQSEnqueueThreeConsumers(t *testing.T) {
 	env.srv.UploadArchive(t, bucket, files, true)
 	queue := env.sqs.CreateQueue(t, "backfill", sqstest.QueueOptions{})
 
-	cfg, err := archive.LoadInputConfig(filter.MapGetter{"bucket": bucket, "start_time": "2022-06-01", "end_time": "2022-06-04"})
+	cfg, err := archive.LoadInputConfig(config.MapGetter{"bucket": bucket, "start_time": "2022-06-01", "end_time": "2022-06-04"})
 	if err != nil {
 		t.Fatal(err)
 	}

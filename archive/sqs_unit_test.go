@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/config"
 )
 
 // fakeSQS is an in-memory queue for the error paths that a real server
@@ -132,7 +132,7 @@ func TestSQSStartupCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log logLines
-			e := testEngine(t, filter.MapGetter{"queue_url": fakeQueueURL, "progress_interval": "0"}, Deps{S3: newFakeS3(t).client, SQS: tt.fake, Logf: log.logf})
+			e := testEngine(t, config.MapGetter{"queue_url": fakeQueueURL, "progress_interval": "0"}, Deps{S3: newFakeS3(t).client, SQS: tt.fake, Logf: log.logf})
 			err := e.Start(context.Background())
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("Start: %v, want %q", err, tt.want)
@@ -149,7 +149,7 @@ func TestSQSStartupCheck(t *testing.T) {
 func TestSQSReceiveDeniedIsRetried(t *testing.T) {
 	var log logLines
 	fake := &fakeSQS{receiveErr: apiError("AccessDenied")}
-	e := testEngine(t, filter.MapGetter{"queue_url": fakeQueueURL, "progress_interval": "0"}, Deps{S3: newFakeS3(t).client, SQS: fake, Logf: log.logf})
+	e := testEngine(t, config.MapGetter{"queue_url": fakeQueueURL, "progress_interval": "0"}, Deps{S3: newFakeS3(t).client, SQS: fake, Logf: log.logf})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestSQSDeleteFailureIsCounted(t *testing.T) {
 		`{"Service":"Amazon S3","Event":"s3:TestEvent"}`,
 		`{"s3Bucket":"` + testBucket + `","s3ObjectKey":["` + fx.files[0].Key + `"]}`,
 	}, deleteFail: map[string]bool{"rh-m100": true}}
-	e := testEngine(t, filter.MapGetter{"queue_url": fakeQueueURL, "progress_interval": "0"}, Deps{S3: s3f.client, SQS: fake, Logf: log.logf})
+	e := testEngine(t, config.MapGetter{"queue_url": fakeQueueURL, "progress_interval": "0"}, Deps{S3: s3f.client, SQS: fake, Logf: log.logf})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestSQSErrorReason(t *testing.T) {
 
 // Notified keys are selected by the listers' own filter.
 func TestSQSNotSelected(t *testing.T) {
-	e := testEngine(t, filter.MapGetter{"queue_url": fakeQueueURL, "accounts": "111122223333", "regions": "us-east-1",
+	e := testEngine(t, config.MapGetter{"queue_url": fakeQueueURL, "accounts": "111122223333", "regions": "us-east-1",
 		"start_time": "2024-03-01", "end_time": "2024-04-01"}, Deps{S3: newFakeS3(t).client, SQS: &fakeSQS{}})
 	key := func(account, region, stamp string) Key {
 		k, ok := ParseKey("AWSLogs/" + account + "/CloudTrail/" + region + "/" + stamp[:4] + "/" + stamp[4:6] + "/" + stamp[6:8] + "/" +

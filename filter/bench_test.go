@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
@@ -55,7 +56,7 @@ func BenchmarkFilterChunk(b *testing.B) {
 		for _, shape := range []string{"event", "logfile", "text"} {
 			b.Run(fmt.Sprintf("opsworks=%g%%/%s", share*100, shape), func(b *testing.B) {
 				chunk, n := benchChunk(b, share, shape)
-				opts := filter.MapGetter{}
+				opts := config.MapGetter{}
 				if shape == "text" {
 					opts["source_key"] = "log"
 				}

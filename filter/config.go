@@ -2,23 +2,12 @@ package filter
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/config"
 )
-
-// Getter is how configuration reaches the core: Fluent Bit's
-// flb_filter_get_property in the plugin, flags in the CLI, a map in tests.
-// It returns "" for keys that were not set.
-type Getter interface {
-	Get(key string) string
-}
-
-// MapGetter is a Getter over a map (tests, CLI).
-type MapGetter map[string]string
-
-func (m MapGetter) Get(key string) string { return m[key] }
 
 // Config is the typed filter configuration. Keys are documented in the README
 // ("Configuration"); Option lists them with defaults for the plugin's config map.
@@ -42,37 +31,30 @@ type Config struct {
 	WarningInterval    time.Duration
 }
 
-// Option describes one configuration key.
-type Option struct {
-	Key         string
-	Default     string
-	Description string
-}
-
 // DefaultRedactKeys are name fragments that mark a value as secret. Names are
 // compared lower-cased with '_' and '-' removed, so "CHEF_PIVOTAL_KEY",
 // "pivotalKey" and "pivotal-key" all match "pivotalkey".
 const DefaultRedactKeys = "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert,ssh_key"
 
 // Options is the complete list of keys the filter accepts, in README order.
-var Options = []Option{
-	{"event_sources", "opsworks.amazonaws.com,opsworks-cm.amazonaws.com", "Comma-separated eventSource values to keep."},
-	{"keep_other_events", "off", "Keep CloudTrail events from other sources (split and flattened, not classified, under the incoming tag) instead of dropping them."},
-	{"source_key", "", "Key whose string value holds CloudTrail JSON text (e.g. `log` from `tail` without a parser). Unset: records are read as structured maps."},
-	{"separator", "_", "Separator between path segments of flattened `userIdentity` keys."},
-	{"tag_prefix", "opsworks.", "Prefix of the tag each kept event is re-emitted with: `<tag_prefix><variant>`."},
-	{"retag", "on", "Re-emit kept events with `<tag_prefix><variant>` through an emitter input. `off` keeps the incoming tag and only adds the variant field."},
-	{"emitter_name", "emitter_for_<filter name>", "Name of the emitter input instance that re-emits tagged events (as in `rewrite_tag`)."},
-	{"emitter_storage.type", "memory", "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
-	{"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input; the filter's input is paused when it is reached."},
-	{"use_event_time", "on", "Set each event's record time from its `eventTime`."},
-	{"redact", "on", "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
-	{"redact_keys", DefaultRedactKeys, "Comma-separated name fragments that mark a value as sensitive."},
-	{"error_tag", "", "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
-	{"server_memory_size", "10000", "How many `serverName → engine` pairs to remember for classifying later OpsWorks CM events (0 disables)."},
-	{"max_depth", "64", "Maximum nesting depth of a record or JSON document."},
-	{"max_event_size", "4M", "Largest accepted event, in bytes (Fluent Bit size syntax: 512K, 4M; 1000-based). JSON text may be up to 64 times larger (a whole log file)."},
-	{"warning_interval", "10s", "At most one warning per kind of problem is logged per interval; the rest are counted."},
+var Options = []config.Option{
+	{Key: "event_sources", Default: "opsworks.amazonaws.com,opsworks-cm.amazonaws.com", Description: "Comma-separated eventSource values to keep."},
+	{Key: "keep_other_events", Default: "off", Description: "Keep CloudTrail events from other sources (split and flattened, not classified, under the incoming tag) instead of dropping them."},
+	{Key: "source_key", Default: "", Description: "Key whose string value holds CloudTrail JSON text (e.g. `log` from `tail` without a parser). Unset: records are read as structured maps."},
+	{Key: "separator", Default: "_", Description: "Separator between path segments of flattened `userIdentity` keys."},
+	{Key: "tag_prefix", Default: "opsworks.", Description: "Prefix of the tag each kept event is re-emitted with: `<tag_prefix><variant>`."},
+	{Key: "retag", Default: "on", Description: "Re-emit kept events with `<tag_prefix><variant>` through an emitter input. `off` keeps the incoming tag and only adds the variant field."},
+	{Key: "emitter_name", Default: "emitter_for_<filter name>", Description: "Name of the emitter input instance that re-emits tagged events (as in `rewrite_tag`)."},
+	{Key: "emitter_storage.type", Default: "memory", Description: "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
+	{Key: "emitter_mem_buf_limit", Default: "10M", Description: "Memory limit of the emitter input; the filter's input is paused when it is reached."},
+	{Key: "use_event_time", Default: "on", Description: "Set each event's record time from its `eventTime`."},
+	{Key: "redact", Default: "on", Description: "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
+	{Key: "redact_keys", Default: DefaultRedactKeys, Description: "Comma-separated name fragments that mark a value as sensitive."},
+	{Key: "error_tag", Default: "", Description: "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
+	{Key: "server_memory_size", Default: "10000", Description: "How many `serverName → engine` pairs to remember for classifying later OpsWorks CM events (0 disables)."},
+	{Key: "max_depth", Default: "64", Description: "Maximum nesting depth of a record or JSON document."},
+	{Key: "max_event_size", Default: "4M", Description: "Largest accepted event, in bytes (Fluent Bit size syntax: 512K, 4M; 1000-based). JSON text may be up to 64 times larger (a whole log file)."},
+	{Key: "warning_interval", Default: "10s", Description: "At most one warning per kind of problem is logged per interval; the rest are counted."},
 }
 
 // The fields the filter adds to events.
@@ -84,7 +66,7 @@ const (
 )
 
 // LoadConfig reads every key through g, applies defaults and validates.
-func LoadConfig(g Getter) (*Config, error) {
+func LoadConfig(g config.Getter) (*Config, error) {
 	get := func(key string) string {
 		if v := strings.TrimSpace(g.Get(key)); v != "" {
 			return v
@@ -104,8 +86,8 @@ func LoadConfig(g Getter) (*Config, error) {
 		EmitterStorageType: strings.ToLower(get("emitter_storage.type")),
 		EmitterMemBufLimit: get("emitter_mem_buf_limit"),
 		ErrorTag:           get("error_tag"),
-		EventSources:       SplitList(get("event_sources")),
-		RedactKeys:         SplitList(get("redact_keys")),
+		EventSources:       config.SplitList(get("event_sources")),
+		RedactKeys:         config.SplitList(get("redact_keys")),
 	}
 	// separator and tag_prefix may legitimately be set to values with spaces
 	// trimmed away; only an unset key takes the default.
@@ -121,7 +103,7 @@ func LoadConfig(g Getter) (*Config, error) {
 		dst *bool
 	}{{"keep_other_events", &c.KeepOtherEvents}, {"retag", &c.Retag}, {"use_event_time", &c.UseEventTime}, {"redact", &c.Redact}}
 	for _, b := range bools {
-		if *b.dst, err = ParseBool(b.key, get(b.key)); err != nil {
+		if *b.dst, err = config.ParseBool(b.key, get(b.key)); err != nil {
 			return nil, err
 		}
 	}
@@ -136,13 +118,13 @@ func LoadConfig(g Getter) (*Config, error) {
 		}
 		*n.dst = v
 	}
-	if c.MaxEventSize, err = ParseSize(get("max_event_size")); err != nil {
+	if c.MaxEventSize, err = config.ParseSize(get("max_event_size")); err != nil {
 		return nil, fmt.Errorf("max_event_size: %v", err)
 	}
 	if c.WarningInterval, err = time.ParseDuration(get("warning_interval")); err != nil {
 		return nil, fmt.Errorf("warning_interval: %q is not a duration (e.g. 10s, 1m)", get("warning_interval"))
 	}
-	if _, err = ParseSize(c.EmitterMemBufLimit); err != nil {
+	if _, err = config.ParseSize(c.EmitterMemBufLimit); err != nil {
 		return nil, fmt.Errorf("emitter_mem_buf_limit: %v", err)
 	}
 	return c, c.Validate()
@@ -172,55 +154,4 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// SplitList splits a comma-separated option value, dropping blanks.
-func SplitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// ParseBool accepts Fluent Bit's boolean spellings; errors name key.
-func ParseBool(key, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "on", "true", "yes", "1":
-		return true, nil
-	case "off", "false", "no", "0":
-		return false, nil
-	}
-	return false, fmt.Errorf("%s: %q is not a boolean (use on/off, true/false)", key, v)
-}
-
-// ParseSize reads a byte size exactly as Fluent Bit's flb_utils_size_to_bytes
-// does, so a value accepted here is accepted by Fluent Bit too: a number
-// (fractions allowed) with an optional K, M or G suffix, optionally followed
-// by B, case-insensitive, 1000-based (10M = 10,000,000 bytes).
-func ParseSize(s string) (int, error) {
-	bad := fmt.Errorf("%q is not a size (e.g. 512K, 10M, 1.5G)", s)
-	t := strings.ToUpper(strings.TrimSpace(s))
-	if t == "FALSE" {
-		return 0, nil
-	}
-	t = strings.TrimSuffix(t, "B")
-	mult := 1.0
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult, t = 1e3, t[:n-1]
-		case 'M':
-			mult, t = 1e6, t[:n-1]
-		case 'G':
-			mult, t = 1e9, t[:n-1]
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || f*mult > math.MaxInt32*1e3 {
-		return 0, bad
-	}
-	return int(f * mult), nil
 }

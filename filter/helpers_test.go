@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/config"
 )
 
 // testRecord is a decoded output record.
@@ -17,7 +19,7 @@ type testRecord struct {
 
 func mustConfig(t testing.TB, kv map[string]string) *Config {
 	t.Helper()
-	c, err := LoadConfig(MapGetter(kv))
+	c, err := LoadConfig(config.MapGetter(kv))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

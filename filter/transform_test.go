@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/config"
 )
 
 // leaves flattens a decoded JSON object independently of the filter's code,
@@ -373,28 +375,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"tag_prefix":            {"tag_prefix": "a b"},
 	}
 	for key, kv := range cases {
-		if _, err := LoadConfig(MapGetter(kv)); err == nil || !strings.HasPrefix(err.Error(), key+":") {
+		if _, err := LoadConfig(config.MapGetter(kv)); err == nil || !strings.HasPrefix(err.Error(), key+":") {
 			t.Errorf("%v: error %v does not name %s", kv, err, key)
 		}
 	}
-	c, err := LoadConfig(MapGetter{})
+	c, err := LoadConfig(config.MapGetter{})
 	if err != nil || !c.Retag || !c.UseEventTime || !c.Redact || c.Separator != "_" || c.TagPrefix != "opsworks." || len(c.EventSources) != 2 || c.MaxEventSize != 4_000_000 {
 		t.Fatalf("defaults: %+v %v", c, err)
-	}
-}
-
-// Sizes are parsed as Fluent Bit parses them, so what passes here passes there.
-func TestParseSizeLikeFluentBit(t *testing.T) {
-	cases := map[string]int{"512": 512, "64K": 64000, "64KB": 64000, "10m": 10_000_000, "1.5M": 1_500_000, "1G": 1_000_000_000, "false": 0}
-	for in, want := range cases {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "10 M", "10MiB", "abc", "-1K", "1T"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) accepted", in)
-		}
 	}
 }
 

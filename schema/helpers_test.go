@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -41,7 +42,7 @@ type record struct {
 // with "-", as the CLI does).
 func run(t testing.TB, opts map[string]string, chunk []byte) []record {
 	t.Helper()
-	cfg, err := filter.LoadConfig(filter.MapGetter(opts))
+	cfg, err := filter.LoadConfig(config.MapGetter(opts))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 )
 
@@ -26,7 +27,7 @@ func chunk(events [][]byte) []byte {
 // every event must parse, every OpsWorks event must be kept and tagged, all
 // four variants must occur, and no plain secret may survive.
 func TestFilterSeesEveryVariant(t *testing.T) {
-	cfg, err := filter.LoadConfig(filter.MapGetter{"source_key": "log"})
+	cfg, err := filter.LoadConfig(config.MapGetter{"source_key": "log"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -202,7 +203,7 @@ func shipWriteInput(t *testing.T, path string) *shipInput {
 		t.Fatal(err)
 	}
 
-	cfg, err := filter.LoadConfig(filter.MapGetter{"source_key": "log", "error_tag": "cloudtrail.error"})
+	cfg, err := filter.LoadConfig(config.MapGetter{"source_key": "log", "error_tag": "cloudtrail.error"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
@@ -27,7 +27,7 @@ func TestInputSQSMode(t *testing.T) {
 	if _, err := s3test.UploadFiles(ctx, client, "trail", files, true); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := archive.LoadInputConfig(filter.MapGetter{"bucket": "trail"})
+	cfg, err := archive.LoadInputConfig(config.MapGetter{"bucket": "trail"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/test/bench/benchutil"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
@@ -279,12 +280,12 @@ func consume(args []string) error {
 	}
 
 	// The filter as the CLI configures it for archive records.
-	recordCfg, err := filter.LoadConfig(filter.MapGetter{"retag": "off", "warning_interval": "0s"})
+	recordCfg, err := filter.LoadConfig(config.MapGetter{"retag": "off", "warning_interval": "0s"})
 	if err != nil {
 		return err
 	}
 	proc := filter.NewProcessor(recordCfg, nil)
-	g := filter.MapGetter{"region": *region, "endpoint": *endpoint, "force_path_style": "on", "progress_interval": "0",
+	g := config.MapGetter{"region": *region, "endpoint": *endpoint, "force_path_style": "on", "progress_interval": "0",
 		"workers": fmt.Sprint(*workers), "event_sources": strings.Join(recordCfg.EventSources, ",")}
 	mode := "poll"
 	if *queueURL != "" {
