@@ -130,7 +130,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
 )
 
 // Log levels of Deps.Logf, as Fluent Bit numbers them.
@@ -181,7 +181,7 @@ type Engine struct {
 	sq     *consumer // SQS mode only
 	reader *ObjectReader
 	ck     *Checkpoint
-	warn   *filter.RateLimiter
+	warn   *ratelimit.Limiter
 
 	// Retry backoff of object reads and listings; tests shorten it.
 	retryBase, retryMax time.Duration
@@ -229,7 +229,7 @@ func NewEngine(cfg *InputConfig, deps Deps) (*Engine, error) {
 	e := &Engine{cfg: cfg, deps: deps, retryBase: time.Second, retryMax: 30 * time.Second,
 		jobs:   make(chan job, cfg.Workers),
 		reader: NewObjectReader(ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize), EventSources: cfg.EventSources})}
-	e.warn = filter.NewRateLimiter(warningInterval, func(msg string) { e.logf(LogWarn, "%s", msg) })
+	e.warn = ratelimit.New(warningInterval, func(msg string) { e.logf(LogWarn, "%s", msg) })
 	e.q.init(cfg.BufferSize)
 	e.st.init()
 	if err := e.initSource(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
 )
 
 // Processor runs the filter over Fluent Bit chunks. It is safe for concurrent
@@ -19,7 +21,7 @@ type Processor struct {
 	redact   [][]byte // normalized name fragments
 	memory   *serverMemory
 	tags     map[string]string // variant → tag, built once
-	warnings *RateLimiter
+	warnings *ratelimit.Limiter
 	pool     sync.Pool
 	Stats    Stats
 }
@@ -56,7 +58,7 @@ func NewProcessor(cfg *Config, warn func(string)) *Processor {
 	for _, v := range []string{VariantStacks, VariantChefAutomate, VariantPuppetEnterprise, VariantCMUnknown} {
 		p.tags[v] = cfg.TagPrefix + v
 	}
-	p.warnings = NewRateLimiter(cfg.WarningInterval, warn)
+	p.warnings = ratelimit.New(cfg.WarningInterval, warn)
 	p.pool.New = func() any { return &workspace{} }
 	return p
 }

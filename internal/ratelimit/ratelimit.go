@@ -1,4 +1,6 @@
-package filter
+// Package ratelimit keeps repeated warnings from flooding Fluent Bit's log:
+// the opsworks filter and the cloudtrail_s3 input both log through it.
+package ratelimit
 
 import (
 	"fmt"
@@ -6,10 +8,10 @@ import (
 	"time"
 )
 
-// RateLimiter lets at most one message per kind through per interval and
+// Limiter lets at most one message per kind through per interval and
 // counts the rest, so a flood of bad records cannot flood Fluent Bit's log,
 // while the count still tells the user how many there were.
-type RateLimiter struct {
+type Limiter struct {
 	mu         sync.Mutex
 	interval   time.Duration
 	out        func(string)
@@ -18,13 +20,13 @@ type RateLimiter struct {
 	now        func() time.Time
 }
 
-// NewRateLimiter returns a limiter writing to out (nil discards).
-func NewRateLimiter(interval time.Duration, out func(string)) *RateLimiter {
-	return &RateLimiter{interval: interval, out: out, last: map[string]time.Time{}, suppressed: map[string]int{}, now: time.Now}
+// New returns a limiter writing to out (nil discards).
+func New(interval time.Duration, out func(string)) *Limiter {
+	return &Limiter{interval: interval, out: out, last: map[string]time.Time{}, suppressed: map[string]int{}, now: time.Now}
 }
 
 // Warn logs msg unless a message of the same kind was logged within the interval.
-func (r *RateLimiter) Warn(kind, msg string) {
+func (r *Limiter) Warn(kind, msg string) {
 	if r == nil || r.out == nil {
 		return
 	}
