@@ -9,6 +9,7 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
 
@@ -35,7 +36,7 @@ func totalSize(files [][]byte) int64 {
 func BenchmarkPushDown(b *testing.B) {
 	files := benchFiles(b)
 	cfg, _ := filter.LoadConfig(config.MapGetter{"source_key": "log", "retag": "off"})
-	r := NewObjectReader(ReadOptions{EventSources: PushDownSources(cfg)})
+	r := NewObjectReader(ReadOptions{EventSources: PushDownSources(cfg.EventSources, cfg.KeepOtherEvents)})
 	p := filter.NewProcessor(cfg, func(string) {})
 	var res filter.Result
 	var chunk []byte
@@ -49,7 +50,7 @@ func BenchmarkPushDown(b *testing.B) {
 			}
 			chunk = chunk[:0]
 			for _, ev := range out.Events {
-				chunk = filter.AppendTextRecord(chunk, filter.EventTime{Sec: 1}, "log", ev)
+				chunk = record.AppendTextRecord(chunk, record.EventTime{Sec: 1}, "log", ev)
 			}
 			p.FilterChunk(chunk, &res)
 		}
@@ -72,7 +73,7 @@ func BenchmarkWholeFile(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			chunk = filter.AppendTextRecord(chunk[:0], filter.EventTime{Sec: 1}, "log", data)
+			chunk = record.AppendTextRecord(chunk[:0], record.EventTime{Sec: 1}, "log", data)
 			p.FilterChunk(chunk, &res)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opsworks-trail/opsworks-trail/config"
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
 
@@ -89,21 +89,21 @@ func (fx trailFixture) expectedEvents(t *testing.T, keep func(source string) boo
 	return want
 }
 
-// record is one decoded output record.
-type record struct {
-	time filter.EventTime
+// testRecord is one decoded output record.
+type testRecord struct {
+	time record.EventTime
 	body map[string]any
 }
 
-func decodeRecords(t *testing.T, chunk []byte) []record {
+func decodeRecords(t *testing.T, chunk []byte) []testRecord {
 	t.Helper()
-	var out []record
-	err := filter.ForEachRecord(chunk, func(tm filter.EventTime, body *filter.Value) error {
+	var out []testRecord
+	err := record.ForEachRecord(chunk, func(tm record.EventTime, body *record.Value) error {
 		var m map[string]any
-		if err := json.Unmarshal(filter.AppendJSON(nil, body), &m); err != nil {
+		if err := json.Unmarshal(record.AppendJSON(nil, body), &m); err != nil {
 			return err
 		}
-		out = append(out, record{time: tm, body: m})
+		out = append(out, testRecord{time: tm, body: m})
 		return nil
 	})
 	if err != nil {
@@ -139,7 +139,7 @@ type collector struct {
 	t        *testing.T
 	e        *Engine
 	maxBytes int
-	records  []record
+	records  []testRecord
 	batches  int
 	maxBatch int // largest single-object batch seen, in bytes
 }
@@ -182,8 +182,8 @@ func drain(t *testing.T, e *Engine, maxBytes int) *collector {
 }
 
 // events are the records that are CloudTrail events, by eventID.
-func eventsByID(t *testing.T, recs []record) map[string][]record {
-	out := map[string][]record{}
+func eventsByID(t *testing.T, recs []testRecord) map[string][]testRecord {
+	out := map[string][]testRecord{}
 	for _, r := range recs {
 		if id, ok := r.body["eventID"].(string); ok {
 			out[id] = append(out[id], r)
@@ -194,7 +194,7 @@ func eventsByID(t *testing.T, recs []record) map[string][]record {
 
 // checkExactlyOnce compares event records with the expected events,
 // including provenance and record time.
-func checkExactlyOnce(t *testing.T, got map[string][]record, want map[string]wantEvent, provKey, provPrefix string) {
+func checkExactlyOnce(t *testing.T, got map[string][]testRecord, want map[string]wantEvent, provKey, provPrefix string) {
 	t.Helper()
 	for id, w := range want {
 		rs := got[id]

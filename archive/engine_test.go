@@ -22,7 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/opsworks-trail/opsworks-trail/config"
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 func TestEngineBackfillS3(t *testing.T) {
@@ -239,7 +239,7 @@ func TestEngineCheckpointRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c1 := &collector{t: t, e: e1, maxBytes: 1}
-	var committed []record
+	var committed []testRecord
 	c1.poll(10*time.Second, func() bool { return c1.batches >= 20 }, func(b *Batch, n int) bool {
 		if n <= 12 {
 			committed = append(committed, decodeRecords(t, b.Records)...)
@@ -358,11 +358,11 @@ func TestEngineBadObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := drain(t, e, 0)
-	errorsByKey := map[string][]record{}
+	errorsByKey := map[string][]testRecord{}
 	events := 0
 	for _, r := range c.records {
 		key := r.body[FieldKey].(string)
-		if msg, ok := r.body[filter.FieldError].(string); ok {
+		if msg, ok := r.body[record.FieldError].(string); ok {
 			errorsByKey[key] = append(errorsByKey[key], r)
 			if !strings.HasPrefix(msg, keys[key]) && !strings.Contains(msg, "not an object") {
 				t.Errorf("%s: error %q, want reason %q", key, msg, keys[key])

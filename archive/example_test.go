@@ -10,6 +10,7 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/archive"
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
 
@@ -34,7 +35,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	proc := filter.NewProcessor(cfg, func(string) {})
-	reader := archive.NewObjectReader(archive.ReadOptions{EventSources: archive.PushDownSources(cfg)})
+	reader := archive.NewObjectReader(archive.ReadOptions{EventSources: archive.PushDownSources(cfg.EventSources, cfg.KeepOtherEvents)})
 
 	stateDir, _ := os.MkdirTemp("", "state")
 	defer os.RemoveAll(stateDir)
@@ -68,7 +69,7 @@ func Example() {
 		}
 		var chunk []byte
 		for _, ev := range res.Events {
-			chunk = filter.AppendTextRecord(chunk, filter.EventTime{Sec: o.Key.Time.Unix()}, "log", ev)
+			chunk = record.AppendTextRecord(chunk, record.EventTime{Sec: o.Key.Time.Unix()}, "log", ev)
 		}
 		var out filter.Result
 		if err := proc.FilterChunk(chunk, &out); err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
 	"github.com/opsworks-trail/opsworks-trail/config"
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
@@ -90,9 +90,9 @@ func drain(t *testing.T, eng *archive.Engine, maxBatches int) []map[string]any {
 func decodeAll(t *testing.T, chunk []byte) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	err := filter.ForEachRecord(chunk, func(_ filter.EventTime, body *filter.Value) error {
+	err := record.ForEachRecord(chunk, func(_ record.EventTime, body *record.Value) error {
 		var m map[string]any
-		if err := json.Unmarshal(filter.AppendJSON(nil, body), &m); err != nil {
+		if err := json.Unmarshal(record.AppendJSON(nil, body), &m); err != nil {
 			return err
 		}
 		out = append(out, m)

@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
-
-	"github.com/opsworks-trail/opsworks-trail/filter"
 )
 
 // s3Getter is the one S3 call reading needs (satisfied by *s3.Client).
@@ -49,7 +47,7 @@ type Result struct {
 	// Events are the raw JSON bytes of the kept events, in file order; each
 	// is a JSON object (starts with '{'). They are slices of the object's
 	// uncompressed buffer: keeping any of them keeps the whole buffer, so
-	// copy them (as filter.AppendTextRecord does) rather than hold them.
+	// copy them (as record.AppendTextRecord does) rather than hold them.
 	Events [][]byte
 	// NotObjects are Records elements that are not objects (CloudTrail
 	// never writes them). They are not in Events: the filter only reports
@@ -455,11 +453,12 @@ func isConnectionError(err error) bool {
 }
 
 // PushDownSources is what ReadOptions.EventSources should be for a filter
-// configuration: its event_sources, or nothing (keep every event) when
-// keep_other_events is on, because then no event may be dropped early.
-func PushDownSources(cfg *filter.Config) []string {
-	if cfg.KeepOtherEvents {
+// configuration (its EventSources and KeepOtherEvents): its event_sources,
+// or nothing (keep every event) when keep_other_events is on, because then
+// no event may be dropped early.
+func PushDownSources(eventSources []string, keepOtherEvents bool) []string {
+	if keepOtherEvents {
 		return nil
 	}
-	return cfg.EventSources
+	return eventSources
 }

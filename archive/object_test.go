@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
 
@@ -129,7 +130,7 @@ func TestPushDownMatchesFilter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := NewObjectReader(ReadOptions{EventSources: PushDownSources(cfg)}).Decode(bytes.NewReader(doc), 0)
+			res, err := NewObjectReader(ReadOptions{EventSources: PushDownSources(cfg.EventSources, cfg.KeepOtherEvents)}).Decode(bytes.NewReader(doc), 0)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -148,7 +149,7 @@ func runFilter(t *testing.T, cfg *filter.Config, texts [][]byte) string {
 	t.Helper()
 	var chunk []byte
 	for _, text := range texts {
-		chunk = filter.AppendTextRecord(chunk, filter.EventTime{Sec: 1717200000}, "log", text)
+		chunk = record.AppendTextRecord(chunk, record.EventTime{Sec: 1717200000}, "log", text)
 	}
 	p := filter.NewProcessor(cfg, func(string) {})
 	var res filter.Result
@@ -160,8 +161,8 @@ func runFilter(t *testing.T, cfg *filter.Config, texts [][]byte) string {
 		out = chunk
 	}
 	var lines []string
-	err := filter.ForEachRecord(out, func(_ filter.EventTime, body *filter.Value) error {
-		lines = append(lines, string(filter.AppendJSON(nil, body)))
+	err := record.ForEachRecord(out, func(_ record.EventTime, body *record.Value) error {
+		lines = append(lines, string(record.AppendJSON(nil, body)))
 		return nil
 	})
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // Record fields the input adds.
@@ -19,20 +19,20 @@ const (
 type recordBuilder struct {
 	e        *Engine
 	obj      Object
-	prov     []filter.Value // provenance key/value pairs
-	fallback filter.EventTime
-	arena    *filter.Arena
+	prov     []record.Value // provenance key/value pairs
+	fallback record.EventTime
+	arena    *record.Arena
 	records  []byte
 	count    int
 }
 
 func (e *Engine) newRecordBuilder(o Object) *recordBuilder {
-	rb := &recordBuilder{e: e, obj: o, arena: filter.NewArena()}
+	rb := &recordBuilder{e: e, obj: o, arena: record.NewArena()}
 	if e.cfg.S3Mode() {
-		rb.prov = []filter.Value{filter.StringValue(FieldBucket), filter.StringValue(e.bucketOf(o)),
-			filter.StringValue(FieldKey), filter.StringValue(o.Key.Path)}
+		rb.prov = []record.Value{record.StringValue(FieldBucket), record.StringValue(e.bucketOf(o)),
+			record.StringValue(FieldKey), record.StringValue(o.Key.Path)}
 	} else {
-		rb.prov = []filter.Value{filter.StringValue(FieldFilePath), filter.StringValue(o.Key.Path)}
+		rb.prov = []record.Value{record.StringValue(FieldFilePath), record.StringValue(o.Key.Path)}
 	}
 	t := o.Key.Time
 	if t.IsZero() {
@@ -42,8 +42,8 @@ func (e *Engine) newRecordBuilder(o Object) *recordBuilder {
 	return rb
 }
 
-func eventTime(t time.Time) filter.EventTime {
-	return filter.EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+func eventTime(t time.Time) record.EventTime {
+	return record.EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
 
 // encode turns a read object into its records (see "Records" in the
@@ -78,11 +78,11 @@ func (rb *recordBuilder) prepared(j job) *prepared {
 
 // decode parses one kept event; a failure (invalid UTF-8, which the
 // splitter does not check) becomes an error record.
-func (rb *recordBuilder) decode(ev []byte) (filter.Value, bool) {
-	v, err := filter.DecodeJSON(ev, maxNesting+1, rb.arena)
+func (rb *recordBuilder) decode(ev []byte) (record.Value, bool) {
+	v, err := record.DecodeJSON(ev, maxNesting+1, rb.arena)
 	if err != nil {
 		rb.badElement("invalid event: "+err.Error(), ev)
-		return filter.Value{}, false
+		return record.Value{}, false
 	}
 	return v, true
 }
@@ -93,17 +93,17 @@ func (rb *recordBuilder) eventRecord(ev []byte) {
 	if !ok {
 		return
 	}
-	items := make([]filter.Value, 0, len(v.Items)+len(rb.prov))
+	items := make([]record.Value, 0, len(v.Items)+len(rb.prov))
 	for i := 0; i+1 < len(v.Items); i += 2 {
 		if !rb.isProvenanceKey(&v.Items[i]) { // ours win: never a duplicate key
 			items = append(items, v.Items[i], v.Items[i+1])
 		}
 	}
-	body := filter.Value{Kind: filter.KindMap, Items: append(items, rb.prov...)}
+	body := record.Value{Kind: record.KindMap, Items: append(items, rb.prov...)}
 	rb.append(rb.timeOf(&v), &body)
 }
 
-func (rb *recordBuilder) isProvenanceKey(k *filter.Value) bool {
+func (rb *recordBuilder) isProvenanceKey(k *record.Value) bool {
 	for i := 0; i < len(rb.prov); i += 2 {
 		if k.IsString(string(rb.prov[i].Str)) {
 			return true
@@ -115,7 +115,7 @@ func (rb *recordBuilder) isProvenanceKey(k *filter.Value) bool {
 // objectRecord appends {"Records": [events], provenance} when any event
 // was kept.
 func (rb *recordBuilder) objectRecord(events [][]byte) {
-	arr := make([]filter.Value, 0, len(events))
+	arr := make([]record.Value, 0, len(events))
 	for _, ev := range events {
 		if v, ok := rb.decode(ev); ok {
 			arr = append(arr, v)
@@ -124,8 +124,8 @@ func (rb *recordBuilder) objectRecord(events [][]byte) {
 	if len(arr) == 0 {
 		return
 	}
-	items := append([]filter.Value{filter.StringValue("Records"), {Kind: filter.KindArray, Items: arr}}, rb.prov...)
-	rb.append(rb.fallback, &filter.Value{Kind: filter.KindMap, Items: items})
+	items := append([]record.Value{record.StringValue("Records"), {Kind: record.KindArray, Items: arr}}, rb.prov...)
+	rb.append(rb.fallback, &record.Value{Kind: record.KindMap, Items: items})
 }
 
 // badElement reports a Records element that is not a usable event and
@@ -139,33 +139,33 @@ func (rb *recordBuilder) badElement(problem string, raw []byte) {
 	}
 	rb.e.st.failure(reason, "")
 	rb.e.warn.Warn(reason, rb.e.where(rb.obj)+": "+problem)
-	var elem filter.Value
-	if v, err := filter.DecodeJSON(raw, maxNesting+1, rb.arena); err == nil {
+	var elem record.Value
+	if v, err := record.DecodeJSON(raw, maxNesting+1, rb.arena); err == nil {
 		elem = v
 	} else {
-		elem = filter.StringValue(strings.ToValidUTF8(string(raw), "\uFFFD"))
+		elem = record.StringValue(strings.ToValidUTF8(string(raw), "\uFFFD"))
 	}
 	rb.errorRecord(problem, &elem)
 }
 
 // errorRecord appends {"opsworks_error": problem, provenance[, "event": elem]}.
-func (rb *recordBuilder) errorRecord(problem string, elem *filter.Value) {
-	items := append([]filter.Value{filter.StringValue(filter.FieldError), filter.StringValue(problem)}, rb.prov...)
+func (rb *recordBuilder) errorRecord(problem string, elem *record.Value) {
+	items := append([]record.Value{record.StringValue(record.FieldError), record.StringValue(problem)}, rb.prov...)
 	if elem != nil {
-		items = append(items, filter.StringValue(FieldEvent), *elem)
+		items = append(items, record.StringValue(FieldEvent), *elem)
 	}
 	rb.e.st.errorRecords.Add(1)
-	rb.append(rb.fallback, &filter.Value{Kind: filter.KindMap, Items: items})
+	rb.append(rb.fallback, &record.Value{Kind: record.KindMap, Items: items})
 }
 
-func (rb *recordBuilder) append(t filter.EventTime, body *filter.Value) {
-	rb.records = filter.AppendValueRecord(rb.records, t, body)
+func (rb *recordBuilder) append(t record.EventTime, body *record.Value) {
+	rb.records = record.AppendValueRecord(rb.records, t, body)
 	rb.count++
 }
 
 // timeOf is the event's eventTime (RFC 3339), else the fallback.
-func (rb *recordBuilder) timeOf(v *filter.Value) filter.EventTime {
-	if s := v.Get("eventTime"); s != nil && s.Kind == filter.KindString {
+func (rb *recordBuilder) timeOf(v *record.Value) record.EventTime {
+	if s := v.Get("eventTime"); s != nil && s.Kind == record.KindString {
 		if t, err := time.Parse(time.RFC3339Nano, string(s.Str)); err == nil {
 			return eventTime(t)
 		}

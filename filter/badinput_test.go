@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 func nested(depth int) string {
@@ -64,8 +66,8 @@ func TestBadInput(t *testing.T) {
 // above cannot carry through jsonQuote, so it is built by hand.
 func TestInvalidUTF8(t *testing.T) {
 	text := []byte(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"name":"bad` + "\xff\xfe" + `"}}`)
-	carrier := Value{Kind: KindMap, Items: []Value{StringValue("log"), BytesValue(text)}}
-	chunk := appendRecord(nil, EventTime{Sec: 1}, nil, &carrier)
+	carrier := record.Value{Kind: record.KindMap, Items: []record.Value{record.StringValue("log"), record.BytesValue(text)}}
+	chunk := record.AppendRecord(nil, record.EventTime{Sec: 1}, nil, &carrier)
 	p := NewProcessor(mustConfig(t, map[string]string{"source_key": "log"}), nil)
 	_, recs := run(t, p, chunk)
 	if len(recs) != 1 || !strings.Contains(recs[0].Body[FieldError].(string), "not valid UTF-8") {
@@ -73,13 +75,13 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 
 	// Structured (msgpack) event with an invalid string: flagged, naming the field.
-	var a Arena
-	ev, err := DecodeJSON([]byte(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"name":"placeholder"}}`), 64, &a)
+	var a record.Arena
+	ev, err := record.DecodeJSON([]byte(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"name":"placeholder"}}`), 64, &a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev.Get("requestParameters").Get("name").Str = []byte("bad\xff")
-	chunk = appendRecord(nil, EventTime{Sec: 1}, nil, &ev)
+	chunk = record.AppendRecord(nil, record.EventTime{Sec: 1}, nil, &ev)
 	p = NewProcessor(mustConfig(t, nil), nil)
 	_, recs = run(t, p, chunk)
 	if len(recs) != 1 || !strings.Contains(recs[0].Body[FieldError].(string), `field "name"`) {
@@ -144,10 +146,10 @@ func TestWarningsAreRateLimited(t *testing.T) {
 }
 
 func TestLegacyRecordFormat(t *testing.T) {
-	var a Arena
-	body, _ := DecodeJSON([]byte(readTestdata(t, "identity/iamuser.json")), 64, &a)
-	chunk := append([]byte{0x92}, appendUint(nil, 1234)...) // [time, body]
-	chunk = AppendMsgpack(chunk, &body)
+	var a record.Arena
+	body, _ := record.DecodeJSON([]byte(readTestdata(t, "identity/iamuser.json")), 64, &a)
+	chunk := append([]byte{0x92}, record.AppendMsgpack(nil, &record.Value{Kind: record.KindUint, Num: 1234})...) // [time, body]
+	chunk = record.AppendMsgpack(chunk, &body)
 	p := NewProcessor(mustConfig(t, nil), nil)
 	_, recs := run(t, p, chunk)
 	if len(recs) != 1 || recs[0].Body[FieldVariant] != VariantStacks {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
 
@@ -14,16 +15,16 @@ func benchChunk(b *testing.B, share float64, shape string) ([]byte, int) {
 	b.Helper()
 	events := corpus.Events(corpus.Options{Seed: 42, Events: 2000, OpsWorksShare: share})
 	var chunk []byte
-	a := filter.NewArena()
-	t := filter.EventTime{Sec: 1700000000}
+	a := record.NewArena()
+	t := record.EventTime{Sec: 1700000000}
 	switch shape {
 	case "event": // one structured event per record (tail + json parser, cloudtrail_s3)
 		for _, e := range events {
-			v, err := filter.DecodeJSON(e, 64, a)
+			v, err := record.DecodeJSON(e, 64, a)
 			if err != nil {
 				b.Fatal(err)
 			}
-			chunk = filter.AppendValueRecord(chunk, t, &v)
+			chunk = record.AppendValueRecord(chunk, t, &v)
 		}
 	case "logfile": // structured {"Records": [100 events]} per record
 		for i := 0; i < len(events); i += 100 {
@@ -35,15 +36,15 @@ func benchChunk(b *testing.B, share float64, shape string) ([]byte, int) {
 				doc = append(doc, e...)
 			}
 			doc = append(doc, "]}"...)
-			v, err := filter.DecodeJSON(doc, 64, a)
+			v, err := record.DecodeJSON(doc, 64, a)
 			if err != nil {
 				b.Fatal(err)
 			}
-			chunk = filter.AppendValueRecord(chunk, t, &v)
+			chunk = record.AppendValueRecord(chunk, t, &v)
 		}
 	case "text": // one event as JSON text per record (tail without parser, source_key log)
 		for _, e := range events {
-			chunk = filter.AppendTextRecord(chunk, t, "log", e)
+			chunk = record.AppendTextRecord(chunk, t, "log", e)
 		}
 	}
 	return chunk, len(events)

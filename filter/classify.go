@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"container/list"
 	"sync"
+
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // Variant names, the values of opsworks_variant and the tag suffixes.
@@ -21,8 +23,8 @@ const (
 
 // engineVariant maps an OpsWorks CM engine name to a variant: the API says
 // "ChefAutomate" or "Puppet", older events and the console say "Chef".
-func engineVariant(v *Value) string {
-	if v == nil || v.Kind != KindString {
+func engineVariant(v *record.Value) string {
+	if v == nil || v.Kind != record.KindString {
 		return ""
 	}
 	s := v.Str
@@ -41,8 +43,8 @@ func hasPrefixFold(s []byte, prefix string) bool {
 
 // attributeVariant reads engine attribute names such as CHEF_PIVOTAL_KEY or
 // PUPPET_ADMIN_PASSWORD.
-func attributeVariant(v *Value) string {
-	if v == nil || v.Kind != KindString {
+func attributeVariant(v *record.Value) string {
+	if v == nil || v.Kind != record.KindString {
 		return ""
 	}
 	switch {
@@ -56,7 +58,7 @@ func attributeVariant(v *Value) string {
 
 // modelVariant reads engineModel: "Single" is Chef Automate's, "Monolithic"
 // Puppet Enterprise's (OpsWorks CM API reference, CreateServer).
-func modelVariant(v *Value) string {
+func modelVariant(v *record.Value) string {
 	switch {
 	case v.IsString("Single"):
 		return VariantChefAutomate
@@ -67,8 +69,8 @@ func modelVariant(v *Value) string {
 }
 
 // unanimous returns the variant all elements of list agree on via field key.
-func unanimous(list *Value, key string) string {
-	if list == nil || list.Kind != KindArray {
+func unanimous(list *record.Value, key string) string {
+	if list == nil || list.Kind != record.KindArray {
 		return ""
 	}
 	found := ""
@@ -87,12 +89,12 @@ func unanimous(list *Value, key string) string {
 
 // attributeNames walks v for engine attribute names under the keys the
 // OpsWorks CM API uses for them (name, attributeName, exportAttributeName).
-func attributeNames(v *Value, depth int) string {
+func attributeNames(v *record.Value, depth int) string {
 	if v == nil || depth > 8 {
 		return ""
 	}
 	switch v.Kind {
-	case KindMap:
+	case record.KindMap:
 		for i := 0; i+1 < len(v.Items); i += 2 {
 			k, val := &v.Items[i], &v.Items[i+1]
 			if k.IsString("name") || k.IsString("attributeName") || k.IsString("exportAttributeName") {
@@ -100,13 +102,13 @@ func attributeNames(v *Value, depth int) string {
 					return r
 				}
 			}
-			if val.Kind == KindMap || val.Kind == KindArray {
+			if val.Kind == record.KindMap || val.Kind == record.KindArray {
 				if r := attributeNames(val, depth+1); r != "" {
 					return r
 				}
 			}
 		}
-	case KindArray:
+	case record.KindArray:
 		for i := range v.Items {
 			if r := attributeNames(&v.Items[i], depth+1); r != "" {
 				return r
@@ -119,14 +121,14 @@ func attributeNames(v *Value, depth int) string {
 // classifyCM determines the variant of an opsworks-cm event from the signals it
 // carries, in the order of the README's rule table, then from servers seen
 // earlier. It also teaches mem every serverName → engine pair the event shows.
-func classifyCM(ev *Value, mem *serverMemory) string {
+func classifyCM(ev *record.Value, mem *serverMemory) string {
 	req := ev.Get("requestParameters")
 	resp := ev.Get("responseElements")
 	acct, region := memoryScope(ev)
 
 	// Learn each listed server/backup individually (DescribeServers, DescribeBackups).
-	for _, list := range [...]*Value{resp.Get("servers"), resp.Get("backups")} {
-		if list != nil && list.Kind == KindArray {
+	for _, list := range [...]*record.Value{resp.Get("servers"), resp.Get("backups")} {
+		if list != nil && list.Kind == record.KindArray {
 			for i := range list.Items {
 				it := &list.Items[i]
 				mem.learn(acct, region, it.Get("serverName"), engineVariant(it.Get("engine")))
@@ -135,7 +137,7 @@ func classifyCM(ev *Value, mem *serverMemory) string {
 	}
 
 	variant := signalVariant(req, resp)
-	names := [...]*Value{req.Get("serverName"), resp.Path("server", "serverName"), resp.Path("backup", "serverName")}
+	names := [...]*record.Value{req.Get("serverName"), resp.Path("server", "serverName"), resp.Path("backup", "serverName")}
 	if variant != "" {
 		for _, n := range names {
 			mem.learn(acct, region, n, variant)
@@ -151,7 +153,7 @@ func classifyCM(ev *Value, mem *serverMemory) string {
 }
 
 // signalVariant applies rules 2–5 of the README's table, first match wins.
-func signalVariant(req, resp *Value) string {
+func signalVariant(req, resp *record.Value) string {
 	if v := engineVariant(req.Get("engine")); v != "" {
 		return v
 	}
@@ -181,15 +183,15 @@ func signalVariant(req, resp *Value) string {
 
 // memoryScope is what makes server names unique: OpsWorks CM server names are
 // unique per account and region.
-func memoryScope(ev *Value) (acct, region []byte) {
+func memoryScope(ev *record.Value) (acct, region []byte) {
 	a := ev.Get("recipientAccountId")
-	if a == nil || a.Kind != KindString || len(a.Str) == 0 {
+	if a == nil || a.Kind != record.KindString || len(a.Str) == 0 {
 		a = ev.Path("userIdentity", "accountId")
 	}
-	if a != nil && a.Kind == KindString {
+	if a != nil && a.Kind == record.KindString {
 		acct = a.Str
 	}
-	if r := ev.Get("awsRegion"); r != nil && r.Kind == KindString {
+	if r := ev.Get("awsRegion"); r != nil && r.Kind == record.KindString {
 		region = r.Str
 	}
 	return acct, region
@@ -210,7 +212,7 @@ func newServerMemory(max int) *serverMemory {
 	return &serverMemory{max: max, order: list.New(), items: map[string]*list.Element{}, vals: map[string]string{}}
 }
 
-func memoryKey(buf []byte, acct, region []byte, name *Value) []byte {
+func memoryKey(buf []byte, acct, region []byte, name *record.Value) []byte {
 	buf = append(buf, acct...)
 	buf = append(buf, '|')
 	buf = append(buf, region...)
@@ -218,11 +220,11 @@ func memoryKey(buf []byte, acct, region []byte, name *Value) []byte {
 	return append(buf, name.Str...)
 }
 
-func usableName(name *Value) bool {
-	return name != nil && name.Kind == KindString && len(name.Str) > 0
+func usableName(name *record.Value) bool {
+	return name != nil && name.Kind == record.KindString && len(name.Str) > 0
 }
 
-func (m *serverMemory) learn(acct, region []byte, name *Value, variant string) {
+func (m *serverMemory) learn(acct, region []byte, name *record.Value, variant string) {
 	if m == nil || m.max == 0 || variant == "" || !usableName(name) {
 		return
 	}
@@ -247,7 +249,7 @@ func (m *serverMemory) learn(acct, region []byte, name *Value, variant string) {
 	}
 }
 
-func (m *serverMemory) lookup(acct, region []byte, name *Value) string {
+func (m *serverMemory) lookup(acct, region []byte, name *record.Value) string {
 	if m == nil || m.max == 0 || !usableName(name) {
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/config"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // Config is the typed filter configuration. Keys are documented in the README
@@ -60,7 +61,7 @@ var Options = []config.Option{
 // The fields the filter adds to events.
 const (
 	FieldVariant = "opsworks_variant"
-	FieldError   = "opsworks_error"
+	FieldError   = record.FieldError
 	FieldWarning = "opsworks_warning"
 	Redacted     = "*** Redacted ***"
 )
@@ -154,4 +155,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// TagOf is the tag the plugin gives an output body: error_tag (or the
+// incoming tag) for error records, tag_prefix+variant for classified events,
+// the incoming tag for the rest. It lets retag-off runs (the CLI) report tags.
+func (c *Config) TagOf(body *record.Value, incoming string) string {
+	if body.Get(FieldError) != nil {
+		if c.ErrorTag != "" {
+			return c.ErrorTag
+		}
+		return incoming
+	}
+	if v := body.Get(FieldVariant); v != nil && v.Kind == record.KindString {
+		return c.TagPrefix + string(v.Str)
+	}
+	return incoming
 }

@@ -3,23 +3,25 @@ package filter
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // appendWide encodes v with 32-bit headers for every array, map and string:
 // valid msgpack that Fluent Bit 4.0 produces for record framing.
-func appendWide(b []byte, v *Value) []byte {
+func appendWide(b []byte, v *record.Value) []byte {
 	be32 := func(b []byte, c byte, n int) []byte { return binary.BigEndian.AppendUint32(append(b, c), uint32(n)) }
 	switch v.Kind {
-	case KindString:
+	case record.KindString:
 		return append(be32(b, 0xdb, len(v.Str)), v.Str...)
-	case KindArray:
+	case record.KindArray:
 		b = be32(b, 0xdd, len(v.Items))
-	case KindMap:
+	case record.KindMap:
 		b = be32(b, 0xdf, len(v.Items)/2)
 	default:
 		c := *v
 		c.Raw = nil
-		return AppendMsgpack(b, &c)
+		return record.AppendMsgpack(b, &c)
 	}
 	for i := range v.Items {
 		b = appendWide(b, &v.Items[i])
@@ -27,10 +29,10 @@ func appendWide(b []byte, v *Value) []byte {
 	return b
 }
 
-func wideRecord(t EventTime, body *Value) []byte {
+func wideRecord(t record.EventTime, body *record.Value) []byte {
 	b := binary.BigEndian.AppendUint32([]byte{0xdd}, 2)
 	b = binary.BigEndian.AppendUint32(append(b, 0xdd), 2)
-	b = appendEventTime(b, t)
+	b = record.AppendEventTime(b, t)
 	b = append(b, 0xdf, 0, 0, 0, 0) // empty metadata map, wide
 	return appendWide(b, body)
 }
@@ -43,13 +45,13 @@ func TestWideHeadersLikeFluentBit40(t *testing.T) {
 	}
 	var compact, wide []byte
 	for _, d := range docs {
-		var a Arena
-		v, err := DecodeJSON([]byte(d), 64, &a)
+		var a record.Arena
+		v, err := record.DecodeJSON([]byte(d), 64, &a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		compact = appendRecord(compact, EventTime{Sec: 1000}, nil, &v)
-		wide = append(wide, wideRecord(EventTime{Sec: 1000}, &v)...)
+		compact = record.AppendRecord(compact, record.EventTime{Sec: 1000}, nil, &v)
+		wide = append(wide, wideRecord(record.EventTime{Sec: 1000}, &v)...)
 	}
 	p := NewProcessor(mustConfig(t, nil), nil)
 	_, want := run(t, p, compact)

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // fuzzSeeds are the testdata documents plus the seed examples when present.
@@ -37,28 +39,27 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var a Arena
-		v, err := DecodeJSON(data, 64, &a)
+		var a record.Arena
+		v, err := record.DecodeJSON(data, 64, &a)
 		if err != nil {
 			return
 		}
-		text := AppendJSON(nil, &v)
-		v2, err := DecodeJSON(text, 64, &a)
+		text := record.AppendJSON(nil, &v)
+		v2, err := record.DecodeJSON(text, 64, &a)
 		if err != nil {
 			t.Fatalf("re-encoded JSON does not decode: %v\n%s", err, text)
 		}
-		if !Equal(&v, &v2) {
+		if !record.Equal(&v, &v2) {
 			t.Fatalf("round trip changed the value:\n%s", text)
 		}
 		// msgpack round trip too.
-		mp := AppendMsgpack(nil, &v)
-		d := msgpackDecoder{buf: mp, maxDepth: 64, arena: &a}
-		var v3 Value
-		if err := d.decode(&v3, 0); err != nil || d.off != len(mp) {
+		mp := record.AppendMsgpack(nil, &v)
+		var v3 record.Value
+		if next, _, err := record.DecodeMsgpack(mp, 0, 64, &a, &v3); err != nil || next != len(mp) {
 			t.Fatalf("msgpack round trip: %v", err)
 		}
 		v3.Raw = nil
-		if !Equal(&v, &v3) {
+		if !record.Equal(&v, &v3) {
 			t.Fatalf("msgpack round trip changed the value")
 		}
 	})
@@ -68,9 +69,9 @@ func FuzzDecodeJSON(f *testing.F) {
 // whatever comes out of a well-framed chunk is well-framed.
 func FuzzFilterChunk(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
-		var a Arena
-		if v, err := DecodeJSON(s, 64, &a); err == nil {
-			f.Add(appendRecord(nil, EventTime{Sec: 1}, nil, &v))
+		var a record.Arena
+		if v, err := record.DecodeJSON(s, 64, &a); err == nil {
+			f.Add(record.AppendRecord(nil, record.EventTime{Sec: 1}, nil, &v))
 		}
 	}
 	p := NewProcessor(mustConfig(f, map[string]string{"keep_other_events": "on"}), nil)
@@ -100,8 +101,8 @@ func FuzzEventTransform(f *testing.F) {
 	}
 	p := NewProcessor(mustConfig(f, map[string]string{"source_key": "log"}), nil)
 	f.Fuzz(func(t *testing.T, text string) {
-		carrier := Value{Kind: KindMap, Items: []Value{StringValue("log"), StringValue(text)}}
-		chunk := appendRecord(nil, EventTime{Sec: 7}, nil, &carrier)
+		carrier := record.Value{Kind: record.KindMap, Items: []record.Value{record.StringValue("log"), record.StringValue(text)}}
+		chunk := record.AppendRecord(nil, record.EventTime{Sec: 7}, nil, &carrier)
 		var res Result
 		if err := p.FilterChunk(chunk, &res); err != nil {
 			t.Fatal(err)
@@ -121,9 +122,9 @@ func FuzzEventTransform(f *testing.F) {
 }
 
 func framed(b []byte) bool {
-	var a Arena
+	var a record.Arena
 	for off := 0; off < len(b); {
-		_, next, err := splitRecord(b, off, &a)
+		_, next, err := record.SplitRecord(b, off, &a)
 		if err != nil {
 			return false
 		}

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/opsworks-trail/opsworks-trail/config"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // testRecord is a decoded output record.
 type testRecord struct {
 	Tag  string
-	Time EventTime
+	Time record.EventTime
 	Body map[string]any
 }
 
@@ -31,12 +32,12 @@ func chunkFromJSON(t testing.TB, docs ...string) []byte {
 	t.Helper()
 	var out []byte
 	for _, d := range docs {
-		var a Arena
-		v, err := DecodeJSON([]byte(d), 512, &a)
+		var a record.Arena
+		v, err := record.DecodeJSON([]byte(d), 512, &a)
 		if err != nil {
 			t.Fatalf("test document: %v", err)
 		}
-		out = appendRecord(out, EventTime{Sec: 1000}, nil, &v)
+		out = record.AppendRecord(out, record.EventTime{Sec: 1000}, nil, &v)
 	}
 	return out
 }
@@ -45,27 +46,26 @@ func chunkFromJSON(t testing.TB, docs ...string) []byte {
 func decodeRecords(t testing.TB, tag string, buf []byte) []testRecord {
 	t.Helper()
 	var out []testRecord
-	var a Arena
+	var a record.Arena
 	for off := 0; off < len(buf); {
-		rec, next, err := splitRecord(buf, off, &a)
+		rec, next, err := record.SplitRecord(buf, off, &a)
 		if err != nil {
 			t.Fatalf("output is not valid Fluent Bit events: %v", err)
 		}
-		if rec.meta == nil {
+		if rec.Meta == nil {
 			t.Fatalf("output record lacks [time, metadata] header")
 		}
-		var body Value
-		d := msgpackDecoder{buf: rec.body, maxDepth: 1000, arena: &a}
-		if err := d.decode(&body, 0); err != nil {
+		var body record.Value
+		if _, _, err := record.DecodeMsgpack(rec.Body, 0, 1000, &a, &body); err != nil {
 			t.Fatalf("output body: %v", err)
 		}
 		var m map[string]any
-		if body.Kind == KindMap {
-			if err := json.Unmarshal(AppendJSON(nil, &body), &m); err != nil {
+		if body.Kind == record.KindMap {
+			if err := json.Unmarshal(record.AppendJSON(nil, &body), &m); err != nil {
 				t.Fatalf("output body is not valid JSON: %v", err)
 			}
 		}
-		out = append(out, testRecord{Tag: tag, Time: rec.time, Body: m})
+		out = append(out, testRecord{Tag: tag, Time: rec.Time, Body: m})
 		off = next
 	}
 	return out
@@ -120,4 +120,7 @@ func seedExample(t testing.TB, path string) string {
 	return s[i : j+1]
 }
 
-func jsonQuote(s string) string { return string(appendJSONString(nil, []byte(s))) }
+func jsonQuote(s string) string {
+	v := record.StringValue(s)
+	return string(record.AppendJSON(nil, &v))
+}

@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // Processor runs the filter over Fluent Bit chunks. It is safe for concurrent
@@ -153,22 +153,14 @@ func (r *Result) emitBuf(tag string) *Emission {
 
 // workspace is the per-call scratch state, pooled so the hot path allocates nothing.
 type workspace struct {
-	body0          Value // the current record's decoded body
-	decodeErr      error // why body0 could not be decoded
-	arena          Arena
-	json           jsonDecoder
-	body           []Value
+	body0          record.Value // the current record's decoded body
+	decodeErr      error        // why body0 could not be decoded
+	arena          record.Arena
+	json           record.JSONDecoder
+	body           []record.Value
 	out            []byte
 	mayHaveBadUTF8 bool            // the current structured record has an invalid string
 	sensitive      map[string]bool // redaction decision per key name, a cache
-}
-
-// record is one decoded log event of a chunk.
-type record struct {
-	raw  []byte // the whole encoded record
-	time EventTime
-	meta []byte // encoded metadata map, nil for the legacy [time, body] format
-	body []byte // encoded body
 }
 
 // FilterChunk filters a chunk of Fluent Bit log events into res.
@@ -177,7 +169,7 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 	ws := p.pool.Get().(*workspace)
 	defer p.pool.Put(ws)
 	for off := 0; off < len(data); {
-		rec, bodyStart, err := splitHeader(data, off, &ws.arena)
+		rec, bodyStart, err := record.SplitHeader(data, off, &ws.arena)
 		var end int
 		dropped := false
 		if err == nil {
@@ -192,15 +184,15 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 			res.KeepN++
 			break
 		}
-		rec.body = data[bodyStart:end]
-		rec.raw = data[off:end]
+		rec.Body = data[bodyStart:end]
+		rec.Raw = data[off:end]
 		p.Stats.Records.Add(1)
 		if dropped {
 			p.Stats.Events.Add(1)
 			p.Stats.Dropped.Add(1)
 			res.Modified = true
 		} else if !p.filterRecord(ws, &rec, res) {
-			res.Keep = append(res.Keep, rec.raw...)
+			res.Keep = append(res.Keep, rec.Raw...)
 			res.KeepN++
 			p.Stats.Passthrough.Add(1)
 		}
@@ -219,90 +211,23 @@ func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, d
 	if p.cfg.SourceKey == "" && !p.cfg.KeepOtherEvents {
 		if src, isEvent := peekEventSource(data[start:]); isEvent {
 			if _, ok := p.sources[string(src)]; !ok {
-				end, err = skipMsgpack(data, start)
+				end, err = record.SkipMsgpack(data, start)
 				return end, true, err
 			}
 		}
 	}
-	ws.arena.reset()
+	ws.arena.Reset()
 	ws.mayHaveBadUTF8, ws.decodeErr = false, nil
-	d := msgpackDecoder{buf: data, off: start, maxDepth: p.cfg.MaxDepth, arena: &ws.arena}
-	if err := d.decode(&ws.body0, 0); err != nil {
+	next, badUTF8, err := record.DecodeMsgpack(data, start, p.cfg.MaxDepth, &ws.arena, &ws.body0)
+	if err != nil {
 		ws.decodeErr = err
-		end, err = skipMsgpack(data, start)
+		end, err = record.SkipMsgpack(data, start)
 		return end, false, err
 	}
 	// JSON text is validated by its parser; a structured record only needs the
 	// per-event search for the bad field when the decoder saw one.
-	ws.mayHaveBadUTF8 = d.badUTF8 > 0
-	return d.off, false, nil
-}
-
-// splitRecord frames the record at off: [[time, meta], body] or [time, body].
-// Any array width is accepted: Fluent Bit 4.0 writes array32 headers.
-func splitRecord(data []byte, off int, a *Arena) (record, int, error) {
-	rec, bodyStart, err := splitHeader(data, off, a)
-	if err != nil {
-		return record{}, 0, err
-	}
-	end, err := skipMsgpack(data, bodyStart)
-	if err != nil {
-		return record{}, 0, err
-	}
-	rec.body = data[bodyStart:end]
-	rec.raw = data[off:end]
-	return rec, end, nil
-}
-
-// splitHeader reads a record's array headers, time and metadata, and returns
-// where its body starts.
-func splitHeader(data []byte, off int, a *Arena) (record, int, error) {
-	n, hdr := arrayHeader(data[off:])
-	if hdr == 0 || n != 2 {
-		end := min(off+16, len(data))
-		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: fmt.Sprintf("record is not a 2-element array (starts % x)", data[off:end])}
-	}
-	off += hdr
-	var rec record
-	var tv Value
-	d := msgpackDecoder{buf: data, off: off, maxDepth: 4, arena: a}
-	if n, hdr := arrayHeader(data[off:]); hdr > 0 && n == 2 { // [time, metadata]
-		d.off += hdr
-		if err := d.decode(&tv, 3); err != nil {
-			return record{}, 0, err
-		}
-		metaStart := d.off
-		end, err := skipMsgpack(data, metaStart)
-		if err != nil {
-			return record{}, 0, err
-		}
-		rec.meta = data[metaStart:end]
-		d.off = end
-	} else if err := d.decode(&tv, 3); err != nil {
-		return record{}, 0, err
-	}
-	t, ok := timeOf(&tv)
-	if !ok {
-		return record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "record time is not a timestamp"}
-	}
-	rec.time = t
-	if d.off >= len(data) {
-		return record{}, 0, &DecodeError{Format: "msgpack", Offset: d.off, Msg: "record has no body"}
-	}
-	return rec, d.off, nil
-}
-
-// arrayHeader returns an array's length and header size (0 if not an array).
-func arrayHeader(b []byte) (int, int) {
-	switch {
-	case len(b) >= 1 && b[0] >= 0x90 && b[0] <= 0x9f:
-		return int(b[0] & 0x0f), 1
-	case len(b) >= 3 && b[0] == 0xdc:
-		return int(b[1])<<8 | int(b[2]), 3
-	case len(b) >= 5 && b[0] == 0xdd:
-		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
-	}
-	return 0, 0
+	ws.mayHaveBadUTF8 = badUTF8 > 0
+	return next, false, nil
 }
 
 // shape is what kind of record a body is.
@@ -320,21 +245,21 @@ const (
 // topFields are the top-level fields the filter reads, found in one pass
 // over a map's keys instead of one linear lookup each.
 type topFields struct {
-	records, eventSource, eventName, eventType, eventTime *Value
-	detail, detailType, logEvents, messageType            *Value
-	sections                                              [4]*Value // where redaction applies: requestParameters, responseElements, additionalEventData, serviceEventDetails
+	records, eventSource, eventName, eventType, eventTime *record.Value
+	detail, detailType, logEvents, messageType            *record.Value
+	sections                                              [4]*record.Value // where redaction applies: requestParameters, responseElements, additionalEventData, serviceEventDetails
 }
 
-func indexTop(m *Value) topFields {
+func indexTop(m *record.Value) topFields {
 	var f topFields
-	first := func(dst **Value, v *Value) {
+	first := func(dst **record.Value, v *record.Value) {
 		if *dst == nil { // like Get: the first of duplicate keys wins
 			*dst = v
 		}
 	}
 	for i := 0; i+1 < len(m.Items); i += 2 {
 		k, v := &m.Items[i], &m.Items[i+1]
-		if k.Kind != KindString {
+		if k.Kind != record.KindString {
 			continue
 		}
 		switch string(k.Str) {
@@ -370,8 +295,8 @@ func indexTop(m *Value) topFields {
 }
 
 // detect classifies a decoded map and returns its indexed fields.
-func (p *Processor) detect(body *Value) (shape, topFields) {
-	if body.Kind != KindMap {
+func (p *Processor) detect(body *record.Value) (shape, topFields) {
+	if body.Kind != record.KindMap {
 		return shapeOther, topFields{}
 	}
 	f := indexTop(body)
@@ -393,18 +318,18 @@ func (p *Processor) detect(body *Value) (shape, topFields) {
 }
 
 // filterRecord handles one record; false means "not CloudTrail, pass through".
-func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
+func (p *Processor) filterRecord(ws *workspace, rec *record.Record, res *Result) bool {
 	if ws.decodeErr != nil {
 		p.recordError(ws, rec, nil, res, fmt.Sprintf("record: %v", ws.decodeErr))
 		return true
 	}
 	body := ws.body0
-	if body.Kind == KindMap && body.Get(FieldError) != nil && body.Get("Records") == nil && body.Get("eventSource") == nil {
+	if body.Kind == record.KindMap && body.Get(FieldError) != nil && body.Get("Records") == nil && body.Get("eventSource") == nil {
 		// An error record from upstream (the cloudtrail_s3 input's unreadable
 		// files and events): unchanged, but routed like the filter's own.
 		p.Stats.Errors.Add(1)
 		res.Modified = true
-		p.route(rec.raw, res)
+		p.route(rec.Raw, res)
 		return true
 	}
 	if p.cfg.SourceKey != "" {
@@ -415,12 +340,12 @@ func (p *Processor) filterRecord(ws *workspace, rec *record, res *Result) bool {
 
 // dispatch routes a decoded body by shape. carrier is the record whose
 // source_key held the text (its other fields are carried over), or nil.
-func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *Value, res *Result) bool {
+func (p *Processor) dispatch(ws *workspace, rec *record.Record, body *record.Value, carrier *record.Value, res *Result) bool {
 	sh, fields := p.detect(body)
 	switch sh {
 	case shapeLogFile:
 		records := fields.records
-		if records.Kind != KindArray {
+		if records.Kind != record.KindArray {
 			p.recordError(ws, rec, carrier, res, fmt.Sprintf("Records is a %s, not an array", records.Kind))
 			return true
 		}
@@ -441,7 +366,7 @@ func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *V
 		return true
 	case shapeEventBridge:
 		detail := fields.detail
-		if detail.Kind != KindMap || detail.Get("eventSource") == nil {
+		if detail.Kind != record.KindMap || detail.Get("eventSource") == nil {
 			p.recordError(ws, rec, carrier, res, "detail is not a CloudTrail event")
 			return true
 		}
@@ -456,8 +381,8 @@ func (p *Processor) dispatch(ws *workspace, rec *record, body *Value, carrier *V
 
 // cloudWatch handles a CloudWatch Logs subscription payload: each
 // logEvents[].message holds one CloudTrail event as JSON text.
-func (p *Processor) cloudWatch(ws *workspace, rec *record, events *Value, carrier *Value, res *Result) bool {
-	if events.Kind != KindArray {
+func (p *Processor) cloudWatch(ws *workspace, rec *record.Record, events *record.Value, carrier *record.Value, res *Result) bool {
+	if events.Kind != record.KindArray {
 		p.recordError(ws, rec, carrier, res, "logEvents is a "+events.Kind.String()+", not an array")
 		return true
 	}
@@ -465,7 +390,7 @@ func (p *Processor) cloudWatch(ws *workspace, rec *record, events *Value, carrie
 	for i := range events.Items {
 		at := location{"logEvents", i, ".message"}
 		msg := events.Items[i].Get("message")
-		if msg == nil || (msg.Kind != KindString && msg.Kind != KindBinary) {
+		if msg == nil || (msg.Kind != record.KindString && msg.Kind != record.KindBinary) {
 			p.eventError(ws, rec, &events.Items[i], res, at.String()+" is missing or not a string")
 			continue
 		}
@@ -474,7 +399,7 @@ func (p *Processor) cloudWatch(ws *workspace, rec *record, events *Value, carrie
 			p.eventError(ws, rec, &events.Items[i], res, at.String()+": "+err.Error())
 			continue
 		}
-		if ev.Kind != KindMap || ev.Get("eventSource") == nil {
+		if ev.Kind != record.KindMap || ev.Get("eventSource") == nil {
 			p.eventError(ws, rec, &events.Items[i], res, at.String()+" is not a CloudTrail event")
 			continue
 		}
@@ -484,9 +409,9 @@ func (p *Processor) cloudWatch(ws *workspace, rec *record, events *Value, carrie
 }
 
 // filterText handles source_key mode: the key holds JSON text.
-func (p *Processor) filterText(ws *workspace, rec *record, body *Value, res *Result) bool {
+func (p *Processor) filterText(ws *workspace, rec *record.Record, body *record.Value, res *Result) bool {
 	text := body.Get(p.cfg.SourceKey)
-	if text == nil || (text.Kind != KindString && text.Kind != KindBinary) {
+	if text == nil || (text.Kind != record.KindString && text.Kind != record.KindBinary) {
 		return false
 	}
 	trimmed := bytes.TrimLeft(text.Str, " \t\r\n")
@@ -505,20 +430,8 @@ func (p *Processor) filterText(ws *workspace, rec *record, body *Value, res *Res
 	return p.dispatch(ws, rec, &doc, body, res)
 }
 
-func (p *Processor) decodeJSON(ws *workspace, text []byte) (Value, error) {
-	ws.json.buf, ws.json.off, ws.json.maxDepth, ws.json.arena = text, 0, p.cfg.MaxDepth, &ws.arena
-	ws.json.path, ws.json.stack = ws.json.path[:0], ws.json.stack[:0]
-	d := &ws.json
-	d.ws()
-	v, err := d.value(0)
-	if err != nil {
-		return Value{}, err
-	}
-	d.ws()
-	if d.off != len(text) {
-		return Value{}, d.fail("unexpected %s after the end of the document", d.found())
-	}
-	return v, nil
+func (p *Processor) decodeJSON(ws *workspace, text []byte) (record.Value, error) {
+	return ws.json.Decode(text, p.cfg.MaxDepth, &ws.arena)
 }
 
 // peekEventSource scans a map's keys (without decoding values) for
@@ -539,7 +452,7 @@ func peekEventSource(body []byte) ([]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		valEnd, err := skipMsgpack(body, next)
+		valEnd, err := record.SkipMsgpack(body, next)
 		if err != nil {
 			return nil, false
 		}
@@ -590,9 +503,9 @@ func peekString(b []byte, off int) ([]byte, int, bool) {
 
 // event transforms one CloudTrail event and writes it to res. fields are its
 // indexed top-level fields when the caller has them already, else nil.
-func (p *Processor) event(ws *workspace, rec *record, ev *Value, fields *topFields, carrier *Value, res *Result, where location) {
+func (p *Processor) event(ws *workspace, rec *record.Record, ev *record.Value, fields *topFields, carrier *record.Value, res *Result, where location) {
 	p.Stats.Events.Add(1)
-	if ev.Kind != KindMap {
+	if ev.Kind != record.KindMap {
 		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s is a %s, not an object", where, ev.Kind))
 		return
 	}
@@ -621,7 +534,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, fields *topFiel
 			}
 		}
 	}
-	t, warning := rec.time, ""
+	t, warning := rec.Time, ""
 	if p.cfg.UseEventTime {
 		if et, ok := parseEventTime(fields.eventTime); ok {
 			t = et
@@ -631,7 +544,7 @@ func (p *Processor) event(ws *workspace, rec *record, ev *Value, fields *topFiel
 		}
 	}
 	body := p.buildBody(ws, ev, carrier, variant, warning)
-	ws.out = appendRecord(ws.out[:0], t, rec.meta, &body)
+	ws.out = record.AppendRecord(ws.out[:0], t, rec.Meta, &body)
 	if len(ws.out) > p.cfg.MaxEventSize {
 		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s: event of %d bytes exceeds max_event_size (%d)", where, len(ws.out), p.cfg.MaxEventSize))
 		return
@@ -672,7 +585,7 @@ func (p *Processor) tagFor(variant string) string {
 	return p.cfg.TagPrefix + variant
 }
 
-func (p *Processor) classify(ev *Value, src *Value) string {
+func (p *Processor) classify(ev *record.Value, src *record.Value) string {
 	if src.IsString(sourceStacks) {
 		return VariantStacks
 	}
@@ -691,14 +604,14 @@ func (p *Processor) classify(ev *Value, src *Value) string {
 // userIdentity replaced by its flattened keys, carrier fields appended, and
 // the filter's own fields last. Fields the filter owns are replaced, never
 // duplicated, so records can pass through the filter twice.
-func (p *Processor) buildBody(ws *workspace, ev *Value, carrier *Value, variant, warning string) Value {
+func (p *Processor) buildBody(ws *workspace, ev *record.Value, carrier *record.Value, variant, warning string) record.Value {
 	items := ws.body[:0]
 	for i := 0; i+1 < len(ev.Items); i += 2 {
 		k, v := &ev.Items[i], &ev.Items[i+1]
 		switch {
 		case isOwnField(k):
 			continue
-		case k.IsString("userIdentity") && v.Kind == KindMap:
+		case k.IsString("userIdentity") && v.Kind == record.KindMap:
 			items = p.flatten(ws, items, k.Str, v)
 		default:
 			items = append(items, *k, *v)
@@ -714,22 +627,22 @@ func (p *Processor) buildBody(ws *workspace, ev *Value, carrier *Value, variant,
 		}
 	}
 	if variant != "" {
-		items = append(items, StringValue(FieldVariant), StringValue(variant))
+		items = append(items, record.StringValue(FieldVariant), record.StringValue(variant))
 	}
 	if warning != "" {
-		items = append(items, StringValue(FieldWarning), StringValue(warning))
+		items = append(items, record.StringValue(FieldWarning), record.StringValue(warning))
 	}
 	ws.body = items
-	return Value{Kind: KindMap, Items: items}
+	return record.Value{Kind: record.KindMap, Items: items}
 }
 
-func isOwnField(k *Value) bool {
+func isOwnField(k *record.Value) bool {
 	return k.IsString(FieldVariant) || k.IsString(FieldError) || k.IsString(FieldWarning)
 }
 
-func hasKey(items []Value, k *Value) bool {
+func hasKey(items []record.Value, k *record.Value) bool {
 	for i := 0; i < len(items); i += 2 {
-		if k.Kind == KindString && items[i].Kind == KindString && bytes.Equal(items[i].Str, k.Str) {
+		if k.Kind == record.KindString && items[i].Kind == record.KindString && bytes.Equal(items[i].Str, k.Str) {
 			return true
 		}
 	}
@@ -738,49 +651,44 @@ func hasKey(items []Value, k *Value) bool {
 
 // flatten appends prefix<sep>path → value pairs for every leaf of m. Arrays
 // are leaves (kept as values); empty objects carry nothing and vanish.
-func (p *Processor) flatten(ws *workspace, items []Value, prefix []byte, m *Value) []Value {
+func (p *Processor) flatten(ws *workspace, items []record.Value, prefix []byte, m *record.Value) []record.Value {
 	for i := 0; i+1 < len(m.Items); i += 2 {
 		k, v := &m.Items[i], &m.Items[i+1]
-		if k.Kind != KindString {
+		if k.Kind != record.KindString {
 			continue
 		}
-		key := ws.arena.concat(prefix, p.cfg.Separator, k.Str)
-		if v.Kind == KindMap {
+		key := ws.arena.Concat(prefix, p.cfg.Separator, k.Str)
+		if v.Kind == record.KindMap {
 			items = p.flatten(ws, items, key, v)
 			continue
 		}
-		items = append(items, Value{Kind: KindString, Str: key}, *v)
+		items = append(items, record.Value{Kind: record.KindString, Str: key}, *v)
 	}
 	return items
 }
 
-// concat stores x+sep+y in the arena.
-func (a *Arena) concat(x []byte, sep string, y []byte) []byte {
-	return a.appendBytes(x, unsafe.Slice(unsafe.StringData(sep), len(sep)), y)
-}
-
 // redactValue replaces non-redacted strings under sensitive names. Name/value
 // pairs ({"name": "CHEF_PIVOTAL_KEY", "value": …}) count as named by name.
-func (p *Processor) redactValue(ws *workspace, v *Value, sensitive bool, depth int) bool {
+func (p *Processor) redactValue(ws *workspace, v *record.Value, sensitive bool, depth int) bool {
 	if depth > p.cfg.MaxDepth {
 		return false
 	}
 	changed := false
 	switch v.Kind {
-	case KindString:
+	case record.KindString:
 		if sensitive && !alreadyRedacted(v.Str) {
-			*v = StringValue(Redacted)
+			*v = record.StringValue(Redacted)
 			return true
 		}
-	case KindArray:
+	case record.KindArray:
 		for i := range v.Items {
 			changed = p.redactValue(ws, &v.Items[i], sensitive, depth+1) || changed
 		}
-	case KindMap:
+	case record.KindMap:
 		pairSensitive := p.pairIsSensitive(ws, v)
 		for i := 0; i+1 < len(v.Items); i += 2 {
 			k := &v.Items[i]
-			s := sensitive || (k.Kind == KindString && p.isSensitiveCached(ws, k.Str))
+			s := sensitive || (k.Kind == record.KindString && p.isSensitiveCached(ws, k.Str))
 			if pairSensitive && isPairValue(k) {
 				s = true
 			}
@@ -788,7 +696,7 @@ func (p *Processor) redactValue(ws *workspace, v *Value, sensitive bool, depth i
 		}
 	}
 	if changed {
-		v.touch()
+		v.Touch()
 	}
 	return changed
 }
@@ -797,21 +705,21 @@ func (p *Processor) redactValue(ws *workspace, v *Value, sensitive bool, depth i
 // secret: named by a sensitive name ({"name": "CHEF_PIVOTAL_KEY", "value": …},
 // {"attributeName": …, "attributeValue": …}, OpsWorks Stacks environment
 // variables {"key": "DB_PASSWORD", "value": …}) or flagged {"secure": true}.
-func (p *Processor) pairIsSensitive(ws *workspace, v *Value) bool {
+func (p *Processor) pairIsSensitive(ws *workspace, v *record.Value) bool {
 	for _, nk := range [...]string{"name", "attributeName", "Name", "key", "Key"} {
-		if n := v.Get(nk); n != nil && n.Kind == KindString && p.isSensitiveCached(ws, n.Str) {
+		if n := v.Get(nk); n != nil && n.Kind == record.KindString && p.isSensitiveCached(ws, n.Str) {
 			return true
 		}
 	}
 	for _, sk := range [...]string{"secure", "Secure"} {
-		if f := v.Get(sk); f != nil && f.Kind == KindBool && f.Num == 1 {
+		if f := v.Get(sk); f != nil && f.Kind == record.KindBool && f.Num == 1 {
 			return true
 		}
 	}
 	return false
 }
 
-func isPairValue(k *Value) bool {
+func isPairValue(k *record.Value) bool {
 	return k.IsString("value") || k.IsString("attributeValue") || k.IsString("Value")
 }
 
@@ -859,7 +767,7 @@ func normalizeName(dst, name []byte) []byte {
 	return dst
 }
 
-func (p *Processor) checkUTF8(ws *workspace, ev *Value) string {
+func (p *Processor) checkUTF8(ws *workspace, ev *record.Value) string {
 	if !ws.mayHaveBadUTF8 {
 		return ""
 	}
@@ -867,22 +775,22 @@ func (p *Processor) checkUTF8(ws *workspace, ev *Value) string {
 }
 
 // invalidUTF8 returns the first key whose value (or name) is not valid UTF-8.
-func invalidUTF8(v *Value, depth int) string {
+func invalidUTF8(v *record.Value, depth int) string {
 	switch v.Kind {
-	case KindString:
+	case record.KindString:
 		if !utf8.Valid(v.Str) {
 			return "a value"
 		}
-	case KindArray:
+	case record.KindArray:
 		for i := range v.Items {
 			if bad := invalidUTF8(&v.Items[i], depth+1); bad != "" {
 				return bad
 			}
 		}
-	case KindMap:
+	case record.KindMap:
 		for i := 0; i+1 < len(v.Items); i += 2 {
 			k := &v.Items[i]
-			if k.Kind == KindString && !utf8.Valid(k.Str) {
+			if k.Kind == record.KindString && !utf8.Valid(k.Str) {
 				return fmt.Sprintf("key %q", k.Str)
 			}
 			if bad := invalidUTF8(&v.Items[i+1], depth+1); bad != "" {
@@ -898,7 +806,7 @@ func invalidUTF8(v *Value, depth int) string {
 
 // recordError keeps the whole record unmodified plus opsworks_error (or sends
 // it to error_tag). carrier, when set, is the already-decoded body.
-func (p *Processor) recordError(ws *workspace, rec *record, carrier *Value, res *Result, msg string) {
+func (p *Processor) recordError(ws *workspace, rec *record.Record, carrier *record.Value, res *Result, msg string) {
 	p.Stats.Errors.Add(1)
 	p.warnings.Warn("record", msg)
 	res.Modified = true
@@ -908,33 +816,33 @@ func (p *Processor) recordError(ws *workspace, rec *record, carrier *Value, res 
 	}
 	// The body could not be decoded (too deep, corrupt): add the field by
 	// rewriting only the map header, so the original bytes stay as they are.
-	ws.out = appendRecordHeader(ws.out[:0], rec.time, rec.meta)
-	ws.out = appendWithField(ws.out, rec.body, FieldError, msg)
+	ws.out = record.AppendRecordHeader(ws.out[:0], rec.Time, rec.Meta)
+	ws.out = appendWithField(ws.out, rec.Body, FieldError, msg)
 	p.route(ws.out, res)
 }
 
 // eventError keeps one bad event (an element of Records, a logEvents entry)
 // with opsworks_error, so the rest of its record can still be processed.
-func (p *Processor) eventError(ws *workspace, rec *record, ev *Value, res *Result, msg string) {
+func (p *Processor) eventError(ws *workspace, rec *record.Record, ev *record.Value, res *Result, msg string) {
 	p.Stats.Errors.Add(1)
 	p.warnings.Warn("event", msg)
 	body := *ev
-	if ev.Kind != KindMap {
-		body = Value{Kind: KindMap, Items: []Value{StringValue("event"), *ev}}
+	if ev.Kind != record.KindMap {
+		body = record.Value{Kind: record.KindMap, Items: []record.Value{record.StringValue("event"), *ev}}
 	}
 	p.writeError(ws, rec, &body, res, msg)
 }
 
-func (p *Processor) writeError(ws *workspace, rec *record, body *Value, res *Result, msg string) {
-	items := make([]Value, 0, len(body.Items)+2)
+func (p *Processor) writeError(ws *workspace, rec *record.Record, body *record.Value, res *Result, msg string) {
+	items := make([]record.Value, 0, len(body.Items)+2)
 	for i := 0; i+1 < len(body.Items); i += 2 {
 		if !body.Items[i].IsString(FieldError) {
 			items = append(items, body.Items[i], body.Items[i+1])
 		}
 	}
-	items = append(items, StringValue(FieldError), StringValue(msg))
-	out := Value{Kind: KindMap, Items: items}
-	ws.out = appendRecord(ws.out[:0], rec.time, rec.meta, &out)
+	items = append(items, record.StringValue(FieldError), record.StringValue(msg))
+	out := record.Value{Kind: record.KindMap, Items: items}
+	ws.out = record.AppendRecord(ws.out[:0], rec.Time, rec.Meta, &out)
 	p.route(ws.out, res)
 }
 
@@ -954,15 +862,15 @@ func (p *Processor) route(encoded []byte, res *Result) {
 func appendWithField(b []byte, body []byte, key, val string) []byte {
 	n, hdr := mapHeader(body)
 	if hdr == 0 {
-		b = appendMapHeader(b, 2)
-		b = appendString(b, "record")
+		b = record.AppendMapHeader(b, 2)
+		b = record.AppendString(b, "record")
 		b = append(b, body...)
 	} else {
-		b = appendMapHeader(b, n+1)
+		b = record.AppendMapHeader(b, n+1)
 		b = append(b, body[hdr:]...)
 	}
-	b = appendString(b, key)
-	return appendString(b, val)
+	b = record.AppendString(b, key)
+	return record.AppendString(b, val)
 }
 
 // mapHeader returns a map's entry count and header length (0 if not a map).
@@ -978,37 +886,21 @@ func mapHeader(b []byte) (int, int) {
 	return 0, 0
 }
 
-// appendRecord encodes [[time, meta], body]; meta nil means an empty map.
-func appendRecord(b []byte, t EventTime, meta []byte, body *Value) []byte {
-	return AppendMsgpack(appendRecordHeader(b, t, meta), body)
-}
-
-// appendRecordHeader encodes a record up to its body. Output always uses the
-// current [[time, metadata], body] format, which every supported Fluent Bit reads.
-func appendRecordHeader(b []byte, t EventTime, meta []byte) []byte {
-	b = append(b, 0x92, 0x92)
-	b = appendEventTime(b, t)
-	if meta == nil {
-		return append(b, 0x80)
-	}
-	return append(b, meta...)
-}
-
-func quoteValue(v *Value) string {
+func quoteValue(v *record.Value) string {
 	if v == nil {
 		return "(missing)"
 	}
 	if len(v.Str) > 64 {
 		return fmt.Sprintf("%q…", v.Str[:64])
 	}
-	return string(AppendJSON(nil, v))
+	return string(record.AppendJSON(nil, v))
 }
 
 // parseEventTime parses CloudTrail's eventTime ("2014-05-28T16:05:29Z"),
 // falling back to full RFC 3339 for fractional seconds or offsets.
-func parseEventTime(v *Value) (EventTime, bool) {
-	if v == nil || v.Kind != KindString {
-		return EventTime{}, false
+func parseEventTime(v *record.Value) (record.EventTime, bool) {
+	if v == nil || v.Kind != record.KindString {
+		return record.EventTime{}, false
 	}
 	s := v.Str
 	if len(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z' {
@@ -1029,20 +921,20 @@ func parseEventTime(v *Value) (EventTime, bool) {
 		mi, ok5 := num(s[14:16])
 		se, ok6 := num(s[17:19])
 		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(mo, y) && h < 24 && mi < 60 && se < 60 {
-			return EventTime{Sec: time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC).Unix()}, true
+			return record.EventTime{Sec: time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC).Unix()}, true
 		}
-		return EventTime{}, false
+		return record.EventTime{}, false
 	}
 	if fractionDigits(s) > 9 {
 		// Go parses them, but Elasticsearch/OpenSearch dates stop at
 		// nanoseconds: flag the event rather than ship an unindexable time.
-		return EventTime{}, false
+		return record.EventTime{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
-		return EventTime{}, false
+		return record.EventTime{}, false
 	}
-	return EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}, true
+	return record.EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}, true
 }
 
 // fractionDigits counts the digits after the seconds' '.' or ','.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/opsworks-trail/opsworks-trail/config"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // leaves flattens a decoded JSON object independently of the filter's code,
@@ -93,14 +94,13 @@ func TestFlattenSeparatorAndPosition(t *testing.T) {
 	res, _ := run(t, p, chunkFromJSON(t, doc))
 	// Order matters to readers of the raw output: flattened keys take the
 	// position userIdentity had (it comes last in this file).
-	var a Arena
-	rec, _, err := splitRecord(res.Emits[0].Records, 0, &a)
+	var a record.Arena
+	rec, _, err := record.SplitRecord(res.Emits[0].Records, 0, &a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := msgpackDecoder{buf: rec.body, maxDepth: 64, arena: &a}
-	var body Value
-	if err := d.decode(&body, 0); err != nil {
+	var body record.Value
+	if _, _, err := record.DecodeMsgpack(rec.Body, 0, 64, &a, &body); err != nil {
 		t.Fatal(err)
 	}
 	var order []string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -30,9 +31,9 @@ func here() string {
 
 func repoRoot() string { return filepath.Join(here(), "..") }
 
-// record is one output record of the filter: its tag and its JSON body
+// testRecord is one output record of the filter: its tag and its JSON body
 // decoded with json.Number, exactly what the CLI prints and Fluent Bit ships.
-type record struct {
+type testRecord struct {
 	Tag  string
 	Body map[string]any
 }
@@ -40,7 +41,7 @@ type record struct {
 // run feeds chunk to a fresh processor with opts and returns every record it
 // produced: re-emitted (tagged) ones and those kept in the stream (tagged
 // with "-", as the CLI does).
-func run(t testing.TB, opts map[string]string, chunk []byte) []record {
+func run(t testing.TB, opts map[string]string, chunk []byte) []testRecord {
 	t.Helper()
 	cfg, err := filter.LoadConfig(config.MapGetter(opts))
 	if err != nil {
@@ -51,10 +52,10 @@ func run(t testing.TB, opts map[string]string, chunk []byte) []record {
 	if err := p.FilterChunk(chunk, &res); err != nil {
 		t.Fatal(err)
 	}
-	var out []record
+	var out []testRecord
 	collect := func(tag string, recs []byte) {
-		err := filter.ForEachRecord(recs, func(_ filter.EventTime, body *filter.Value) error {
-			out = append(out, record{Tag: tag, Body: decodeJSON(t, filter.AppendJSON(nil, body))})
+		err := record.ForEachRecord(recs, func(_ record.EventTime, body *record.Value) error {
+			out = append(out, testRecord{Tag: tag, Body: decodeJSON(t, record.AppendJSON(nil, body))})
 			return nil
 		})
 		if err != nil {
@@ -85,7 +86,7 @@ func decodeJSON(t testing.TB, b []byte) map[string]any {
 func textChunk(docs ...[]byte) []byte {
 	var c []byte
 	for _, d := range docs {
-		c = filter.AppendTextRecord(c, filter.EventTime{Sec: 1717200000}, "log", d)
+		c = record.AppendTextRecord(c, record.EventTime{Sec: 1717200000}, "log", d)
 	}
 	return c
 }
@@ -96,11 +97,11 @@ func valueChunk(t testing.TB, docs ...[]byte) []byte {
 	t.Helper()
 	var c []byte
 	for _, d := range docs {
-		v, err := filter.DecodeJSON(d, 1000, filter.NewArena())
+		v, err := record.DecodeJSON(d, 1000, record.NewArena())
 		if err != nil {
 			t.Fatalf("test document is not JSON: %v: %.200s", err, d)
 		}
-		c = filter.AppendValueRecord(c, filter.EventTime{Sec: 1717200000}, &v)
+		c = record.AppendValueRecord(c, record.EventTime{Sec: 1717200000}, &v)
 	}
 	return c
 }
@@ -109,7 +110,7 @@ var textOpts = map[string]string{"source_key": "log"}
 
 var (
 	realOnce sync.Once
-	realRecs []record
+	realRecs []testRecord
 )
 
 // realOutput is the filter's output over everything realistic this
@@ -119,7 +120,7 @@ var (
 //     records carrying the provenance fields the cloudtrail_s3 input adds;
 //   - the filter's own per-identity and per-variant test events;
 //   - the bundled sample trail, read as the CLI reads it.
-func realOutput(t testing.TB) []record {
+func realOutput(t testing.TB) []testRecord {
 	t.Helper()
 	realOnce.Do(func() {
 		opts := corpus.Options{Seed: 8, Events: 20000, OpsWorksShare: 0.5}
@@ -159,7 +160,7 @@ func realOutput(t testing.TB) []record {
 
 // sampleTrail runs examples/sample-trail the way the CLI does: each file as
 // JSON text, retag off (tags reported through TagOf).
-func sampleTrail(t testing.TB) []record {
+func sampleTrail(t testing.TB) []testRecord {
 	t.Helper()
 	files := glob(t, filepath.Join(repoRoot(), "examples", "sample-trail"), ".json")
 	var docs [][]byte

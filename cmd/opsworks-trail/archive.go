@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/archive"
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // Archive sources run the cloudtrail_s3 input's engine (package archive), the
@@ -104,8 +104,8 @@ func (c *cli) records(chunk []byte) error {
 	if c.res.Modified {
 		out = c.res.Keep
 	}
-	return filter.ForEachRecord(out, func(t filter.EventTime, body *filter.Value) error {
-		if e := body.Get(filter.FieldError); e != nil {
+	return record.ForEachRecord(out, func(t record.EventTime, body *record.Value) error {
+		if e := body.Get(record.FieldError); e != nil {
 			fmt.Fprintf(c.stderr, "error: %s\n", e.String())
 		}
 		return c.print(t, body)

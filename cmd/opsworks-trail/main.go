@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // Exit codes: 0 all good, 1 usage or I/O failure, 2 some input could not be
@@ -258,7 +259,7 @@ func isNDJSON(data []byte) bool {
 func (c *cli) document(name string, text []byte) error {
 	c.docs++
 	now := time.Now()
-	chunk := filter.AppendTextRecord(nil, filter.EventTime{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}, textKey, text)
+	chunk := record.AppendTextRecord(nil, record.EventTime{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}, textKey, text)
 	if err := c.proc.FilterChunk(chunk, &c.res); err != nil {
 		return err
 	}
@@ -267,7 +268,7 @@ func (c *cli) document(name string, text []byte) error {
 		fmt.Fprintf(c.stderr, "warning: %s: not a CloudTrail log file or event; skipped\n", name)
 		return nil
 	}
-	return filter.ForEachRecord(c.res.Keep, func(t filter.EventTime, body *filter.Value) error {
+	return record.ForEachRecord(c.res.Keep, func(t record.EventTime, body *record.Value) error {
 		if body.Get(filter.FieldError) != nil {
 			msg := strings.TrimPrefix(body.Get(filter.FieldError).String(), textKey+": ")
 			fmt.Fprintf(c.stderr, "error: %s: %s\n", name, msg)
@@ -276,18 +277,18 @@ func (c *cli) document(name string, text []byte) error {
 	})
 }
 
-func (c *cli) print(t filter.EventTime, body *filter.Value) error {
+func (c *cli) print(t record.EventTime, body *record.Value) error {
 	c.line = c.line[:0]
 	if c.meta {
 		c.line = append(c.line, `{"tag":`...)
-		c.line = filter.AppendJSON(c.line, &filter.Value{Kind: filter.KindString, Str: []byte(c.cfg.TagOf(body, "-"))})
+		c.line = record.AppendJSON(c.line, &record.Value{Kind: record.KindString, Str: []byte(c.cfg.TagOf(body, "-"))})
 		c.line = append(c.line, `,"time":"`...)
 		c.line = time.Unix(t.Sec, t.Nsec).UTC().AppendFormat(c.line, time.RFC3339Nano)
 		c.line = append(c.line, `","record":`...)
-		c.line = filter.AppendJSON(c.line, body)
+		c.line = record.AppendJSON(c.line, body)
 		c.line = append(c.line, '}')
 	} else {
-		c.line = filter.AppendJSON(c.line, body)
+		c.line = record.AppendJSON(c.line, body)
 	}
 	c.line = append(c.line, '\n')
 	_, err := c.out.Write(c.line)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -213,11 +214,11 @@ func shipWriteInput(t *testing.T, path string) *shipInput {
 	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
 		in.lines++
 		// tail's record: {"file_path": …, "log": …}
-		v := filter.Value{Kind: filter.KindMap, Items: []filter.Value{
-			filter.StringValue("file_path"), filter.StringValue(path),
-			filter.StringValue("log"), filter.BytesValue(line),
+		v := record.Value{Kind: record.KindMap, Items: []record.Value{
+			record.StringValue("file_path"), record.StringValue(path),
+			record.StringValue("log"), record.BytesValue(line),
 		}}
-		chunk = filter.AppendValueRecord(chunk, filter.EventTime{Sec: 1}, &v)
+		chunk = record.AppendValueRecord(chunk, record.EventTime{Sec: 1}, &v)
 	}
 	var res filter.Result
 	if err := p.FilterChunk(chunk, &res); err != nil {
@@ -227,8 +228,8 @@ func shipWriteInput(t *testing.T, path string) *shipInput {
 		t.Fatalf("%d records stayed under the input tag", res.KeepN)
 	}
 	for _, e := range res.Emits {
-		err := filter.ForEachRecord(e.Records, func(_ filter.EventTime, body *filter.Value) error {
-			rec := shipDecode(t, filter.AppendJSON(nil, body))
+		err := record.ForEachRecord(e.Records, func(_ record.EventTime, body *record.Value) error {
+			rec := shipDecode(t, record.AppendJSON(nil, body))
 			if e.Tag == "cloudtrail.error" {
 				in.errors = append(in.errors, rec)
 				return nil

@@ -21,7 +21,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 )
 
@@ -89,9 +89,9 @@ func runInput(t *testing.T, env []string, props map[string]string, extra ...stri
 		t.Fatalf("in-host: %v\n%s", err, r.log)
 	}
 	data, _ := os.ReadFile(out)
-	err = filter.ForEachRecord(data, func(_ filter.EventTime, body *filter.Value) error {
+	err = record.ForEachRecord(data, func(_ record.EventTime, body *record.Value) error {
 		var m map[string]any
-		if err := json.Unmarshal(filter.AppendJSON(nil, body), &m); err != nil {
+		if err := json.Unmarshal(record.AppendJSON(nil, body), &m); err != nil {
 			return err
 		}
 		r.records = append(r.records, m)

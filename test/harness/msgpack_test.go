@@ -1,7 +1,7 @@
 package harness
 
 // A minimal msgpack encoder (from JSON text, keeping key order) and decoder
-// for the tests. It is written independently of package filter so the
+// for the tests. It is written independently of package record so the
 // plugin's own codec is not used to judge its output.
 
 import (

@@ -54,6 +54,7 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/archive"
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/bench/benchutil"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
 )
@@ -370,9 +371,9 @@ func consume(args []string) error {
 		if res.Modified {
 			chunk = res.Keep
 		}
-		err := filter.ForEachRecord(chunk, func(_ filter.EventTime, body *filter.Value) error {
+		err := record.ForEachRecord(chunk, func(_ record.EventTime, body *record.Value) error {
 			st.Printed++
-			line = append(filter.AppendJSON(line[:0], body), '\n')
+			line = append(record.AppendJSON(line[:0], body), '\n')
 			_, err := w.Write(line)
 			return err
 		})

@@ -1,7 +1,11 @@
-// Package filter holds the CloudTrail → OpsWorks logic shared by the Fluent Bit
-// plugins and the opsworks-trail CLI. It is plain Go (no cgo): the plugins only
-// decode their callback arguments, call into this package and map the result.
-package filter
+// Package record is the record model shared by both Fluent Bit plugins
+// (the opsworks filter and the cloudtrail_s3 input) and the opsworks-trail
+// CLI: Value, a decoded msgpack/JSON value with zero-copy strings, the Arena
+// that backs decoding, the msgpack and JSON codecs, and the framing of Fluent
+// Bit chunks ([[time, metadata], body] records). It is plain Go (no cgo);
+// apart from FieldError, the error field both plugins write, it knows
+// nothing of CloudTrail or OpsWorks.
+package record
 
 import (
 	"bytes"
@@ -102,8 +106,10 @@ func (v *Value) Float() float64 {
 	return 0
 }
 
-// touch drops the cached encoding after a change.
-func (v *Value) touch() { v.Raw = nil }
+// Touch drops the cached encoding after a change, so that AppendMsgpack
+// encodes v anew instead of copying Raw. Code that changes a decoded value
+// in place (the filter's redaction) calls it on every value above the change.
+func (v *Value) Touch() { v.Raw = nil }
 
 // StringValue makes a string Value sharing s's bytes (no copy, no
 // allocation). Value bytes are never modified in place anywhere: changes
@@ -135,7 +141,10 @@ type Arena struct {
 	bytes []byte // unescaped JSON strings
 }
 
-func (a *Arena) reset() {
+// Reset empties the arena for reuse; what it handed out before must no
+// longer be used. Exported for the filter, which reuses one arena per
+// record.
+func (a *Arena) Reset() {
 	a.slab = a.slab[:0]
 	a.bytes = a.bytes[:0]
 }
@@ -182,3 +191,9 @@ func (a *Arena) appendBytes(parts ...[]byte) []byte {
 
 // copyBytes stores b in the arena's byte slab and returns the stored copy.
 func (a *Arena) copyBytes(b []byte) []byte { return a.appendBytes(b) }
+
+// Concat stores x+sep+y in the arena (exported for the filter, which builds
+// flattened key names).
+func (a *Arena) Concat(x []byte, sep string, y []byte) []byte {
+	return a.appendBytes(x, unsafe.Slice(unsafe.StringData(sep), len(sep)), y)
+}

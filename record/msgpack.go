@@ -1,4 +1,4 @@
-package filter
+package record
 
 import (
 	"encoding/binary"
@@ -85,6 +85,18 @@ func (d *msgpackDecoder) bytesOf(n int) ([]byte, error) {
 	b := d.buf[d.off : d.off+n : d.off+n]
 	d.off += n
 	return b, nil
+}
+
+// DecodeMsgpack decodes the value starting at buf[off] into v, its children
+// in a, and returns the offset just past it and how many of its strings are
+// not valid UTF-8 (the decoder does not reject them; the caller decides).
+// Containers nested deeper than maxDepth are an error. It is the decoder's
+// entry point for the filter's hot path, which decodes each record body in
+// place in its chunk.
+func DecodeMsgpack(buf []byte, off, maxDepth int, a *Arena, v *Value) (next, badUTF8 int, err error) {
+	d := msgpackDecoder{buf: buf, off: off, maxDepth: maxDepth, arena: a}
+	err = d.decode(v, 0)
+	return d.off, d.badUTF8, err
 }
 
 // decode decodes the value at d.off into v.
@@ -269,9 +281,10 @@ func (d *msgpackDecoder) container(v *Value, kind Kind, n int, depth int) error 
 	return nil
 }
 
-// skipMsgpack returns the offset just past the value starting at off, without
-// decoding it. It is the cheap path for records the filter does not touch.
-func skipMsgpack(buf []byte, off int) (int, error) {
+// SkipMsgpack returns the offset just past the value starting at off, without
+// decoding it. It is the cheap path for records the filter does not touch
+// (exported for the filter's hot path).
+func SkipMsgpack(buf []byte, off int) (int, error) {
 	pending := 1
 	for pending > 0 {
 		if off >= len(buf) {
@@ -358,7 +371,10 @@ func skipTyped(buf []byte, off int, c byte) (skip, children, next int, ok bool) 
 
 // ---- encoding ----
 
-func appendMapHeader(b []byte, n int) []byte {
+// AppendMapHeader appends the header of a map of n entries; the caller
+// appends the keys and values. Exported, like AppendString, for the filter,
+// which adds a field to an encoded body without decoding it.
+func AppendMapHeader(b []byte, n int) []byte {
 	switch {
 	case n < 16:
 		return append(b, 0x80|byte(n))
@@ -392,7 +408,8 @@ func appendStrHeader(b []byte, n int) []byte {
 
 func appendStr(b []byte, s []byte) []byte { return append(appendStrHeader(b, len(s)), s...) }
 
-func appendString(b []byte, s string) []byte { return append(appendStrHeader(b, len(s)), s...) }
+// AppendString appends s as a msgpack string.
+func AppendString(b []byte, s string) []byte { return append(appendStrHeader(b, len(s)), s...) }
 
 func appendUint(b []byte, n uint64) []byte {
 	switch {
@@ -458,7 +475,7 @@ func AppendMsgpack(b []byte, v *Value) []byte {
 	case KindArray:
 		b = appendArrayHeader(b, len(v.Items))
 	case KindMap:
-		b = appendMapHeader(b, len(v.Items)/2)
+		b = AppendMapHeader(b, len(v.Items)/2)
 	case KindExt:
 		return appendExt(b, v.ExtType, v.Str)
 	}
@@ -496,8 +513,10 @@ type EventTime struct {
 	Nsec int64
 }
 
-// appendEventTime encodes t as Fluent Bit's EventTime extension (type 0).
-func appendEventTime(b []byte, t EventTime) []byte {
+// AppendEventTime encodes t as Fluent Bit's EventTime extension (type 0).
+// Exported for code that frames records itself (the filter's tests write
+// the wide headers of Fluent Bit 4.0).
+func AppendEventTime(b []byte, t EventTime) []byte {
 	return append(b, 0xd7, 0x00,
 		byte(t.Sec>>24), byte(t.Sec>>16), byte(t.Sec>>8), byte(t.Sec),
 		byte(t.Nsec>>24), byte(t.Nsec>>16), byte(t.Nsec>>8), byte(t.Nsec))

@@ -1,4 +1,4 @@
-package filter
+package record
 
 import (
 	"encoding/base64"
@@ -10,10 +10,13 @@ import (
 	"unsafe"
 )
 
-// jsonDecoder is a strict RFC 8259 parser producing arena-backed Values. It
+// JSONDecoder is a strict RFC 8259 parser producing arena-backed Values. It
 // keeps the path to the current position so errors can name the field
 // ("$.Records[0].eventVersion"), which is what a user needs to find the typo.
-type jsonDecoder struct {
+// The zero value is ready to use. It is exported so that a caller decoding
+// many documents (the filter, per pooled workspace) can keep one and reuse
+// its buffers; DecodeJSON is the one-off form.
+type JSONDecoder struct {
 	buf      []byte
 	off      int
 	maxDepth int
@@ -28,7 +31,7 @@ type pathElem struct {
 	index int // -1 for map keys
 }
 
-func (d *jsonDecoder) pathString() string {
+func (d *JSONDecoder) pathString() string {
 	s := "$"
 	for _, p := range d.path {
 		if p.index >= 0 {
@@ -40,11 +43,11 @@ func (d *jsonDecoder) pathString() string {
 	return s
 }
 
-func (d *jsonDecoder) fail(msg string, args ...any) error {
+func (d *JSONDecoder) fail(msg string, args ...any) error {
 	return &DecodeError{Format: "JSON", Offset: d.off, Path: d.pathString(), Msg: fmt.Sprintf(msg, args...)}
 }
 
-func (d *jsonDecoder) found() string {
+func (d *JSONDecoder) found() string {
 	if d.off >= len(d.buf) {
 		return "end of input"
 	}
@@ -55,7 +58,7 @@ func (d *jsonDecoder) found() string {
 	return fmt.Sprintf("byte 0x%02x", c)
 }
 
-func (d *jsonDecoder) ws() {
+func (d *JSONDecoder) ws() {
 	for d.off < len(d.buf) {
 		switch d.buf[d.off] {
 		case ' ', '\t', '\n', '\r':
@@ -68,7 +71,15 @@ func (d *jsonDecoder) ws() {
 
 // DecodeJSON parses one JSON document (surrounding whitespace allowed).
 func DecodeJSON(buf []byte, maxDepth int, a *Arena) (Value, error) {
-	d := jsonDecoder{buf: buf, maxDepth: maxDepth, arena: a}
+	var d JSONDecoder
+	return d.Decode(buf, maxDepth, a)
+}
+
+// Decode parses one JSON document like DecodeJSON, reusing the buffers of
+// earlier calls (path, container stack, unescaping scratch).
+func (d *JSONDecoder) Decode(buf []byte, maxDepth int, a *Arena) (Value, error) {
+	d.buf, d.off, d.maxDepth, d.arena = buf, 0, maxDepth, a
+	d.path, d.stack = d.path[:0], d.stack[:0]
 	d.ws()
 	v, err := d.value(0)
 	if err != nil {
@@ -83,7 +94,7 @@ func DecodeJSON(buf []byte, maxDepth int, a *Arena) (Value, error) {
 
 // value parses the value at d.off. Values are returned, not written through
 // a pointer, so they stay on the stack across the recursion.
-func (d *jsonDecoder) value(depth int) (Value, error) {
+func (d *JSONDecoder) value(depth int) (Value, error) {
 	if d.off >= len(d.buf) {
 		return Value{}, d.fail("expected a value, found end of input")
 	}
@@ -107,7 +118,7 @@ func (d *jsonDecoder) value(depth int) (Value, error) {
 	return Value{}, d.fail("expected a value, found %s", d.found())
 }
 
-func (d *jsonDecoder) literal(word string, val Value) (Value, error) {
+func (d *JSONDecoder) literal(word string, val Value) (Value, error) {
 	if len(d.buf)-d.off < len(word) || string(d.buf[d.off:d.off+len(word)]) != word {
 		return Value{}, d.fail("expected %q, found %s", word, d.found())
 	}
@@ -117,14 +128,14 @@ func (d *jsonDecoder) literal(word string, val Value) (Value, error) {
 
 // popChildren moves the children collected since base into one contiguous
 // arena slice: their count is unknown until the container closes.
-func (d *jsonDecoder) popChildren(base int) []Value {
+func (d *JSONDecoder) popChildren(base int) []Value {
 	out := d.arena.alloc(len(d.stack) - base)
 	copy(out, d.stack[base:])
 	d.stack = d.stack[:base]
 	return out
 }
 
-func (d *jsonDecoder) object(depth int) (Value, error) {
+func (d *JSONDecoder) object(depth int) (Value, error) {
 	if depth >= d.maxDepth {
 		return Value{}, d.fail("nesting deeper than %d levels", d.maxDepth)
 	}
@@ -178,7 +189,7 @@ func (d *jsonDecoder) object(depth int) (Value, error) {
 	return Value{Kind: KindMap, Items: d.popChildren(base)}, nil
 }
 
-func (d *jsonDecoder) array(depth int) (Value, error) {
+func (d *JSONDecoder) array(depth int) (Value, error) {
 	if depth >= d.maxDepth {
 		return Value{}, d.fail("nesting deeper than %d levels", d.maxDepth)
 	}
@@ -221,7 +232,7 @@ func (d *jsonDecoder) array(depth int) (Value, error) {
 
 // str parses a string starting at the opening quote. Strings without escapes
 // are returned as sub-slices of the input; others are unescaped into the arena.
-func (d *jsonDecoder) str() ([]byte, error) {
+func (d *JSONDecoder) str() ([]byte, error) {
 	d.off++ // opening quote
 	start := d.off
 	ascii := true
@@ -248,7 +259,7 @@ func (d *jsonDecoder) str() ([]byte, error) {
 	return nil, d.fail("unterminated string")
 }
 
-func (d *jsonDecoder) strEscaped(start int) ([]byte, error) {
+func (d *JSONDecoder) strEscaped(start int) ([]byte, error) {
 	out := append(d.scratch[:0], d.buf[start:d.off]...)
 	defer func() { d.scratch = out[:0] }()
 	for d.off < len(d.buf) {
@@ -309,7 +320,7 @@ func (d *jsonDecoder) strEscaped(start int) ([]byte, error) {
 	return nil, d.fail("unterminated string")
 }
 
-func (d *jsonDecoder) hex4() (rune, error) {
+func (d *JSONDecoder) hex4() (rune, error) {
 	if len(d.buf)-d.off < 4 {
 		return 0, d.fail("truncated \\u escape")
 	}
@@ -331,7 +342,7 @@ func (d *jsonDecoder) hex4() (rune, error) {
 	return r, nil
 }
 
-func (d *jsonDecoder) number() (Value, error) {
+func (d *JSONDecoder) number() (Value, error) {
 	start := d.off
 	if d.buf[d.off] == '-' {
 		d.off++
