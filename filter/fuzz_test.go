@@ -32,39 +32,6 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	return out
 }
 
-// FuzzDecodeJSON: the decoder never panics, and what it accepts re-encodes to
-// JSON that decodes to the same value.
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range fuzzSeeds(f) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var a record.Arena
-		v, err := record.DecodeJSON(data, 64, &a)
-		if err != nil {
-			return
-		}
-		text := record.AppendJSON(nil, &v)
-		v2, err := record.DecodeJSON(text, 64, &a)
-		if err != nil {
-			t.Fatalf("re-encoded JSON does not decode: %v\n%s", err, text)
-		}
-		if !record.Equal(&v, &v2) {
-			t.Fatalf("round trip changed the value:\n%s", text)
-		}
-		// msgpack round trip too.
-		mp := record.AppendMsgpack(nil, &v)
-		var v3 record.Value
-		if next, _, err := record.DecodeMsgpack(mp, 0, 64, &a, &v3); err != nil || next != len(mp) {
-			t.Fatalf("msgpack round trip: %v", err)
-		}
-		v3.Raw = nil
-		if !record.Equal(&v, &v3) {
-			t.Fatalf("msgpack round trip changed the value")
-		}
-	})
-}
-
 // FuzzFilterChunk feeds arbitrary bytes as a Fluent Bit chunk: no panic, and
 // whatever comes out of a well-framed chunk is well-framed.
 func FuzzFilterChunk(f *testing.F) {
