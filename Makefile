@@ -17,11 +17,11 @@ build: plugin cli
 plugin: $(FILTER_SO) $(INPUT_SO)
 $(FILTER_SO): $(shell find filter plugin/opsworks -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/opsworks
-$(INPUT_SO): $(shell find filter archive plugin/cloudtrail_s3 -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+$(INPUT_SO): $(shell find filter cloudtrail input plugin/cloudtrail_s3 -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/cloudtrail_s3
 
 cli: $(CLI)
-$(CLI): $(shell find filter archive cmd/opsworks-trail -name '*.go') go.mod
+$(CLI): $(shell find filter cloudtrail input cmd/opsworks-trail -name '*.go') go.mod
 	$(GO) build -o $@ ./cmd/opsworks-trail
 
 # Regenerates plugin/opsworks/config_map.h from filter.Options.
@@ -60,7 +60,7 @@ test: vet test-deps
 fuzz:
 	for f in FuzzDecodeJSON FuzzFilterChunk FuzzEventTransform; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./filter || exit 1; done
-	$(GO) test -run XXX -fuzz FuzzSplitRecords -fuzztime 30s ./archive
+	$(GO) test -run XXX -fuzz FuzzSplitRecords -fuzztime 30s ./cloudtrail
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./filter

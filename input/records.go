@@ -1,0 +1,175 @@
+package input
+
+import (
+	"strings"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/filter"
+)
+
+// Record fields the input adds.
+const (
+	FieldBucket   = "s3_bucket"
+	FieldKey      = "s3_key"
+	FieldFilePath = "file_path" // local mode: the file's path relative to `path`
+	FieldEvent    = "event"     // error records: the element that could not be used
+)
+
+// recordBuilder turns one object's events into Fluent Bit records.
+type recordBuilder struct {
+	e        *Engine
+	obj      cloudtrail.Object
+	prov     []filter.Value // provenance key/value pairs
+	fallback filter.EventTime
+	arena    *filter.Arena
+	records  []byte
+	count    int
+}
+
+func (e *Engine) newRecordBuilder(o cloudtrail.Object) *recordBuilder {
+	rb := &recordBuilder{e: e, obj: o, arena: filter.NewArena()}
+	if e.cfg.S3Mode() {
+		rb.prov = []filter.Value{filter.StringValue(FieldBucket), filter.StringValue(e.bucketOf(o)),
+			filter.StringValue(FieldKey), filter.StringValue(o.Key.Path)}
+	} else {
+		rb.prov = []filter.Value{filter.StringValue(FieldFilePath), filter.StringValue(o.Key.Path)}
+	}
+	t := o.Key.Time
+	if t.IsZero() {
+		t = e.deps.Now()
+	}
+	rb.fallback = eventTime(t)
+	return rb
+}
+
+func eventTime(t time.Time) filter.EventTime {
+	return filter.EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+}
+
+// encode turns a read object into its records (see "Records" in the
+// package documentation) and settles an object with none.
+func (e *Engine) encode(j job, res *cloudtrail.Result) *prepared {
+	stored := j.obj.Size
+	if stored == 0 {
+		stored = res.Stored // SQS mode: notifications do not all carry the size
+	}
+	e.st.read(stored, res)
+	rb := e.newRecordBuilder(j.obj)
+	if e.cfg.RecordMode == RecordModeObject {
+		rb.objectRecord(res.Events)
+	} else {
+		for _, ev := range res.Events {
+			rb.eventRecord(ev)
+		}
+	}
+	for _, bad := range res.NotObjects {
+		rb.badElement(bad.String(), bad.Raw)
+	}
+	if rb.count == 0 {
+		e.delivered(j.obj.Key, j.msg) // nothing to deliver: done already
+	}
+	return rb.prepared(j)
+}
+
+func (rb *recordBuilder) prepared(j job) *prepared {
+	rb.e.st.records.Add(int64(rb.count))
+	return &prepared{seq: j.seq, key: rb.obj.Key, msg: j.msg, records: rb.records, count: rb.count}
+}
+
+// decode parses one kept event; a failure (invalid UTF-8, which the
+// splitter does not check) becomes an error record.
+func (rb *recordBuilder) decode(ev []byte) (filter.Value, bool) {
+	v, err := filter.DecodeJSON(ev, cloudtrail.MaxNesting+1, rb.arena)
+	if err != nil {
+		rb.badElement("invalid event: "+err.Error(), ev)
+		return filter.Value{}, false
+	}
+	return v, true
+}
+
+// eventRecord appends one event with its provenance, at its eventTime.
+func (rb *recordBuilder) eventRecord(ev []byte) {
+	v, ok := rb.decode(ev)
+	if !ok {
+		return
+	}
+	items := make([]filter.Value, 0, len(v.Items)+len(rb.prov))
+	for i := 0; i+1 < len(v.Items); i += 2 {
+		if !rb.isProvenanceKey(&v.Items[i]) { // ours win: never a duplicate key
+			items = append(items, v.Items[i], v.Items[i+1])
+		}
+	}
+	body := filter.Value{Kind: filter.KindMap, Items: append(items, rb.prov...)}
+	rb.append(rb.timeOf(&v), &body)
+}
+
+func (rb *recordBuilder) isProvenanceKey(k *filter.Value) bool {
+	for i := 0; i < len(rb.prov); i += 2 {
+		if k.IsString(string(rb.prov[i].Str)) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectRecord appends {"Records": [events], provenance} when any event
+// was kept.
+func (rb *recordBuilder) objectRecord(events [][]byte) {
+	arr := make([]filter.Value, 0, len(events))
+	for _, ev := range events {
+		if v, ok := rb.decode(ev); ok {
+			arr = append(arr, v)
+		}
+	}
+	if len(arr) == 0 {
+		return
+	}
+	items := append([]filter.Value{filter.StringValue("Records"), {Kind: filter.KindArray, Items: arr}}, rb.prov...)
+	rb.append(rb.fallback, &filter.Value{Kind: filter.KindMap, Items: items})
+}
+
+// badElement reports a Records element that is not a usable event and
+// emits it as an error record.
+func (rb *recordBuilder) badElement(problem string, raw []byte) {
+	reason := problem
+	if strings.HasPrefix(problem, "Records[") {
+		reason = "not an object"
+	} else if i := strings.IndexByte(problem, ':'); i > 0 {
+		reason = problem[:i]
+	}
+	rb.e.st.failure(reason, "")
+	rb.e.warn.Warn(reason, rb.e.where(rb.obj)+": "+problem)
+	var elem filter.Value
+	if v, err := filter.DecodeJSON(raw, cloudtrail.MaxNesting+1, rb.arena); err == nil {
+		elem = v
+	} else {
+		elem = filter.StringValue(strings.ToValidUTF8(string(raw), "\uFFFD"))
+	}
+	rb.errorRecord(problem, &elem)
+}
+
+// errorRecord appends {"opsworks_error": problem, provenance[, "event": elem]}.
+func (rb *recordBuilder) errorRecord(problem string, elem *filter.Value) {
+	items := append([]filter.Value{filter.StringValue(filter.FieldError), filter.StringValue(problem)}, rb.prov...)
+	if elem != nil {
+		items = append(items, filter.StringValue(FieldEvent), *elem)
+	}
+	rb.e.st.errorRecords.Add(1)
+	rb.append(rb.fallback, &filter.Value{Kind: filter.KindMap, Items: items})
+}
+
+func (rb *recordBuilder) append(t filter.EventTime, body *filter.Value) {
+	rb.records = filter.AppendValueRecord(rb.records, t, body)
+	rb.count++
+}
+
+// timeOf is the event's eventTime (RFC 3339), else the fallback.
+func (rb *recordBuilder) timeOf(v *filter.Value) filter.EventTime {
+	if s := v.Get("eventTime"); s != nil && s.Kind == filter.KindString {
+		if t, err := time.Parse(time.RFC3339Nano, string(s.Str)); err == nil {
+			return eventTime(t)
+		}
+	}
+	return rb.fallback
+}
