@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 )
 
 // The SQS calls, one narrow role each, so that tests can fake or wrap
@@ -160,30 +159,5 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 	}), nil
 }
 
-// SQS error codes, in both protocols (query and JSON).
-var (
-	sqsNoQueueCodes = map[string]bool{"AWS.SimpleQueueService.NonExistentQueue": true, "QueueDoesNotExist": true}
-	sqsDeniedCodes  = map[string]bool{"AccessDenied": true, "AccessDeniedException": true, "KMS.AccessDeniedException": true,
-		"InvalidClientTokenId": true, "UnrecognizedClientException": true, "InvalidSecurity": true}
-)
-
-func sqsErrorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
-}
-
-// sqsErrorReason classifies an SQS error like an S3 one: retryable
-// (throttled, 5xx, broken connection) or not.
-func SQSErrorReason(err error) Reason {
-	code := sqsErrorCode(err)
-	switch {
-	case sqsNoQueueCodes[code]:
-		return ReasonNotFound
-	case sqsDeniedCodes[code]:
-		return ReasonAccessDenied
-	}
-	return Classify(err)
-}
+// SQSBatchLimit is SQS's limit of messages per receive and per batch call.
+const SQSBatchLimit = 10

@@ -1,9 +1,7 @@
 package input
 
 import (
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
@@ -137,7 +135,7 @@ func (e *Engine) prepare(j job) (p *prepared) {
 		return e.encode(j, res)
 	case e.ctx.Err() != nil:
 		return nil
-	case cloudtrail.Retryable(err), j.msg != nil && redeliverable(reasonOf(err)):
+	case cloudtrail.Retryable(err), j.msg != nil && redeliverable(cloudtrail.ReasonOf(err)):
 		return e.failed(j, err)
 	}
 	return e.badObject(j, err)
@@ -181,24 +179,14 @@ func (e *Engine) readOnce(o cloudtrail.Object) (*cloudtrail.Result, error) {
 // backoff is retryBase·2^attempt, capped at retryMax, with jitter so that
 // workers throttled together do not come back together.
 func (e *Engine) backoff(attempt int) time.Duration {
-	return jitteredBackoff(e.retryBase, e.retryMax, attempt)
-}
-
-// jitteredBackoff is base·2^attempt capped at limit, then a random point in
-// its upper half.
-func jitteredBackoff(base, limit time.Duration, attempt int) time.Duration {
-	d := limit
-	if attempt < 30 && base<<attempt < limit {
-		d = base << attempt
-	}
-	return d/2 + rand.N(d/2+1)
+	return cloudtrail.Backoff(e.retryBase, e.retryMax, attempt)
 }
 
 // failed settles an object whose retries ran out: counted, not committed,
 // and begun again by the next pass (follow) or run (it stays in flight in
 // the checkpoint, so its stream's floor stays before it).
 func (e *Engine) failed(j job, err error) *prepared {
-	reason := reasonOf(err)
+	reason := cloudtrail.ReasonOf(err)
 	e.st.objectsFailed.Add(1)
 	e.st.failure(string(reason), e.where(j.obj)+" ("+string(reason)+")")
 	if j.msg != nil {
@@ -216,40 +204,13 @@ func (e *Engine) failed(j job, err error) *prepared {
 // badObject reports an object that cannot be read, emits its error record
 // and commits it with that record: reading it again would fail the same way.
 func (e *Engine) badObject(j job, err error) *prepared {
-	reason := reasonOf(err)
+	reason := cloudtrail.ReasonOf(err)
 	e.st.objectsBad.Add(1)
 	e.st.failure(string(reason), e.where(j.obj)+" ("+string(reason)+")")
 	e.warn.Warn(string(reason), err.Error())
 	rb := e.newRecordBuilder(j.obj)
-	rb.errorRecord(problemText(err), nil)
+	rb.errorRecord(cloudtrail.ProblemText(err), nil)
 	return rb.prepared(j)
-}
-
-func reasonOf(err error) cloudtrail.Reason {
-	var oe *cloudtrail.ObjectError
-	if errors.As(err, &oe) {
-		return oe.Reason
-	}
-	return cloudtrail.Classify(err)
-}
-
-// problemText is an object error without its location (the record has it).
-func problemText(err error) string {
-	var oe *cloudtrail.ObjectError
-	if !errors.As(err, &oe) {
-		return err.Error()
-	}
-	msg := string(oe.Reason)
-	if oe.Offset >= 0 {
-		msg += fmt.Sprintf(" at byte %d", oe.Offset)
-	}
-	if oe.Detail != "" {
-		msg += ": " + oe.Detail
-	}
-	if oe.Err != nil {
-		msg += ": " + oe.Err.Error()
-	}
-	return msg
 }
 
 // where names an object in logs and the summary.

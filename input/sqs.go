@@ -50,9 +50,6 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 )
 
-// sqsBatchLimit is SQS's limit of messages per receive and per batch call.
-const sqsBatchLimit = 10
-
 // flushTimeout bounds the deletions and releases at Stop.
 const flushTimeout = 15 * time.Second
 
@@ -200,7 +197,7 @@ func (e *Engine) receiveLoop() {
 	}
 }
 
-// acquire waits for one free slot, then takes up to sqsBatchLimit.
+// acquire waits for one free slot, then takes up to cloudtrail.SQSBatchLimit.
 func (c *consumer) acquire(ctx context.Context) (int, bool) {
 	select {
 	case c.slots <- struct{}{}:
@@ -208,7 +205,7 @@ func (c *consumer) acquire(ctx context.Context) (int, bool) {
 		return 0, false
 	}
 	n := 1
-	for n < sqsBatchLimit && c.tryAcquire() {
+	for n < cloudtrail.SQSBatchLimit && c.tryAcquire() {
 		n++
 	}
 	return n, true
@@ -470,7 +467,7 @@ const deleteLinger = 20 * time.Millisecond
 // linger waits until 10 deletions wait, deleteLinger passed, or Stop.
 func (c *consumer) linger() {
 	deadline := time.Now().Add(deleteLinger)
-	for c.waitingDeletes() < sqsBatchLimit && time.Now().Before(deadline) {
+	for c.waitingDeletes() < cloudtrail.SQSBatchLimit && time.Now().Before(deadline) {
 		select {
 		case <-c.life.Done():
 			return
@@ -496,7 +493,7 @@ func (c *consumer) flushDeletes() {
 // must go through), only bounded by flushTimeout.
 func (c *consumer) deleteBatch() bool {
 	c.mu.Lock()
-	n := min(len(c.deletes), sqsBatchLimit)
+	n := min(len(c.deletes), cloudtrail.SQSBatchLimit)
 	batch := c.deletes[:n:n]
 	c.deletes = c.deletes[n:]
 	more := len(c.deletes) > 0
@@ -565,8 +562,8 @@ func (c *consumer) release(open []*message) {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	released := 0
-	for start := 0; start < len(open); start += sqsBatchLimit {
-		part := open[start:min(start+sqsBatchLimit, len(open))]
+	for start := 0; start < len(open); start += cloudtrail.SQSBatchLimit {
+		part := open[start:min(start+cloudtrail.SQSBatchLimit, len(open))]
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(part))
 		for i, m := range part {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.receipt), VisibilityTimeout: 0}

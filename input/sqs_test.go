@@ -107,7 +107,7 @@ func (env *sqsEnv) queueEmpty(t *testing.T, queueURL string, timeout time.Durati
 
 func s3Notification(bucketName, key string) string {
 	return fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":%q}}}]}`,
-		bucketName, input.EncodeNotificationKey(key))
+		bucketName, cloudtrail.EncodeNotificationKey(key))
 }
 
 func snsEnvelope(inner string) string {
@@ -225,7 +225,7 @@ func TestSQSEnqueueThreeConsumers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := input.Enqueue(context.Background(), input.EnqueueOptions{Lister: lister, Sender: env.queues, QueueURL: queue, Bucket: bucket, Region: "us-east-1"})
+	st, err := cloudtrail.Enqueue(context.Background(), cloudtrail.EnqueueOptions{Lister: lister, Sender: env.queues, QueueURL: queue, Bucket: bucket, Region: "us-east-1"})
 	if err != nil || st.Listed != 1000 || st.Sent != 1000 {
 		t.Fatalf("enqueue: %+v, %v; want 1000 listed and sent", st, err)
 	}
@@ -424,7 +424,7 @@ func TestSQSPauseAndRelease(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return eng.Stats().SQS.MessagesReceived == 2 }, func() string { return fmt.Sprintf("%+v", *eng.Stats().SQS) })
 	eng.Stop()
 	out, err := env.queues.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &queue, WaitTimeSeconds: 2})
-	if err != nil || len(out.Messages) != 1 || !strings.Contains(*out.Messages[0].Body, input.EncodeNotificationKey(files[1].Key)) {
+	if err != nil || len(out.Messages) != 1 || !strings.Contains(*out.Messages[0].Body, cloudtrail.EncodeNotificationKey(files[1].Key)) {
 		t.Fatalf("after Stop the in-progress message should be visible at once: %+v, %v", out, err)
 	}
 }

@@ -78,8 +78,8 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	}
 	p := newProgress(stderr, *bar, fl.Arg(0))
 	started := time.Now()
-	st, err := input.Enqueue(ctx, input.EnqueueOptions{Lister: lister, Sender: sqsc, QueueURL: *queueURL, Bucket: cfg.Bucket,
-		Region: cfg.Region, Senders: *senders, MaxRetries: cfg.MaxRetries, Progress: func(s input.EnqueueStats) { p.enqueued(s, false) }})
+	st, err := cloudtrail.Enqueue(ctx, cloudtrail.EnqueueOptions{Lister: lister, Sender: sqsc, QueueURL: *queueURL, Bucket: cfg.Bucket,
+		Region: cfg.Region, Senders: *senders, MaxRetries: cfg.MaxRetries, Progress: func(s cloudtrail.EnqueueStats) { p.enqueued(s, false) }})
 	p.enqueued(st, true)
 	if err != nil {
 		return fail("%v (%d of %d listed files announced; announcing the window again is safe: see the README)", err, st.Sent, st.Listed)
@@ -98,7 +98,7 @@ func (c *cli) listConfig(src string) (*input.Config, error) {
 }
 
 // enqueued draws the enqueue progress line (always the final one).
-func (p *progress) enqueued(s input.EnqueueStats, final bool) {
+func (p *progress) enqueued(s cloudtrail.EnqueueStats, final bool) {
 	if !final && (!p.on || time.Since(p.last) < 200*time.Millisecond) {
 		return
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // SQS mode through the plugin boundary: the archive is announced to a queue
-// (input.Enqueue, as `opsworks-trail enqueue` does), the input reads the
+// (cloudtrail.Enqueue, as `opsworks-trail enqueue` does), the input reads the
 // notified objects, and every message is deleted only through the commit
 // that follows Fluent Bit's append (FLBPluginInputCleanupCallback): after
 // the run the queue is empty, and a second run delivers nothing.
@@ -36,7 +36,7 @@ func TestInputSQSMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := input.Enqueue(ctx, input.EnqueueOptions{Lister: lister, Sender: sq.Client(t), QueueURL: queue, Bucket: "trail"})
+	st, err := cloudtrail.Enqueue(ctx, cloudtrail.EnqueueOptions{Lister: lister, Sender: sq.Client(t), QueueURL: queue, Bucket: "trail"})
 	if err != nil || st.Sent != int64(len(files)) {
 		t.Fatalf("enqueue: %+v, %v; want %d sent", st, err, len(files))
 	}

@@ -1,4 +1,4 @@
-package input
+package cloudtrail
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 )
 
 // EnqueueConfigurationID marks the notifications Enqueue sends (the
@@ -25,8 +24,8 @@ const EnqueueConfigurationID = "opsworks-trail-enqueue"
 
 // EnqueueOptions configure Enqueue.
 type EnqueueOptions struct {
-	Lister   cloudtrail.Lister // the objects to announce (an S3Lister over the window)
-	Sender   cloudtrail.SQSSender
+	Lister   Lister // the objects to announce (an S3Lister over the window)
+	Sender   SQSSender
 	QueueURL string
 	Bucket   string
 	Region   string // the bucket's region, as S3 names it in notifications (cosmetic)
@@ -66,7 +65,7 @@ func Enqueue(ctx context.Context, o EnqueueOptions) (EnqueueStats, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	q := &enqueuer{o: o, batches: make(chan []cloudtrail.Object, o.Senders)}
+	q := &enqueuer{o: o, batches: make(chan []Object, o.Senders)}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -96,7 +95,7 @@ func Enqueue(ctx context.Context, o EnqueueOptions) (EnqueueStats, error) {
 
 type enqueuer struct {
 	o       EnqueueOptions
-	batches chan []cloudtrail.Object
+	batches chan []Object
 
 	listed, sent, retries, calls atomic.Int64
 	mu                           sync.Mutex
@@ -111,7 +110,7 @@ func (q *enqueuer) stats() EnqueueStats {
 
 // list feeds batches of up to 10 objects to the senders.
 func (q *enqueuer) list(ctx context.Context) error {
-	var batch []cloudtrail.Object
+	var batch []Object
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -124,7 +123,7 @@ func (q *enqueuer) list(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	err := q.o.Lister.List(ctx, func(obj cloudtrail.Object) error {
+	err := q.o.Lister.List(ctx, func(obj Object) error {
 		q.listed.Add(1)
 		q.mu.Lock()
 		if obj.Key.Time.After(q.newest) {
@@ -132,7 +131,7 @@ func (q *enqueuer) list(ctx context.Context) error {
 		}
 		q.mu.Unlock()
 		batch = append(batch, obj)
-		if len(batch) == sqsBatchLimit {
+		if len(batch) == SQSBatchLimit {
 			return flush()
 		}
 		return nil
@@ -144,8 +143,8 @@ func (q *enqueuer) list(ctx context.Context) error {
 }
 
 // send sends one batch, resending the entries that failed retryably.
-func (q *enqueuer) send(ctx context.Context, objs []cloudtrail.Object) error {
-	pending := make(map[string]cloudtrail.Object, len(objs))
+func (q *enqueuer) send(ctx context.Context, objs []Object) error {
+	pending := make(map[string]Object, len(objs))
 	for i, obj := range objs {
 		pending[strconv.Itoa(i)] = obj
 	}
@@ -155,7 +154,7 @@ func (q *enqueuer) send(ctx context.Context, objs []cloudtrail.Object) error {
 		}
 		if attempt > 0 {
 			q.retries.Add(int64(len(pending)))
-			if err := sleepCtx(ctx, jitteredBackoff(200*time.Millisecond, 10*time.Second, attempt-1)); err != nil {
+			if err := Sleep(ctx, Backoff(200*time.Millisecond, 10*time.Second, attempt-1)); err != nil {
 				return err
 			}
 		}
@@ -168,7 +167,7 @@ func (q *enqueuer) send(ctx context.Context, objs []cloudtrail.Object) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if reason := cloudtrail.SQSErrorReason(err); !reason.Retryable() || attempt >= q.o.MaxRetries {
+			if reason := SQSErrorReason(err); !reason.Retryable() || attempt >= q.o.MaxRetries {
 				return fmt.Errorf("sending to %s failed (%s): %w", q.o.QueueURL, reason, err)
 			}
 			continue
@@ -193,7 +192,7 @@ func (q *enqueuer) send(ctx context.Context, objs []cloudtrail.Object) error {
 }
 
 // body is the S3 event notification S3 would send for obj.
-func (q *enqueuer) body(obj cloudtrail.Object) string {
+func (q *enqueuer) body(obj Object) string {
 	rec := map[string]any{
 		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": q.o.Region,
 		"eventTime": q.o.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "eventName": "ObjectCreated:Put",
@@ -211,15 +210,4 @@ func (q *enqueuer) body(obj cloudtrail.Object) string {
 // URL encoding (a space is "+"), with "/" left as it is.
 func EncodeNotificationKey(key string) string {
 	return strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
