@@ -155,42 +155,44 @@ const (
 )
 
 // Engine is a running cloudtrail_s3 input. Its methods are safe for
-// concurrent use.
+// concurrent use. Its methods live in this file (the API and the run's
+// life) and in worker.go (reading objects).
 type Engine struct {
 	cfg    *Config
-	deps   Deps
-	raw    cloudtrail.S3API // the caller's (or NewS3Client's) client: the access check
-	client cloudtrail.S3API // raw behind the pause gate: listing and reading
-	fsys   fs.FS
-	source string    // checkpoint source: s3://BUCKET/PREFIX or dir:ABSPATH; the queue URL in SQS mode
-	sq     *consumer // SQS mode only
+	logf   func(level int, format string, args ...any)
+	now    func() time.Time
+	src    source
+	store  store
 	reader *cloudtrail.ObjectReader
-	ck     *cloudtrail.Checkpoint
 	warn   *filter.RateLimiter
-
-	// Retry backoff of object reads and listings; tests shorten it.
-	retryBase, retryMax time.Duration
+	retry  retryPolicy
 
 	gate       gate
 	ctx        context.Context
 	cancel     context.CancelFunc
 	jobs       chan job
 	workers    sync.WaitGroup
-	background sync.WaitGroup // the pass loop and the maintenance loop
+	background sync.WaitGroup // the source's run and the maintenance loop
 
 	q   queue
 	st  stats
-	mu  sync.Mutex // guards started, stopped, retryKeys
-	run struct {
-		started, stopped bool
-		retryKeys        []cloudtrail.Key // failed in this pass: begun again by the next
-	}
+	mu  sync.Mutex // guards run
+	run struct{ started, stopped bool }
+
 	stopOnce     sync.Once
 	finishedOnce sync.Once
 	summary      Summary
 }
 
-// job is one listed object, numbered in listing order.
+// retryPolicy is the backoff of object reads, listings and receives;
+// tests shorten it.
+type retryPolicy struct{ base, max time.Duration }
+
+func (r *retryPolicy) backoff(attempt int) time.Duration {
+	return cloudtrail.Backoff(r.base, r.max, attempt)
+}
+
+// job is one object to read, numbered in listing order.
 type job struct {
 	seq uint64
 	obj cloudtrail.Object
@@ -211,65 +213,34 @@ func NewEngine(cfg *Config, deps Deps) (*Engine, error) {
 	if deps.Logf == nil {
 		deps.Logf = stdLogf
 	}
-	e := &Engine{cfg: cfg, deps: deps, retryBase: time.Second, retryMax: 30 * time.Second,
+	e := &Engine{cfg: cfg, logf: deps.Logf, now: deps.Now, retry: retryPolicy{base: time.Second, max: 30 * time.Second},
 		jobs:   make(chan job, cfg.Workers),
 		reader: cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize), EventSources: cfg.EventSources})}
 	e.warn = filter.NewRateLimiter(warningInterval, func(msg string) { e.logf(LogWarn, "%s", msg) })
 	e.q.init(cfg.BufferSize)
 	e.st.init()
-	if err := e.initSource(); err != nil {
+	src, err := newSource(cfg, deps, e.sourceEnv())
+	if err != nil {
 		return nil, err
 	}
+	e.src, e.store = src.source, src.store
 	return e, nil
 }
 
-// initSource sets up the S3 client or the local tree.
-func (e *Engine) initSource() error {
-	if e.cfg.S3Mode() {
-		e.raw = e.deps.S3
-		if e.raw == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-			defer cancel()
-			c, err := cloudtrail.NewS3Client(ctx, e.cfg.S3ClientOptions())
-			if err != nil {
-				return err
-			}
-			e.raw = c
-		}
-		e.client = gatedS3{inner: e.raw, gate: &e.gate}
-		e.source = "s3://" + e.cfg.Bucket + "/" + cloudtrail.NormalizePrefix(e.cfg.Prefix)
-		if e.cfg.SQSMode() {
-			return e.initSQS()
-		}
-		return nil
-	}
-	e.fsys = e.deps.FS
-	if e.fsys == nil {
-		e.fsys = os.DirFS(e.cfg.Path)
-	}
-	abs, err := filepath.Abs(e.cfg.Path)
-	if err != nil {
-		return fmt.Errorf("path: %w", err)
-	}
-	e.source = "dir:" + abs
-	return nil
+// sourceEnv is what the engine lends its source.
+func (e *Engine) sourceEnv() sourceEnv {
+	return sourceEnv{logf: e.logf, warn: e.warn, gate: &e.gate, st: &e.st, put: e.put, backoff: e.retry.backoff}
 }
 
-// initSQS sets up the SQS client and the consumer (SQS mode).
-func (e *Engine) initSQS() error {
-	e.source = e.cfg.QueueURL
-	api := e.deps.SQS
-	if api == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-		defer cancel()
-		c, err := cloudtrail.NewSQSClient(ctx, e.cfg.SQSClientOptions())
-		if err != nil {
-			return err
-		}
-		api = c
+// put numbers an object and hands it to a worker.
+func (e *Engine) put(ctx context.Context, o cloudtrail.Object, msg *message) error {
+	j := job{seq: e.q.assign(o.Key.Time), obj: o, msg: msg}
+	select {
+	case e.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	e.sq = newConsumer(e, api)
-	return nil
 }
 
 func stdLogf(level int, format string, args ...any) {
@@ -281,21 +252,15 @@ func stdLogf(level int, format string, args ...any) {
 	log.Printf("[%s] cloudtrail_s3: "+format, append([]any{name}, args...)...)
 }
 
-func (e *Engine) logf(level int, format string, args ...any) { e.deps.Logf(level, format, args...) }
-
-// Start opens the checkpoint (state_dir), checks access and starts the
-// listing and the workers. ctx bounds only the start-up work: the
-// background work runs until Stop.
+// Start opens the source's state, runs the access check, then starts the
+// source and the workers in the background.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.run.started || e.run.stopped {
 		return errors.New("engine already started or stopped")
 	}
-	if err := e.openCheckpoint(); err != nil {
-		return err
-	}
-	if err := e.checkAccess(ctx); err != nil {
+	if err := e.src.start(ctx); err != nil {
 		return err
 	}
 	e.run.started = true
@@ -307,50 +272,21 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.background.Add(2)
 	go e.maintain()
-	if e.sq != nil {
-		e.sq.start()
-		go e.consume()
-		e.logf(LogInfo, "receiving from %s with %d workers (max_messages %d, visibility_timeout %s, record_mode %s)",
-			e.source, e.cfg.Workers, e.cfg.MaxMessages, e.cfg.VisibilityTimeout, e.cfg.RecordMode)
-		return nil
-	}
-	go e.passes()
-	e.logf(LogInfo, "reading %s with %d workers (follow %v, record_mode %s, checkpoint %s)",
-		e.source, e.cfg.Workers, e.cfg.Follow, e.cfg.RecordMode, e.checkpointName())
+	go e.runSource()
+	e.logf(LogInfo, "%s", e.src.describe(e.cfg.Workers, e.cfg.RecordMode))
 	return nil
 }
 
-func (e *Engine) openCheckpoint() error {
-	opts := cloudtrail.CheckpointOptions{Dir: e.cfg.StateDir, Source: e.source, LateArrivalWindow: e.cfg.LateArrivalWindow,
-		SaveInterval: saveInterval, Now: e.deps.Now, Logf: func(format string, args ...any) { e.logf(LogError, format, args...) }}
-	if e.cfg.StateDir == "" || e.cfg.SQSMode() {
-		e.ck = cloudtrail.NewMemoryCheckpoint(opts) // SQS mode: the queue is the state, this stays unused
-		return nil
+// runSource runs the source; when it returns, no job is sent any more.
+func (e *Engine) runSource() {
+	defer e.background.Done()
+	e.src.run(e.ctx)
+	close(e.jobs)
+	e.workers.Wait()
+	if e.ctx.Err() == nil {
+		e.q.finish()
+		e.checkFinished()
 	}
-	ck, err := cloudtrail.OpenCheckpoint(opts)
-	if err != nil {
-		return fmt.Errorf("state_dir: %w", err)
-	}
-	e.ck = ck
-	return nil
-}
-
-func (e *Engine) checkpointName() string {
-	if e.ck.Path() == "" {
-		return "none (no state_dir: a restart reads everything again)"
-	}
-	return e.ck.Path()
-}
-
-func (e *Engine) checkAccess(ctx context.Context) error {
-	if e.sq != nil {
-		return e.sq.check(ctx) // the bucket is known only from the notifications
-	}
-	if !e.cfg.S3Mode() {
-		return localAccess(e.fsys, e.cfg.Path)
-	}
-	a := &s3Access{client: e.raw, cfg: e.cfg, warn: func(format string, args ...any) { e.logf(LogWarn, format, args...) }}
-	return a.check(ctx)
 }
 
 // Pause holds new GETs and listing calls until Resume.
@@ -365,7 +301,7 @@ func (e *Engine) Paused() bool { return e.gate.isPaused() }
 // Done reports whether a bounded run (follow off) has finished: the pass
 // is over and every batch handed out was committed.
 func (e *Engine) Done() bool {
-	return !e.cfg.Follow && !e.cfg.SQSMode() && e.q.drained()
+	return e.src.bounded() && e.q.drained()
 }
 
 // Stop ends the run gracefully: cancels listing and reads (a paused
@@ -383,18 +319,11 @@ func (e *Engine) Stop() Summary {
 			e.cancel()
 			e.q.wake()
 			e.background.Wait()
-			if e.sq != nil {
-				e.sq.stop()
-			}
 		}
-		if e.ck != nil {
-			if err := e.ck.Close(); err != nil {
-				e.logf(LogError, "saving the checkpoint: %v", err)
-			}
-		}
+		e.src.stop()
 		e.summary = e.summarize()
 		if started {
-			e.finishedOnce.Do(func() { e.logSummary("stopped", e.summary) })
+			e.finishedOnce.Do(func() { e.logf(e.summary.level(), "%s", e.summary.text("stopped")) })
 		}
 	})
 	return e.summary
@@ -406,14 +335,150 @@ func (e *Engine) stopped() bool {
 	return e.run.stopped
 }
 
-// sleep waits d, or less if the run ends; it reports whether the run goes on.
-func (e *Engine) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-e.ctx.Done():
-		return false
+// Collect returns the records prepared so far, whole objects only, up to
+// maxBytes (batch_size when maxBytes <= 0; an object larger than that
+// comes alone), or nil when none is ready. It never blocks on I/O.
+func (e *Engine) Collect(maxBytes int) *Batch {
+	if maxBytes <= 0 {
+		maxBytes = e.cfg.BatchSize
 	}
+	b := e.q.take(maxBytes)
+	if b != nil {
+		e.st.collected(b)
+	}
+	return b
+}
+
+// Commit records that Fluent Bit accepted b: its objects are settled with
+// the source (committed in the checkpoint, saved at most every few seconds
+// and at Stop; or counted towards deleting their SQS message). Committing
+// a batch twice, or nil, does nothing.
+func (e *Engine) Commit(b *Batch) {
+	if b == nil || b.committed {
+		return
+	}
+	b.committed = true
+	for i, k := range b.keys {
+		e.src.delivered(job{obj: cloudtrail.Object{Key: k}, msg: b.msgs[i]})
+	}
+	e.q.committed(b)
+	if e.stopped() {
+		// Stop has already saved: this late commit must be saved too.
+		if err := e.src.save(); err != nil {
+			e.logf(LogError, "saving the checkpoint: %v", err)
+		}
+	}
+	e.checkFinished()
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	buffered, peak, oldest := e.q.usage()
+	out := e.st.snapshot(buffered, peak, oldest)
+	e.src.addStats(&out)
+	return out
+}
+
+func (e *Engine) summarize() Summary {
+	return Summary{Stats: e.Stats(), FailedKeys: e.st.failedKeyList()}
+}
+
+// maintain logs progress every progress_interval and saves the source's
+// state every saveInterval.
+func (e *Engine) maintain() {
+	defer e.background.Done()
+	save := time.NewTicker(saveInterval)
+	defer save.Stop()
+	var progress <-chan time.Time
+	if e.cfg.ProgressInterval > 0 {
+		t := time.NewTicker(e.cfg.ProgressInterval)
+		defer t.Stop()
+		progress = t.C
+	}
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-save.C:
+			if err := e.src.save(); err != nil {
+				e.warn.Warn("checkpoint", "saving the checkpoint failed: "+err.Error())
+			}
+		case <-progress:
+			e.logf(LogInfo, "%s", e.st.progressLine(e.Stats(), e.Paused()))
+		}
+	}
+}
+
+// checkFinished logs the summary once when a bounded run is done.
+func (e *Engine) checkFinished() {
+	if e.Done() {
+		e.finishedOnce.Do(func() {
+			sum := e.summarize()
+			e.logf(sum.level(), "%s", sum.text("backfill finished"))
+		})
+	}
+}
+
+// builtSource is a source with the store its objects are read from.
+type builtSource struct {
+	source source
+	store  store
+}
+
+// newSource builds the source of cfg's mode: SQS notifications
+// (queue_url), S3 polling (bucket) or a local tree (path).
+func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
+	ckOpts := cloudtrail.CheckpointOptions{Dir: cfg.StateDir, LateArrivalWindow: cfg.LateArrivalWindow,
+		SaveInterval: saveInterval, Now: deps.Now, Logf: func(format string, args ...any) { env.logf(LogError, format, args...) }}
+	poll := pollOptions{follow: cfg.Follow, pollInterval: cfg.PollInterval, maxRetries: cfg.MaxRetries, list: cfg.ListOptions(), checkpoint: ckOpts}
+	if !cfg.S3Mode() {
+		fsys := deps.FS
+		if fsys == nil {
+			fsys = os.DirFS(cfg.Path)
+		}
+		abs, err := filepath.Abs(cfg.Path)
+		if err != nil {
+			return builtSource{}, fmt.Errorf("path: %w", err)
+		}
+		poll.where = "dir:" + abs
+		poll.checkpoint.Source = poll.where
+		poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
+		poll.access = func(context.Context) error { return localAccess(fsys, cfg.Path) }
+		return builtSource{newPollSource(poll, env), dirStore{fsys}}, nil
+	}
+	raw := deps.S3
+	if raw == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+		defer cancel()
+		c, err := cloudtrail.NewS3Client(ctx, cfg.S3ClientOptions())
+		if err != nil {
+			return builtSource{}, err
+		}
+		raw = c
+	}
+	st := s3Store{client: gatedS3{inner: raw, gate: env.gate}, bucket: cfg.Bucket}
+	if cfg.SQSMode() {
+		api := deps.SQS
+		if api == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+			defer cancel()
+			c, err := cloudtrail.NewSQSClient(ctx, cfg.SQSClientOptions())
+			if err != nil {
+				return builtSource{}, err
+			}
+			api = c
+		}
+		o := sqsOptions{queueURL: cfg.QueueURL, region: cfg.sqsRegion(), receivers: min(cfg.Workers, maxReceivers),
+			maxMessages: cfg.MaxMessages, waitTime: cfg.WaitTime, visibilityTimeout: cfg.VisibilityTimeout,
+			list: cfg.ListOptions(), includeInsight: cfg.IncludeInsight}
+		return builtSource{newSQSSource(o, env, st, api), st}, nil
+	}
+	poll.where = "s3://" + cfg.Bucket + "/" + cloudtrail.NormalizePrefix(cfg.Prefix)
+	poll.checkpoint.Source = poll.where
+	poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) {
+		return cloudtrail.NewS3Lister(st.client, cfg.Bucket, o)
+	}
+	access := &s3Access{client: raw, cfg: cfg, warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
+	poll.access = access.check
+	return builtSource{newPollSource(poll, env), st}, nil
 }

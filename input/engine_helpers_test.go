@@ -128,7 +128,7 @@ func testEngine(t *testing.T, set filter.MapGetter, deps Deps) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.retryBase, e.retryMax = time.Millisecond, 5*time.Millisecond
+	e.retry = retryPolicy{base: time.Millisecond, max: 5 * time.Millisecond}
 	t.Cleanup(func() { e.Stop() })
 	return e
 }

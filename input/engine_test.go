@@ -550,11 +550,10 @@ func TestEngineProgressAndSummary(t *testing.T) {
 	f := s3test.NewFakeBucket(t)
 	fx.putS3(t, f)
 	var log testutil.LogRecorder
-	e := testEngine(t, filter.MapGetter{"bucket": s3test.TestBucket, "progress_interval": "1"},
-		Deps{S3: f.Client, Now: fixedClock(fx.now), Logf: func(level int, format string, args ...any) { log.Logf(format, args...) }})
-	e.cfg.ProgressInterval = 5 * time.Millisecond
 	client := &countingS3{S3API: f.Client, delay: time.Millisecond}
-	e.raw, e.client = client, gatedS3{inner: client, gate: &e.gate}
+	e := testEngine(t, filter.MapGetter{"bucket": s3test.TestBucket, "progress_interval": "1"},
+		Deps{S3: client, Now: fixedClock(fx.now), Logf: func(level int, format string, args ...any) { log.Logf(format, args...) }})
+	e.cfg.ProgressInterval = 5 * time.Millisecond
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,17 @@ const (
 	FieldEvent    = "event"     // error records: the element that could not be used
 )
 
+// recordReport is where a recordBuilder counts what it made and warns
+// about bad elements.
+type recordReport struct {
+	st    *stats
+	warn  *filter.RateLimiter
+	where string // the object, in warnings
+}
+
 // recordBuilder turns one object's events into Fluent Bit records.
 type recordBuilder struct {
-	e        *Engine
+	report   recordReport
 	obj      cloudtrail.Object
 	prov     []filter.Value // provenance key/value pairs
 	fallback filter.EventTime
@@ -27,53 +35,19 @@ type recordBuilder struct {
 	count    int
 }
 
-func (e *Engine) newRecordBuilder(o cloudtrail.Object) *recordBuilder {
-	rb := &recordBuilder{e: e, obj: o, arena: filter.NewArena()}
-	if e.cfg.S3Mode() {
-		rb.prov = []filter.Value{filter.StringValue(FieldBucket), filter.StringValue(e.bucketOf(o)),
-			filter.StringValue(FieldKey), filter.StringValue(o.Key.Path)}
-	} else {
-		rb.prov = []filter.Value{filter.StringValue(FieldFilePath), filter.StringValue(o.Key.Path)}
-	}
-	t := o.Key.Time
-	if t.IsZero() {
-		t = e.deps.Now()
-	}
-	rb.fallback = eventTime(t)
-	return rb
+// newRecordBuilder starts an object's records: prov are the key/value
+// pairs every record gets, fallback the time of records without an
+// eventTime.
+func newRecordBuilder(o cloudtrail.Object, prov []filter.Value, fallback time.Time, report recordReport) *recordBuilder {
+	return &recordBuilder{report: report, obj: o, prov: prov, arena: filter.NewArena(), fallback: eventTime(fallback)}
 }
 
 func eventTime(t time.Time) filter.EventTime {
 	return filter.EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
 
-// encode turns a read object into its records (see "Records" in the
-// package documentation) and settles an object with none.
-func (e *Engine) encode(j job, res *cloudtrail.Result) *prepared {
-	stored := j.obj.Size
-	if stored == 0 {
-		stored = res.Stored // SQS mode: notifications do not all carry the size
-	}
-	e.st.read(stored, res)
-	rb := e.newRecordBuilder(j.obj)
-	if e.cfg.RecordMode == RecordModeObject {
-		rb.objectRecord(res.Events)
-	} else {
-		for _, ev := range res.Events {
-			rb.eventRecord(ev)
-		}
-	}
-	for _, bad := range res.NotObjects {
-		rb.badElement(bad.String(), bad.Raw)
-	}
-	if rb.count == 0 {
-		e.delivered(j.obj.Key, j.msg) // nothing to deliver: done already
-	}
-	return rb.prepared(j)
-}
-
 func (rb *recordBuilder) prepared(j job) *prepared {
-	rb.e.st.records.Add(int64(rb.count))
+	rb.report.st.records.Add(int64(rb.count))
 	return &prepared{seq: j.seq, key: rb.obj.Key, msg: j.msg, records: rb.records, count: rb.count}
 }
 
@@ -138,8 +112,8 @@ func (rb *recordBuilder) badElement(problem string, raw []byte) {
 	} else if i := strings.IndexByte(problem, ':'); i > 0 {
 		reason = problem[:i]
 	}
-	rb.e.st.failure(reason, "")
-	rb.e.warn.Warn(reason, rb.e.where(rb.obj)+": "+problem)
+	rb.report.st.failure(reason, "")
+	rb.report.warn.Warn(reason, rb.report.where+": "+problem)
 	var elem filter.Value
 	if v, err := filter.DecodeJSON(raw, cloudtrail.MaxNesting+1, rb.arena); err == nil {
 		elem = v
@@ -155,7 +129,7 @@ func (rb *recordBuilder) errorRecord(problem string, elem *filter.Value) {
 	if elem != nil {
 		items = append(items, filter.StringValue(FieldEvent), *elem)
 	}
-	rb.e.st.errorRecords.Add(1)
+	rb.report.st.errorRecords.Add(1)
 	rb.append(rb.fallback, &filter.Value{Kind: filter.KindMap, Items: items})
 }
 

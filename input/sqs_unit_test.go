@@ -254,12 +254,12 @@ func TestSQSNotSelected(t *testing.T) {
 		{key("111122223333", "us-east-1", "20240401T0000Z"), "outside"},
 	}
 	for _, tt := range tests {
-		if got := e.notSelected(tt.key); tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+		if got := e.src.(*sqsSource).notSelected(tt.key); tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.key.Path, got, tt.want)
 		}
 	}
 	digest, _ := cloudtrail.ParseKey("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/05/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240305T120000Z.json.gz")
-	if got := e.notSelected(digest); got != "a digest file" {
+	if got := e.src.(*sqsSource).notSelected(digest); got != "a digest file" {
 		t.Errorf("digest: %q", got)
 	}
 }

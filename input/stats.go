@@ -110,10 +110,8 @@ func (s *stats) failure(reason, object string) {
 	}
 }
 
-// Stats returns a snapshot of the counters.
-func (e *Engine) Stats() Stats {
-	s := &e.st
-	buffered, peak, oldest := e.q.usage()
+// snapshot returns the counters, with the queue's figures.
+func (s *stats) snapshot(buffered, peak int, oldest time.Time) Stats {
 	s.mu.Lock()
 	out := Stats{Newest: s.newest, Failures: maps.Clone(s.failures), Buffered: buffered, BufferedPeak: peak}
 	if !s.started.IsZero() {
@@ -128,43 +126,34 @@ func (e *Engine) Stats() Stats {
 	out.Retries, out.EventsSeen, out.EventsKept = s.retries.Load(), s.eventsSeen.Load(), s.eventsKept.Load()
 	out.Records, out.ErrorRecords, out.Delivered = s.records.Load(), s.errorRecords.Load(), s.delivered.Load()
 	out.BytesRead, out.BytesUncompressed = s.bytesRead.Load(), s.bytesUncompressed.Load()
-	if e.sq != nil {
-		sq := e.sq.stats()
-		out.SQS = &sq
-	}
 	return out
 }
 
-func (e *Engine) summarize() Summary {
-	sum := Summary{Stats: e.Stats()}
-	e.st.mu.Lock()
-	sum.FailedKeys = slices.Clone(e.st.failedKeys)
-	e.st.mu.Unlock()
-	return sum
+// failedKeyList is the first maxFailedKeys failed objects.
+func (s *stats) failedKeyList() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.failedKeys)
 }
 
-// logProgress logs one progress line; rates are over the time since the
-// previous line.
-func (e *Engine) logProgress() {
-	st := e.Stats()
+// progressLine is one progress line for st; rates are over the time since
+// the previous line.
+func (s *stats) progressLine(st Stats, paused bool) string {
 	now := time.Now()
-	e.st.mu.Lock()
-	prev := e.st.last
-	e.st.last = progressPoint{at: now, bytes: st.BytesRead, records: st.EventsKept}
-	e.st.mu.Unlock()
+	s.mu.Lock()
+	prev := s.last
+	s.last = progressPoint{at: now, bytes: st.BytesRead, records: st.EventsKept}
+	s.mu.Unlock()
 	secs := now.Sub(prev.at).Seconds()
 	if secs <= 0 {
 		secs = 1
 	}
-	e.logf(LogInfo, "progress: %s, %.1f MB/s, %.0f events/s%s", st.line(),
-		float64(st.BytesRead-prev.bytes)/1e6/secs, float64(st.EventsKept-prev.records)/secs, e.pausedNote())
-}
-
-func (e *Engine) pausedNote() string {
-	if e.Paused() {
-		return " (paused)"
+	note := ""
+	if paused {
+		note = " (paused)"
 	}
-	return ""
+	return fmt.Sprintf("progress: %s, %.1f MB/s, %.0f events/s%s", st.line(),
+		float64(st.BytesRead-prev.bytes)/1e6/secs, float64(st.EventsKept-prev.records)/secs, note)
 }
 
 // line is the shared part of progress and summary lines.
@@ -181,9 +170,9 @@ func (st Stats) line() string {
 	return s
 }
 
-// logSummary logs the final account: the counters, average rates,
-// failures by reason and the first failed keys.
-func (e *Engine) logSummary(what string, sum Summary) {
+// text is the final account: the counters, average rates, failures by
+// reason and the first failed keys, after what ended the run.
+func (sum Summary) text(what string) string {
 	secs := max(sum.Elapsed.Seconds(), 1e-3)
 	msg := fmt.Sprintf("%s after %s: %s, %.1f MB/s, %.0f events/s", what, sum.Elapsed.Round(time.Millisecond), sum.line(),
 		float64(sum.BytesRead)/1e6/secs, float64(sum.EventsKept)/secs)
@@ -197,9 +186,13 @@ func (e *Engine) logSummary(what string, sum Summary) {
 	if len(sum.FailedKeys) > 0 {
 		msg += fmt.Sprintf("; first failed objects: %s", strings.Join(sum.FailedKeys, ", "))
 	}
-	level := LogInfo
+	return msg
+}
+
+// level is the summary's log level: a warning when objects failed.
+func (sum Summary) level() int {
 	if sum.ObjectsFailed > 0 {
-		level = LogWarn
+		return LogWarn
 	}
-	e.logf(level, "%s", msg)
+	return LogInfo
 }
