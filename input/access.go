@@ -26,21 +26,22 @@ type s3Header interface {
 // first. An archive with no log file yet passes with a warning.
 type s3Access struct {
 	client cloudtrail.S3API
-	cfg    *Config
+	bucket string
+	list   cloudtrail.ListOptions // prefix, org_id, accounts, regions, discover_orgs
 	warn   func(format string, args ...any)
 }
 
 func (a *s3Access) check(ctx context.Context) error {
-	root := cloudtrail.NormalizePrefix(a.cfg.Prefix)
-	if a.cfg.OrgID != "" {
-		root += a.cfg.OrgID + "/"
+	root := cloudtrail.NormalizePrefix(a.list.Prefix)
+	if a.list.OrgID != "" {
+		root += a.list.OrgID + "/"
 	}
 	key, err := a.sampleLogKey(ctx, root)
 	if err != nil {
 		return err
 	}
 	if key == "" {
-		a.warn("no CloudTrail log file found under s3://%s/%s yet (checked the first accounts listed); nothing to read so far", a.cfg.Bucket, root)
+		a.warn("no CloudTrail log file found under s3://%s/%s yet (checked the first accounts listed); nothing to read so far", a.bucket, root)
 		return nil
 	}
 	return a.checkGet(ctx, key)
@@ -53,11 +54,11 @@ func (a *s3Access) sampleLogKey(ctx context.Context, root string) (string, error
 	if err != nil {
 		return "", err
 	}
-	accounts := a.cfg.Accounts
+	accounts := a.list.Accounts
 	if len(accounts) == 0 {
 		accounts = cloudtrail.FilterNames(children, cloudtrail.IsAccount)
 	}
-	if len(accounts) == 0 && a.cfg.DiscoverOrgs {
+	if len(accounts) == 0 && a.list.DiscoverOrgs {
 		if orgs := cloudtrail.FilterNames(children, cloudtrail.IsOrgID); len(orgs) > 0 {
 			root += orgs[0] + "/"
 			if children, err = a.children(ctx, root); err != nil {
@@ -71,10 +72,10 @@ func (a *s3Access) sampleLogKey(ctx context.Context, root string) (string, error
 			break // enough: this is a permission check, not a search
 		}
 		prefix := root + acct + "/" + cloudtrail.KindLog.Folder() + "/"
-		if len(a.cfg.Regions) > 0 {
-			prefix += a.cfg.Regions[0] + "/"
+		if len(a.list.Regions) > 0 {
+			prefix += a.list.Regions[0] + "/"
 		}
-		out, err := a.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.cfg.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+		out, err := a.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
 		if err != nil {
 			return "", a.listError(prefix, err)
 		}
@@ -87,7 +88,7 @@ func (a *s3Access) sampleLogKey(ctx context.Context, root string) (string, error
 
 // children is one page of the folders under prefix.
 func (a *s3Access) children(ctx context.Context, prefix string) ([]string, error) {
-	out, err := a.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.cfg.Bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
+	out, err := a.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
 	if err != nil {
 		return nil, a.listError(prefix, err)
 	}
@@ -99,12 +100,12 @@ func (a *s3Access) children(ctx context.Context, prefix string) ([]string, error
 }
 
 func (a *s3Access) listError(prefix string, err error) error {
-	where := fmt.Sprintf("listing s3://%s/%s", a.cfg.Bucket, prefix)
+	where := fmt.Sprintf("listing s3://%s/%s", a.bucket, prefix)
 	switch cloudtrail.Classify(err) {
 	case cloudtrail.ReasonAccessDenied:
-		return &cloudtrail.AccessError{Permission: "s3:ListBucket", Resource: "arn:aws:s3:::" + a.cfg.Bucket, Detail: where, Err: err}
+		return &cloudtrail.AccessError{Permission: "s3:ListBucket", Resource: "arn:aws:s3:::" + a.bucket, Detail: where, Err: err}
 	case cloudtrail.ReasonNoSuchBucket:
-		return &cloudtrail.AccessError{Detail: fmt.Sprintf("bucket %q does not exist (check bucket, region and endpoint)", a.cfg.Bucket), Err: err}
+		return &cloudtrail.AccessError{Detail: fmt.Sprintf("bucket %q does not exist (check bucket, region and endpoint)", a.bucket), Err: err}
 	}
 	return &cloudtrail.AccessError{Detail: where, Err: err}
 }
@@ -112,17 +113,17 @@ func (a *s3Access) listError(prefix string, err error) error {
 // checkGet reads the first byte of key. Only a denial fails the check:
 // an archived or vanished object says nothing about permissions.
 func (a *s3Access) checkGet(ctx context.Context, key string) error {
-	out, err := a.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.cfg.Bucket), Key: aws.String(key), Range: aws.String("bytes=0-0")})
+	out, err := a.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(key), Range: aws.String("bytes=0-0")})
 	if err == nil {
 		io.Copy(io.Discard, out.Body)
 		out.Body.Close()
 		return nil
 	}
 	if cloudtrail.Classify(err) != cloudtrail.ReasonAccessDenied {
-		a.warn("start-up read of s3://%s/%s failed (%s); continuing: %v", a.cfg.Bucket, key, cloudtrail.Classify(err), err)
+		a.warn("start-up read of s3://%s/%s failed (%s); continuing: %v", a.bucket, key, cloudtrail.Classify(err), err)
 		return nil
 	}
-	where := fmt.Sprintf("reading s3://%s/%s", a.cfg.Bucket, key)
+	where := fmt.Sprintf("reading s3://%s/%s", a.bucket, key)
 	if kmsKey, isKMS := a.kmsKeyOf(ctx, key, err); isKMS {
 		resource := kmsKey
 		if resource == "" {
@@ -130,7 +131,7 @@ func (a *s3Access) checkGet(ctx context.Context, key string) error {
 		}
 		return &cloudtrail.AccessError{Permission: "kms:Decrypt", Resource: resource, Detail: where + ", an SSE-KMS encrypted object", Err: err}
 	}
-	return &cloudtrail.AccessError{Permission: "s3:GetObject", Resource: "arn:aws:s3:::" + a.cfg.Bucket + "/" + key, Detail: where, Err: err}
+	return &cloudtrail.AccessError{Permission: "s3:GetObject", Resource: "arn:aws:s3:::" + a.bucket + "/" + key, Detail: where, Err: err}
 }
 
 // kmsKeyOf tells whether a denied GET was about the object's KMS key: S3
@@ -143,7 +144,7 @@ func (a *s3Access) kmsKeyOf(ctx context.Context, key string, getErr error) (stri
 	if !ok {
 		return "", mentionsKMS
 	}
-	head, err := h.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(a.cfg.Bucket), Key: aws.String(key)})
+	head, err := h.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(key)})
 	if err != nil {
 		return "", mentionsKMS
 	}

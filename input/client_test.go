@@ -231,7 +231,7 @@ func TestS3AccessCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.client.S3API = f.Client
-			a := &s3Access{client: tt.client, cfg: mustInputConfig(t, filter.MapGetter{"bucket": s3test.TestBucket}), warn: t.Logf}
+			a := &s3Access{client: tt.client, bucket: s3test.TestBucket, list: mustInputConfig(t, filter.MapGetter{"bucket": s3test.TestBucket}).ListOptions(), warn: t.Logf}
 			err := a.check(context.Background())
 			if len(tt.want) == 0 {
 				if err != nil {
@@ -255,12 +255,12 @@ func TestS3AccessCheck(t *testing.T) {
 func TestS3AccessCheckEmptyAndMissingBucket(t *testing.T) {
 	f := s3test.NewFakeBucket(t)
 	var warned []string
-	a := &s3Access{client: f.Client, cfg: mustInputConfig(t, filter.MapGetter{"bucket": s3test.TestBucket, "accounts": "111122223333"}),
+	a := &s3Access{client: f.Client, bucket: s3test.TestBucket, list: mustInputConfig(t, filter.MapGetter{"bucket": s3test.TestBucket, "accounts": "111122223333"}).ListOptions(),
 		warn: func(format string, args ...any) { warned = append(warned, format) }}
 	if err := a.check(context.Background()); err != nil || len(warned) != 1 {
 		t.Fatalf("empty archive: err %v, warnings %v", err, warned)
 	}
-	a.cfg = mustInputConfig(t, filter.MapGetter{"bucket": "no-such-bucket"})
+	a.bucket, a.list = "no-such-bucket", mustInputConfig(t, filter.MapGetter{"bucket": "no-such-bucket"}).ListOptions()
 	if err := a.check(context.Background()); err == nil || !strings.Contains(err.Error(), "no-such-bucket") {
 		t.Fatalf("missing bucket: %v", err)
 	}

@@ -478,7 +478,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 	poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) {
 		return cloudtrail.NewS3Lister(st.client, cfg.Bucket, o)
 	}
-	access := &s3Access{client: raw, cfg: cfg, warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
+	access := &s3Access{client: raw, bucket: cfg.Bucket, list: cfg.ListOptions(), warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
 	poll.access = access.check
 	return builtSource{newPollSource(poll, env), st}, nil
 }
