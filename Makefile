@@ -15,13 +15,13 @@ build: plugin cli
 # The plugins: the opsworks filter (a native Fluent Bit filter built from Go)
 # and the cloudtrail_s3 input (a Go proxy input plugin).
 plugin: $(FILTER_SO) $(INPUT_SO)
-$(FILTER_SO): $(shell find filter record config internal/ratelimit plugin/opsworks -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+$(FILTER_SO): $(shell find record config internal filter plugin/opsworks -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/opsworks
-$(INPUT_SO): $(shell find record config internal/ratelimit archive plugin/cloudtrail_s3 -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+$(INPUT_SO): $(shell find record config internal cloudtrail input plugin/cloudtrail_s3 -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/cloudtrail_s3
 
 cli: $(CLI)
-$(CLI): $(shell find filter archive record config internal/ratelimit cmd/opsworks-trail -name '*.go') go.mod
+$(CLI): $(shell find record config internal filter cloudtrail input cmd/opsworks-trail -name '*.go') go.mod
 	$(GO) build -o $@ ./cmd/opsworks-trail
 
 # Regenerates plugin/opsworks/config_map.h from filter.Options.
@@ -58,10 +58,9 @@ test: vet test-deps
 
 # Short fuzzing session for every fuzz target of the core.
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzDecodeJSON -fuzztime 30s ./record
-	for f in FuzzFilterChunk FuzzEventTransform; do \
+	for f in FuzzDecodeJSON FuzzFilterChunk FuzzEventTransform; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./filter || exit 1; done
-	$(GO) test -run XXX -fuzz FuzzSplitRecords -fuzztime 30s ./archive
+	$(GO) test -run XXX -fuzz FuzzSplitRecords -fuzztime 30s ./cloudtrail
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./filter

@@ -172,3 +172,14 @@ func (c *Config) TagOf(body *record.Value, incoming string) string {
 	}
 	return incoming
 }
+
+// PushDownSources is what the input's reader may select on before decoding
+// (cloudtrail.ReadOptions.EventSources) for this configuration: its
+// event_sources, or nothing (keep every event) when keep_other_events is
+// on, because then no event may be dropped early.
+func (c *Config) PushDownSources() []string {
+	if c.KeepOtherEvents {
+		return nil
+	}
+	return c.EventSources
+}

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/input"
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
@@ -23,7 +24,7 @@ type inputSettings map[string]string
 func (s inputSettings) Get(key string) string { return s[key] }
 
 // archiveConfig builds the input configuration for one source.
-func (c *cli) archiveConfig(src string) (*archive.InputConfig, error) {
+func (c *cli) archiveConfig(src string) (*input.Config, error) {
 	g := inputSettings{}
 	for k, v := range c.inputOpts {
 		g[k] = v
@@ -53,7 +54,7 @@ func (c *cli) archiveConfig(src string) (*archive.InputConfig, error) {
 			g["event_sources"] = "*"
 		}
 	}
-	return archive.LoadInputConfig(g)
+	return input.LoadConfig(g)
 }
 
 // archiveSource reads one archive source to the end (a bounded backfill).
@@ -65,7 +66,7 @@ func (c *cli) archiveSource(src string) error {
 	if cfg.Follow {
 		return fmt.Errorf("-input follow=on: the CLI reads a bounded window; use the Fluent Bit input to follow a trail")
 	}
-	eng, err := archive.NewEngine(cfg, archive.Deps{Logf: c.engineLog})
+	eng, err := input.NewEngine(cfg, input.Deps{Logf: c.engineLog})
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (c *cli) records(chunk []byte) error {
 		out = c.res.Keep
 	}
 	return record.ForEachRecord(out, func(t record.EventTime, body *record.Value) error {
-		if e := body.Get(record.FieldError); e != nil {
+		if e := body.Get(filter.FieldError); e != nil {
 			fmt.Fprintf(c.stderr, "error: %s\n", e.String())
 		}
 		return c.print(t, body)
@@ -115,7 +116,7 @@ func (c *cli) records(chunk []byte) error {
 // engineLog shows the engine's warnings and errors; its info lines
 // (progress, summary) are replaced by the progress bar.
 func (c *cli) engineLog(level int, format string, args ...any) {
-	if level <= archive.LogWarn || c.verbose {
+	if level <= input.LogWarn || c.verbose {
 		fmt.Fprintf(c.stderr, "%s: %s\n", [...]string{"", "error", "warning", "info", "debug"}[min(level, 4)], fmt.Sprintf(format, args...))
 	}
 }
@@ -141,7 +142,7 @@ func newProgress(w io.Writer, mode, src string) *progress {
 	return &progress{w: w, on: on, src: src, started: time.Now()}
 }
 
-func (p *progress) line(s archive.Stats) string {
+func (p *progress) line(s input.Stats) string {
 	mb := float64(s.BytesUncompressed) / 1e6
 	secs := time.Since(p.started).Seconds()
 	done := s.ObjectsCommitted + s.ObjectsBad + s.ObjectsFailed
@@ -149,7 +150,7 @@ func (p *progress) line(s archive.Stats) string {
 		p.src, done, s.ObjectsListed, s.EventsKept, s.EventsSeen, mb, mb/max(secs, 0.001), s.Lag.Round(time.Minute))
 }
 
-func (p *progress) update(s archive.Stats) {
+func (p *progress) update(s input.Stats) {
 	if !p.on || time.Since(p.last) < 200*time.Millisecond {
 		return
 	}
@@ -158,7 +159,7 @@ func (p *progress) update(s archive.Stats) {
 }
 
 // done prints the final line (always: it is the run's summary).
-func (p *progress) done(s archive.Stats) {
+func (p *progress) done(s input.Stats) {
 	prefix := ""
 	if p.on {
 		prefix = "\r\033[K"

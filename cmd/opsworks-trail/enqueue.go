@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/input"
 )
 
 // runEnqueue is `opsworks-trail enqueue s3://bucket/prefix --queue-url URL`:
@@ -62,23 +63,23 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s3c, err := archive.NewS3Client(ctx, cfg)
+	s3c, err := cloudtrail.NewS3Client(ctx, cfg.S3ClientOptions())
 	if err != nil {
 		return fail("%v", err)
 	}
-	lister, err := archive.NewS3Lister(s3c, cfg.Bucket, cfg.ListOptions())
+	lister, err := cloudtrail.NewS3Lister(s3c, cfg.Bucket, cfg.ListOptions())
 	if err != nil {
 		return fail("%v", err)
 	}
-	sqsc, err := archive.NewSQSClient(ctx, archive.SQSClientOptions{QueueURL: *queueURL, Region: *sqsRegion, DefaultRegion: cfg.Region, Profile: cfg.Profile,
+	sqsc, err := cloudtrail.NewSQSClient(ctx, cloudtrail.SQSClientOptions{QueueURL: *queueURL, Region: *sqsRegion, DefaultRegion: cfg.Region, Profile: cfg.Profile,
 		RoleARN: *sqsRole, Endpoint: *sqsEndpoint, MaxRetries: cfg.MaxRetries})
 	if err != nil {
 		return fail("%v", err)
 	}
 	p := newProgress(stderr, *bar, fl.Arg(0))
 	started := time.Now()
-	st, err := archive.Enqueue(ctx, archive.EnqueueOptions{Lister: lister, Sender: sqsc, QueueURL: *queueURL, Bucket: cfg.Bucket,
-		Region: cfg.Region, Senders: *senders, MaxRetries: cfg.MaxRetries, Progress: func(s archive.EnqueueStats) { p.enqueued(s, false) }})
+	st, err := cloudtrail.Enqueue(ctx, cloudtrail.EnqueueOptions{Lister: lister, Sender: sqsc, QueueURL: *queueURL, Bucket: cfg.Bucket,
+		Region: cfg.Region, Senders: *senders, MaxRetries: cfg.MaxRetries, Progress: func(s cloudtrail.EnqueueStats) { p.enqueued(s, false) }})
 	p.enqueued(st, true)
 	if err != nil {
 		return fail("%v (%d of %d listed files announced; announcing the window again is safe: see the README)", err, st.Sent, st.Listed)
@@ -89,7 +90,7 @@ func runEnqueue(args []string, stderr io.Writer) int {
 
 // listConfig is the input configuration of an s3:// source for listing
 // only: polling mode, the window from -since/-until.
-func (c *cli) listConfig(src string) (*archive.InputConfig, error) {
+func (c *cli) listConfig(src string) (*input.Config, error) {
 	if _, set := c.inputOpts["event_sources"]; !set {
 		c.inputOpts["event_sources"] = "*" // not used for listing (and no filter configuration to take it from)
 	}
@@ -97,7 +98,7 @@ func (c *cli) listConfig(src string) (*archive.InputConfig, error) {
 }
 
 // enqueued draws the enqueue progress line (always the final one).
-func (p *progress) enqueued(s archive.EnqueueStats, final bool) {
+func (p *progress) enqueued(s cloudtrail.EnqueueStats, final bool) {
 	if !final && (!p.on || time.Since(p.last) < 200*time.Millisecond) {
 		return
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
@@ -85,8 +85,8 @@ func TestEnqueueAnnouncesTheWindow(t *testing.T) {
 			if !strings.Contains(*m.Body, `"my+trail/AWSLogs/`) {
 				t.Fatalf("key not URL-encoded as S3 does: %s", *m.Body)
 			}
-			n, err := archive.ParseNotification([]byte(*m.Body))
-			if err != nil || n.Shape != archive.ShapeS3Event || len(n.Objects) != 1 || n.Objects[0].Bucket != "trail" {
+			n, err := cloudtrail.ParseNotification([]byte(*m.Body))
+			if err != nil || n.Shape != cloudtrail.ShapeS3Event || len(n.Objects) != 1 || n.Objects[0].Bucket != "trail" {
 				t.Fatalf("message %s: %+v, %v", *m.Body, n, err)
 			}
 			if got[n.Objects[0].Key] {

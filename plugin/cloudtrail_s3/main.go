@@ -27,8 +27,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/fluent/fluent-bit-go/input"
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	flbinput "github.com/fluent/fluent-bit-go/input"
+	"github.com/opsworks-trail/opsworks-trail/input"
 )
 
 const (
@@ -43,10 +43,10 @@ var plugin state
 
 type state struct {
 	mu      sync.Mutex
-	engine  *archive.Engine
-	cfg     *archive.InputConfig
+	engine  *input.Engine
+	cfg     *input.Config
 	cancel  context.CancelFunc
-	pending map[unsafe.Pointer]*archive.Batch // buffers handed to Fluent Bit, not yet appended
+	pending map[unsafe.Pointer]*input.Batch // buffers handed to Fluent Bit, not yet appended
 }
 
 func logf(level int, format string, args ...any) {
@@ -66,42 +66,42 @@ func recoverTo(where string, code *int, value int) {
 // propertyGetter reads the [INPUT] section through the Go proxy.
 type propertyGetter struct{ ptr unsafe.Pointer }
 
-func (g propertyGetter) Get(key string) string { return input.FLBPluginConfigKey(g.ptr, key) }
+func (g propertyGetter) Get(key string) string { return flbinput.FLBPluginConfigKey(g.ptr, key) }
 
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) (code int) {
-	defer recoverTo("register", &code, input.FLB_ERROR)
-	return input.FLBPluginRegister(def, name, description)
+	defer recoverTo("register", &code, flbinput.FLB_ERROR)
+	return flbinput.FLBPluginRegister(def, name, description)
 }
 
 //export FLBPluginInit
 func FLBPluginInit(ptr unsafe.Pointer) (code int) {
-	defer recoverTo("init", &code, input.FLB_ERROR)
+	defer recoverTo("init", &code, flbinput.FLB_ERROR)
 	plugin.mu.Lock()
 	defer plugin.mu.Unlock()
 	if plugin.engine != nil {
 		logf(1, "only one cloudtrail_s3 input per Fluent Bit process is supported (the Go proxy passes no instance context); load a second copy of the .so under another name or run another process")
-		return input.FLB_ERROR
+		return flbinput.FLB_ERROR
 	}
-	cfg, err := archive.LoadInputConfig(propertyGetter{ptr})
+	cfg, err := input.LoadConfig(propertyGetter{ptr})
 	if err != nil {
 		logf(1, "configuration error: %v", err)
-		return input.FLB_ERROR
+		return flbinput.FLB_ERROR
 	}
-	eng, err := archive.NewEngine(cfg, archive.Deps{Logf: logf})
+	eng, err := input.NewEngine(cfg, input.Deps{Logf: logf})
 	if err != nil {
 		logf(1, "%v", err)
-		return input.FLB_ERROR
+		return flbinput.FLB_ERROR
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := eng.Start(ctx); err != nil {
 		cancel()
 		logf(1, "%v", err)
-		return input.FLB_ERROR
+		return flbinput.FLB_ERROR
 	}
 	plugin.engine, plugin.cfg, plugin.cancel = eng, cfg, cancel
-	plugin.pending = map[unsafe.Pointer]*archive.Batch{}
-	return input.FLB_OK
+	plugin.pending = map[unsafe.Pointer]*input.Batch{}
+	return flbinput.FLB_OK
 }
 
 // FLBPluginInputCallback hands Fluent Bit the next prepared batch. It never
@@ -109,31 +109,31 @@ func FLBPluginInit(ptr unsafe.Pointer) (code int) {
 //
 //export FLBPluginInputCallback
 func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (code int) {
-	defer recoverTo("collect", &code, input.FLB_ERROR)
+	defer recoverTo("collect", &code, flbinput.FLB_ERROR)
 	*data, *size = nil, 0
 	plugin.mu.Lock()
 	defer plugin.mu.Unlock()
 	eng := plugin.engine
 	if eng == nil {
-		return input.FLB_OK
+		return flbinput.FLB_OK
 	}
 	b := eng.Collect(plugin.cfg.BatchSize)
 	if b == nil || len(b.Records) == 0 {
-		return input.FLB_OK // the engine logs progress and, at the end of a backfill, its summary
+		return flbinput.FLB_OK // the engine logs progress and, at the end of a backfill, its summary
 	}
 	buf := C.malloc(C.size_t(len(b.Records)))
 	if buf == nil {
-		return input.FLB_ERROR // the batch stays uncommitted and is re-read after a restart
+		return flbinput.FLB_ERROR // the batch stays uncommitted and is re-read after a restart
 	}
 	copy(unsafe.Slice((*byte)(buf), len(b.Records)), b.Records)
 	plugin.pending[buf] = b
 	*data, *size = buf, C.size_t(len(b.Records))
-	return input.FLB_OK
+	return flbinput.FLB_OK
 }
 
 //export FLBPluginInputCleanupCallback
 func FLBPluginInputCleanupCallback(data unsafe.Pointer) (code int) {
-	defer recoverTo("cleanup", &code, input.FLB_ERROR)
+	defer recoverTo("cleanup", &code, flbinput.FLB_ERROR)
 	plugin.mu.Lock()
 	b, ok := plugin.pending[data]
 	delete(plugin.pending, data)
@@ -145,7 +145,7 @@ func FLBPluginInputCleanupCallback(data unsafe.Pointer) (code int) {
 	if ok && eng != nil {
 		eng.Commit(b)
 	}
-	return input.FLB_OK
+	return flbinput.FLB_OK
 }
 
 //export FLBPluginInputPause
@@ -168,20 +168,20 @@ func FLBPluginInputResume() {
 
 //export FLBPluginExit
 func FLBPluginExit() (code int) {
-	defer recoverTo("exit", &code, input.FLB_ERROR)
+	defer recoverTo("exit", &code, flbinput.FLB_ERROR)
 	plugin.mu.Lock()
 	eng, cancel := plugin.engine, plugin.cancel
 	plugin.engine = nil
 	plugin.mu.Unlock()
 	if eng == nil {
-		return input.FLB_OK
+		return flbinput.FLB_OK
 	}
 	eng.Stop() // saves the checkpoint and logs the summary
 	cancel()
-	return input.FLB_OK
+	return flbinput.FLB_OK
 }
 
-func currentEngine() *archive.Engine {
+func currentEngine() *input.Engine {
 	plugin.mu.Lock()
 	defer plugin.mu.Unlock()
 	return plugin.engine

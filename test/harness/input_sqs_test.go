@@ -5,15 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/config"
+	"github.com/opsworks-trail/opsworks-trail/input"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
 )
 
 // SQS mode through the plugin boundary: the archive is announced to a queue
-// (archive.Enqueue, as `opsworks-trail enqueue` does), the input reads the
+// (cloudtrail.Enqueue, as `opsworks-trail enqueue` does), the input reads the
 // notified objects, and every message is deleted only through the commit
 // that follows Fluent Bit's append (FLBPluginInputCleanupCallback): after
 // the run the queue is empty, and a second run delivers nothing.
@@ -27,15 +28,15 @@ func TestInputSQSMode(t *testing.T) {
 	if _, err := s3test.UploadFiles(ctx, client, "trail", files, true); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := archive.LoadInputConfig(config.MapGetter{"bucket": "trail"})
+	cfg, err := input.LoadConfig(config.MapGetter{"bucket": "trail"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lister, err := archive.NewS3Lister(client, "trail", cfg.ListOptions())
+	lister, err := cloudtrail.NewS3Lister(client, "trail", cfg.ListOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := archive.Enqueue(ctx, archive.EnqueueOptions{Lister: lister, Sender: sq.Client(t), QueueURL: queue, Bucket: "trail"})
+	st, err := cloudtrail.Enqueue(ctx, cloudtrail.EnqueueOptions{Lister: lister, Sender: sq.Client(t), QueueURL: queue, Bucket: "trail"})
 	if err != nil || st.Sent != int64(len(files)) {
 		t.Fatalf("enqueue: %+v, %v; want %d sent", st, err, len(files))
 	}

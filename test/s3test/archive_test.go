@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
@@ -76,7 +76,7 @@ func TestWriteSizedArchiveCounts(t *testing.T) {
 
 func addFile(t *testing.T, s *s3test.ArchiveStats, path string) {
 	t.Helper()
-	if _, ok := archive.ParseKey(filepath.ToSlash(path[strings.Index(path, "AWSLogs"):])); !ok {
+	if _, ok := cloudtrail.ParseKey(filepath.ToSlash(path[strings.Index(path, "AWSLogs"):])); !ok {
 		t.Errorf("%s is not in the CloudTrail key layout", path)
 	}
 	f, err := os.Open(path)

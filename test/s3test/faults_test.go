@@ -16,7 +16,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
 
@@ -82,8 +82,8 @@ func TestFaultsSurfaceAsS3Errors(t *testing.T) {
 				t.Fatal("GetObject succeeded through the fault")
 			}
 			checkError(t, err, tc.code, tc.status)
-			if got := archive.Retryable(err); got != tc.retryable {
-				t.Errorf("archive.Retryable = %v, want %v (err: %v)", got, tc.retryable, err)
+			if got := cloudtrail.Retryable(err); got != tc.retryable {
+				t.Errorf("cloudtrail.Retryable = %v, want %v (err: %v)", got, tc.retryable, err)
 			}
 			if n := p.Injected("GET", key); n != 1 {
 				t.Errorf("faults injected for the key = %d, want 1", n)
@@ -157,15 +157,15 @@ func TestResetMidBody(t *testing.T) {
 	if len(got) != len(body)/2 {
 		t.Errorf("read %d bytes before the cut, want %d", len(got), len(body)/2)
 	}
-	_, err = archive.NewObjectReader(archive.ReadOptions{}).Get(context.Background(), client(p, 3), bucket, key)
-	var oe *archive.ObjectError
-	if !errors.As(err, &oe) || oe.Reason != archive.ReasonTransport || !archive.Retryable(err) {
-		t.Fatalf("ObjectReader.Get err = %v, want a retryable %q", err, archive.ReasonTransport)
+	_, err = cloudtrail.NewObjectReader(cloudtrail.ReadOptions{}).Get(context.Background(), client(p, 3), bucket, key)
+	var oe *cloudtrail.ObjectError
+	if !errors.As(err, &oe) || oe.Reason != cloudtrail.ReasonTransport || !cloudtrail.Retryable(err) {
+		t.Fatalf("ObjectReader.Get err = %v, want a retryable %q", err, cloudtrail.ReasonTransport)
 	}
 	if n := p.Count("GET", key); n != 2 {
 		t.Errorf("GET requests = %d, want 2 (a body cut is not retried by the SDK)", n)
 	}
-	res, err := archive.NewObjectReader(archive.ReadOptions{}).Get(context.Background(), client(p, 1), bucket, key)
+	res, err := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{}).Get(context.Background(), client(p, 1), bucket, key)
 	if err != nil || res.Total != 2 {
 		t.Fatalf("after the rule is spent: %v, %+v", err, res)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
@@ -45,10 +45,10 @@ func minioWithArchive(t *testing.T) (*s3test.Server, []corpus.File) {
 	return srv, files
 }
 
-func list(t *testing.T, l archive.Lister) []archive.Object {
+func list(t *testing.T, l cloudtrail.Lister) []cloudtrail.Object {
 	t.Helper()
-	var objs []archive.Object
-	if err := l.List(context.Background(), func(o archive.Object) error { objs = append(objs, o); return nil }); err != nil {
+	var objs []cloudtrail.Object
+	if err := l.List(context.Background(), func(o cloudtrail.Object) error { objs = append(objs, o); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return objs
@@ -63,7 +63,7 @@ func TestMinIOArchive(t *testing.T) {
 	client := srv.Client(t)
 	t.Run("window", func(t *testing.T) {
 		start, end := time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 31, 0, 0, 0, 0, time.UTC)
-		l, err := archive.NewS3Lister(client, trailBucket, archive.ListOptions{Start: start, End: end})
+		l, err := cloudtrail.NewS3Lister(client, trailBucket, cloudtrail.ListOptions{Start: start, End: end})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestMinIOArchive(t *testing.T) {
 	})
 	t.Run("read", func(t *testing.T) {
 		// Deliveries lag the last events by up to nine minutes.
-		l, err := archive.NewS3Lister(client, trailBucket, archive.ListOptions{End: archiveOptions.End.Add(time.Hour)})
+		l, err := cloudtrail.NewS3Lister(client, trailBucket, cloudtrail.ListOptions{End: archiveOptions.End.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,9 +110,9 @@ func bodiesByKey(files []corpus.File) map[string][]byte {
 
 // readAll reads every object with the OpsWorks push-down, checks each
 // against the generated file and returns the events kept.
-func readAll(t *testing.T, client *s3.Client, objs []archive.Object, bodies map[string][]byte) int {
+func readAll(t *testing.T, client *s3.Client, objs []cloudtrail.Object, bodies map[string][]byte) int {
 	t.Helper()
-	reader := archive.NewObjectReader(archive.ReadOptions{EventSources: s3test.OpsWorksSources})
+	reader := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{EventSources: s3test.OpsWorksSources})
 	kept := 0
 	for _, o := range objs {
 		res, err := reader.Get(context.Background(), client, trailBucket, o.Key.Path)
@@ -142,13 +142,13 @@ func testFaults(t *testing.T, srv *s3test.Server, files []corpus.File) {
 		s3test.Rule{Method: "GET", KeyRegexp: "^" + regexp.QuoteMeta(throttled) + "$", Times: 2, Fault: s3test.SlowDown},
 	)
 	client := s3test.NewClient(proxy.URL, srv.AccessKey, srv.SecretKey, s3test.FastRetries(3))
-	reader := archive.NewObjectReader(archive.ReadOptions{EventSources: s3test.OpsWorksSources})
+	reader := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{EventSources: s3test.OpsWorksSources})
 	ctx := context.Background()
 
 	_, err := reader.Get(ctx, client, trailBucket, cut)
-	var oe *archive.ObjectError
-	if !errors.As(err, &oe) || oe.Reason != archive.ReasonTransport || !archive.Retryable(err) {
-		t.Errorf("body cut mid-way: err = %v, want a retryable %q", err, archive.ReasonTransport)
+	var oe *cloudtrail.ObjectError
+	if !errors.As(err, &oe) || oe.Reason != cloudtrail.ReasonTransport || !cloudtrail.Retryable(err) {
+		t.Errorf("body cut mid-way: err = %v, want a retryable %q", err, cloudtrail.ReasonTransport)
 	}
 	if _, err := reader.Get(ctx, client, trailBucket, cut); err != nil {
 		t.Errorf("second read after the cut: %v", err)
@@ -183,13 +183,13 @@ func TestMinIOServerSideEncryption(t *testing.T) {
 	if head.ServerSideEncryption != types.ServerSideEncryptionAes256 {
 		t.Fatalf("stored with encryption %q, want AES256", head.ServerSideEncryption)
 	}
-	res, err := archive.NewObjectReader(archive.ReadOptions{}).Get(context.Background(), srv.Client(t), trailBucket, files[0].Key)
+	res, err := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{}).Get(context.Background(), srv.Client(t), trailBucket, files[0].Key)
 	if err != nil || res.Total == 0 || res.Kept != res.Total {
 		t.Fatalf("reading an SSE-S3 object: %v, %+v", err, res)
 	}
 	srv.DeleteObject(t, trailBucket, files[0].Key)
-	_, err = archive.NewObjectReader(archive.ReadOptions{}).Get(context.Background(), srv.Client(t), trailBucket, files[0].Key)
-	if !errors.As(err, new(*archive.ObjectError)) || archive.Retryable(err) {
+	_, err = cloudtrail.NewObjectReader(cloudtrail.ReadOptions{}).Get(context.Background(), srv.Client(t), trailBucket, files[0].Key)
+	if !errors.As(err, new(*cloudtrail.ObjectError)) || cloudtrail.Retryable(err) {
 		t.Errorf("reading a deleted object: %v, want a non-retryable object error", err)
 	}
 }

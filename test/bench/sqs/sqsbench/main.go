@@ -51,9 +51,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/opsworks-trail/opsworks-trail/archive"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/input"
 	"github.com/opsworks-trail/opsworks-trail/record"
 	"github.com/opsworks-trail/opsworks-trail/test/bench/benchutil"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
@@ -131,7 +132,7 @@ func createQueue(args []string) error {
 // attempt; the polling start-up check's ranged GET of one byte is counted
 // apart) and counts ListObjectsV2 calls.
 type countingS3 struct {
-	archive.S3API
+	cloudtrail.S3API
 	mu     sync.Mutex
 	keys   []string
 	lists  int
@@ -233,29 +234,29 @@ func (c *countingSQS) GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAt
 
 // consumerStats is PREFIX.stats.
 type consumerStats struct {
-	Mode             string            `json:"mode"`
-	Workers          int               `json:"workers"`
-	MaxMessages      int               `json:"max_messages,omitempty"`
-	Seconds          float64           `json:"seconds"` // Start to the end of the collect loop
-	Gets             int               `json:"gets"`
-	Lists            int               `json:"lists"`       // ListObjectsV2 calls
-	RangedGets       int               `json:"ranged_gets"` // the polling start-up check
-	ObjectsRead      int64             `json:"objects_read"`
-	ObjectsCommitted int64             `json:"objects_committed"`
-	ObjectsBad       int64             `json:"objects_bad"`
-	ObjectsFailed    int64             `json:"objects_failed"`
-	Retries          int64             `json:"retries"`
-	EventsSeen       int64             `json:"events_seen"`
-	EventsKept       int64             `json:"events_kept"`
-	Printed          int64             `json:"printed"` // records out of the filter
-	BytesRead        int64             `json:"bytes_read"`
-	Uncompressed     int64             `json:"bytes_uncompressed"`
-	Collects         int64             `json:"collects"` // batches collected
-	Failures         map[string]int64  `json:"failures,omitempty"`
-	SQS              *archive.SQSStats `json:"sqs,omitempty"`
-	SQSCalls         *sqsCalls         `json:"sqs_calls,omitempty"`
-	QueueChecks      int               `json:"queue_checks"`
-	TimedOut         bool              `json:"timed_out"`
+	Mode             string           `json:"mode"`
+	Workers          int              `json:"workers"`
+	MaxMessages      int              `json:"max_messages,omitempty"`
+	Seconds          float64          `json:"seconds"` // Start to the end of the collect loop
+	Gets             int              `json:"gets"`
+	Lists            int              `json:"lists"`       // ListObjectsV2 calls
+	RangedGets       int              `json:"ranged_gets"` // the polling start-up check
+	ObjectsRead      int64            `json:"objects_read"`
+	ObjectsCommitted int64            `json:"objects_committed"`
+	ObjectsBad       int64            `json:"objects_bad"`
+	ObjectsFailed    int64            `json:"objects_failed"`
+	Retries          int64            `json:"retries"`
+	EventsSeen       int64            `json:"events_seen"`
+	EventsKept       int64            `json:"events_kept"`
+	Printed          int64            `json:"printed"` // records out of the filter
+	BytesRead        int64            `json:"bytes_read"`
+	Uncompressed     int64            `json:"bytes_uncompressed"`
+	Collects         int64            `json:"collects"` // batches collected
+	Failures         map[string]int64 `json:"failures,omitempty"`
+	SQS              *input.SQSStats  `json:"sqs,omitempty"`
+	SQSCalls         *sqsCalls        `json:"sqs_calls,omitempty"`
+	QueueChecks      int              `json:"queue_checks"`
+	TimedOut         bool             `json:"timed_out"`
 }
 
 func consume(args []string) error {
@@ -302,24 +303,24 @@ func consume(args []string) error {
 	for k, v := range extra {
 		g[k] = v
 	}
-	cfg, err := archive.LoadInputConfig(g)
+	cfg, err := input.LoadConfig(g)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	raw, err := archive.NewS3Client(ctx, cfg) // the client the plugin and the CLI build
+	raw, err := cloudtrail.NewS3Client(ctx, cfg.S3ClientOptions()) // the client the plugin and the CLI build
 	if err != nil {
 		return err
 	}
 	s3c := &countingS3{S3API: raw}
 	var queues *countingSQS
-	deps := archive.Deps{S3: s3c, Logf: func(level int, format string, args ...any) {
-		if level <= archive.LogWarn {
+	deps := input.Deps{S3: s3c, Logf: func(level int, format string, args ...any) {
+		if level <= input.LogWarn {
 			log.Printf("engine: "+format, args...)
 		}
 	}}
 	if mode == "sqs" {
-		client, err := archive.NewSQSClient(ctx, cfg.SQSClientOptions()) // as NewEngine would
+		client, err := cloudtrail.NewSQSClient(ctx, cfg.SQSClientOptions()) // as NewEngine would
 		if err != nil {
 			return err
 		}
@@ -345,7 +346,7 @@ func consume(args []string) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	eng, err := archive.NewEngine(cfg, deps)
+	eng, err := input.NewEngine(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -362,7 +363,7 @@ func consume(args []string) error {
 	if mode == "sqs" {
 		st.MaxMessages = cfg.MaxMessages
 	}
-	emit := func(b *archive.Batch) error {
+	emit := func(b *input.Batch) error {
 		st.Collects++
 		if err := proc.FilterChunk(b.Records, &res); err != nil {
 			return err
@@ -497,7 +498,7 @@ func verify(args []string) error {
 	}
 	var (
 		sum      consumerStats
-		sqsSum   archive.SQSStats
+		sqsSum   input.SQSStats
 		calls    sqsCalls
 		reads    = map[string]int{}
 		eventIDs = map[string]int{}

@@ -1,0 +1,121 @@
+package cloudtrail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// S3API is the part of the S3 API the input uses: listing and reading.
+// *s3.Client satisfies it; tests wrap or fake it. A client that also has
+// HeadObject (as *s3.Client does) lets the start-up check tell a missing
+// kms:Decrypt from a missing s3:GetObject.
+type S3API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// roleSessionName names the input's sessions in the assumed role's
+// CloudTrail events, so its reads are recognisable in the trail itself.
+const RoleSessionName = "opsworks-trail-cloudtrail_s3"
+
+// S3ClientOptions is what NewS3Client needs: the input fills it from its
+// keys (region, profile, role_arn, external_id, endpoint, force_path_style,
+// max_retries), the CLI from its flags.
+type S3ClientOptions struct {
+	Region         string
+	Profile        string
+	RoleARN        string
+	ExternalID     string
+	Endpoint       string
+	ForcePathStyle bool
+	MaxRetries     int
+}
+
+// NewS3Client builds an S3 client with the
+// SDK's default credential chain (environment, shared config and
+// credentials files with `profile`, web identity/IRSA, ECS, EC2 instance
+// metadata), optionally assuming `role_arn` (with `external_id`) on top of
+// it. `region` is required unless the chain provides one (AWS_REGION, the
+// profile's region). `endpoint` and `force_path_style` serve MinIO and
+// LocalStack. Requests are retried by the SDK's standard retryer
+// (exponential backoff with jitter on throttling, 5xx and broken
+// connections) up to `max_retries` times; its client-side retry quota is
+// off, because a backfill that is throttled for a while must slow down,
+// not fail. Nothing here logs credentials.
+func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = cfg.MaxRetries + 1
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		if cfg.Profile != "" {
+			return nil, fmt.Errorf("profile: loading AWS configuration for profile %q: %w", cfg.Profile, err)
+		}
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return nil, errors.New("region: no AWS region configured; set region (the bucket's region), or AWS_REGION, or a region in the profile")
+	}
+	if cfg.RoleARN != "" {
+		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), cfg.RoleARN,
+			func(o *stscreds.AssumeRoleOptions) {
+				o.RoleSessionName = RoleSessionName
+				if cfg.ExternalID != "" {
+					o.ExternalID = aws.String(cfg.ExternalID)
+				}
+			}))
+	}
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.UsePathStyle = cfg.ForcePathStyle
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+			// S3-compatible servers do not all speak the newer checksum
+			// headers; gzip's own CRC already checks every object read.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	}), nil
+}
+
+// AccessError is a failed start-up check: Permission is the IAM action
+// that is missing ("" when the problem is not a permission) and Resource
+// the ARN it is needed on.
+type AccessError struct {
+	Permission string
+	Resource   string
+	Detail     string
+	Err        error
+}
+
+func (e *AccessError) Error() string {
+	msg := "access check: " + e.Detail
+	if e.Permission != "" {
+		msg = fmt.Sprintf("access check: missing permission %s on %s (%s)", e.Permission, e.Resource, e.Detail)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *AccessError) Unwrap() error { return e.Err }

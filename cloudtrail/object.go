@@ -1,0 +1,311 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// s3Getter is the one S3 call reading needs (satisfied by *s3.Client).
+type s3Getter interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// DefaultMaxObjectSize bounds one object's uncompressed size. CloudTrail
+// files are a few MB; the bound exists against gzip bombs and mistakes
+// (a huge unrelated file under the prefix), not to limit real trails.
+const DefaultMaxObjectSize = 512 << 20
+
+// ReadOptions configure an ObjectReader.
+type ReadOptions struct {
+	// MaxObjectSize is the largest accepted uncompressed object; 0 means
+	// DefaultMaxObjectSize.
+	MaxObjectSize int64
+	// EventSources is the push-down: only events whose eventSource is one
+	// of these values are returned, judged exactly as the filter selects
+	// (the first top-level "eventSource" member, a string, escapes decoded).
+	// Empty returns every event. Pass the filter's event_sources, or nothing
+	// when keep_other_events is on (see filter.Config.PushDownSources).
+	EventSources []string
+}
+
+// Result is what one object held.
+type Result struct {
+	Bucket string // "" for local files
+	Key    string
+	// Events are the raw JSON bytes of the kept events, in file order; each
+	// is a JSON object (starts with '{'). They are slices of the object's
+	// uncompressed buffer: keeping any of them keeps the whole buffer, so
+	// copy them (as record.AppendTextRecord does) rather than hold them.
+	Events [][]byte
+	// NotObjects are Records elements that are not objects (CloudTrail
+	// never writes them). They are not in Events: the filter only reports
+	// them correctly inside a whole log file, so the caller reports them
+	// (with the object's key) instead.
+	NotObjects []BadElement
+	Total      int   // elements of Records
+	Kept       int   // len(Events)
+	Size       int64 // uncompressed bytes
+	Stored     int64 // bytes read from storage (compressed for gzip)
+	Compressed bool  // the object was gzip
+}
+
+// BadElement is a Records element that is not an event.
+type BadElement struct {
+	Index int
+	Kind  string // "a number", "a string", "an array", …
+	// Raw is the element's JSON text, a slice of the object's buffer like
+	// Result.Events (copy it to keep it).
+	Raw []byte
+}
+
+func (b BadElement) String() string {
+	return fmt.Sprintf("Records[%d] is %s, not an object", b.Index, b.Kind)
+}
+
+// ObjectReader reads and splits CloudTrail log files. It holds no per-call
+// state and is safe for concurrent use.
+type ObjectReader struct {
+	maxSize int64
+	match   sourceMatcher
+}
+
+// NewObjectReader returns a reader with the options' defaults applied.
+func NewObjectReader(opts ReadOptions) *ObjectReader {
+	r := &ObjectReader{maxSize: opts.MaxObjectSize, match: newSourceMatcher(opts.EventSources)}
+	if r.maxSize <= 0 {
+		r.maxSize = DefaultMaxObjectSize
+	}
+	return r
+}
+
+// Get reads one S3 object. Errors are *ObjectError naming the object.
+func (r *ObjectReader) Get(ctx context.Context, client s3Getter, bucket, key string) (*Result, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, &ObjectError{Bucket: bucket, Key: key, Reason: Classify(err), Offset: -1, Err: err}
+	}
+	defer out.Body.Close()
+	size := aws.ToInt64(out.ContentLength)
+	res, err := r.readChecked(out.Body, size)
+	return locate(res, err, bucket, key)
+}
+
+// ReadFile reads one file of a local tree.
+func (r *ObjectReader) ReadFile(fsys fs.FS, name string) (*Result, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, &ObjectError{Key: name, Reason: Classify(err), Offset: -1, Err: err}
+	}
+	defer f.Close()
+	var size int64
+	if info, err := f.Stat(); err == nil {
+		size = info.Size()
+	}
+	res, err := r.readChecked(f, size)
+	return locate(res, err, "", name)
+}
+
+// Decode reads a log file from src; size is its stored size if known
+// (0 otherwise). Errors are *ObjectError without a location.
+func (r *ObjectReader) Decode(src io.Reader, size int64) (*Result, error) {
+	return r.readChecked(src, size)
+}
+
+// locate fills in where a result or error came from.
+func locate(res *Result, err error, bucket, key string) (*Result, error) {
+	if err != nil {
+		var oe *ObjectError
+		if errors.As(err, &oe) {
+			oe.Bucket, oe.Key = bucket, key
+		}
+		return nil, err
+	}
+	res.Bucket, res.Key = bucket, key
+	return res, nil
+}
+
+// readChecked rejects oversized objects before reading them, then reads.
+func (r *ObjectReader) readChecked(src io.Reader, size int64) (*Result, error) {
+	if size > r.maxSize {
+		return nil, &ObjectError{Reason: ReasonOversized, Offset: -1,
+			Detail: fmt.Sprintf("%d bytes stored, more than the %d-byte limit", size, r.maxSize)}
+	}
+	return r.read(src, size)
+}
+
+// read decompresses (when the gzip magic is there), bounds the size and
+// splits the Records array, keeping the events the push-down selects.
+func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
+	body := &countingReader{r: src}
+	data, gz, err := r.load(body, size)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Size: int64(len(data)), Stored: body.n, Compressed: gz}
+	err = splitRecords(data, func(ev, source []byte) {
+		switch {
+		case ev[0] != '{':
+			res.NotObjects = append(res.NotObjects, BadElement{Index: res.Total, Kind: describeValue(ev[0]), Raw: ev})
+		case r.match.keep(source):
+			res.Events = append(res.Events, ev)
+		}
+		res.Total++
+	})
+	if err != nil {
+		return nil, documentError(err)
+	}
+	res.Kept = len(res.Events)
+	return res, nil
+}
+
+// load returns the uncompressed bytes of the object.
+func (r *ObjectReader) load(body *countingReader, size int64) (data []byte, gz bool, err error) {
+	var magic [2]byte
+	n, _ := io.ReadFull(body, magic[:])
+	if body.err != nil {
+		return nil, false, transportError(body, size)
+	}
+	if n == 0 {
+		return nil, false, &ObjectError{Reason: ReasonEmpty, Offset: -1, Detail: "0 bytes"}
+	}
+	content := io.MultiReader(bytes.NewReader(magic[:n]), body)
+	gz = n == 2 && magic == [2]byte{0x1f, 0x8b}
+	if gz {
+		zr, err := r.gunzip(content)
+		if err != nil {
+			return nil, true, r.gzipError(body, size, err)
+		}
+		defer gzipReaders.Put(zr)
+		content = zr
+	}
+	data, err = readBounded(content, r.maxSize, initialCapacity(size, gz))
+	switch {
+	case body.err != nil || (err != nil && size > 0 && body.n < size):
+		return nil, gz, transportError(body, size)
+	case err != nil && gz:
+		return nil, gz, r.gzipError(body, size, err)
+	case err != nil:
+		return nil, gz, &ObjectError{Reason: Classify(err), Offset: -1, Err: err}
+	case int64(len(data)) > r.maxSize:
+		return nil, gz, &ObjectError{Reason: ReasonOversized, Offset: -1,
+			Detail: fmt.Sprintf("more than %d bytes uncompressed", r.maxSize)}
+	case len(data) == 0:
+		return nil, gz, &ObjectError{Reason: ReasonEmpty, Offset: -1, Detail: "gzip stream with no content"}
+	}
+	return data, gz, nil
+}
+
+// gzipReaders are reused: a gzip.Reader carries a sizeable inflate state.
+var gzipReaders sync.Pool
+
+// gunzip returns a pooled gzip reader over src; the caller puts it back.
+func (r *ObjectReader) gunzip(src io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzipReaders.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(src); err != nil {
+			gzipReaders.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(src)
+}
+
+// initialCapacity guesses the uncompressed size from the stored one
+// (CloudTrail gzip compresses about tenfold), without trusting it so far
+// that a bogus size makes a huge allocation. The extra byte lets the read
+// that returns io.EOF find room, so an exact guess never grows the buffer.
+func initialCapacity(size int64, gz bool) int {
+	if gz {
+		size *= 10
+	}
+	return int(min(max(size+1, 4<<10), 64<<20))
+}
+
+// readBounded reads to EOF but at most limit+1 bytes, so the caller can
+// tell "exactly the limit" from "over it" without reading a bomb to its end.
+func readBounded(r io.Reader, limit int64, capacity int) ([]byte, error) {
+	buf := make([]byte, 0, capacity)
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // let append choose the growth
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// gzipError tells a truncated object from a corrupt one, and both from a
+// body cut off in transit (which looks the same to gzip).
+func (r *ObjectReader) gzipError(body *countingReader, size int64, err error) error {
+	if body.err != nil || (size > 0 && body.n < size) {
+		return transportError(body, size)
+	}
+	reason := ReasonCorruptGzip
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		reason = ReasonTruncatedGzip
+	}
+	return &ObjectError{Reason: reason, Offset: -1, Detail: fmt.Sprintf("after %d stored bytes", body.n), Err: err}
+}
+
+func transportError(body *countingReader, size int64) error {
+	err := body.err
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	detail := fmt.Sprintf("body ended after %d bytes", body.n)
+	if size > 0 {
+		detail = fmt.Sprintf("body ended after %d of %d bytes", body.n, size)
+	}
+	return &ObjectError{Reason: ReasonTransport, Offset: -1, Detail: detail, Err: err}
+}
+
+// documentError maps splitter errors to object errors.
+func documentError(err error) error {
+	var se *syntaxError
+	var shape *shapeError
+	switch {
+	case errors.As(err, &shape):
+		return &ObjectError{Reason: shape.reason, Offset: -1, Detail: shape.detail}
+	case errors.As(err, &se):
+		detail := se.msg
+		if se.where != "" {
+			detail += " (in " + se.where + ")"
+		}
+		return &ObjectError{Reason: ReasonInvalidJSON, Offset: int64(se.offset), Detail: detail}
+	}
+	return &ObjectError{Reason: ReasonInvalidJSON, Offset: -1, Err: err}
+}
+
+// countingReader counts the stored bytes read and remembers the first
+// transport error, which is what separates "the object is bad" (not
+// retryable) from "the connection broke" (retryable).
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}

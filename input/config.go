@@ -1,0 +1,468 @@
+package input
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/config"
+)
+
+// DefaultEventSources is the default event_sources push-down: the two
+// OpsWorks services, as in the filter.
+const DefaultEventSources = "opsworks.amazonaws.com,opsworks-cm.amazonaws.com"
+
+// Record modes.
+const (
+	RecordModeEvent  = "event"  // one record per CloudTrail event
+	RecordModeObject = "object" // one record per log file: {"Records": [...], provenance}
+)
+
+// Options is the complete list of keys the cloudtrail_s3 input
+// accepts, with their defaults, in README order (the plugin builds its
+// config map from it).
+var Options = []config.Option{
+	{Key: "bucket", Default: "", Description: "S3 bucket of the trail (S3 mode). Exactly one of `bucket`, `path` and `queue_url` is required."},
+	{Key: "prefix", Default: cloudtrail.DefaultPrefix, Description: "The trail's S3 key prefix, or the path up to `AWSLogs/` (S3 mode)."},
+	{Key: "path", Default: "", Description: "Local directory holding a copy of the archive (local mode), e.g. from `aws s3 sync`."},
+	{Key: "accounts", Default: "", Description: "Comma-separated 12-digit account IDs to read. Unset: every account found."},
+	{Key: "regions", Default: "", Description: "Comma-separated regions to read. Unset: every region found."},
+	{Key: "org_id", Default: "", Description: "Organization trail ID (`o-…`): read `AWSLogs/<org_id>/…`. Unset: the single-account layout (or `discover_orgs`)."},
+	{Key: "discover_orgs", Default: "off", Description: "Find every organization ID under the prefix and read them all, plus single-account trees next to them (S3 mode)."},
+	{Key: "start_time", Default: "", Description: "Read files delivered at or after this time (RFC 3339 or YYYY-MM-DD, UTC). Unset: from the start of the archive."},
+	{Key: "end_time", Default: "", Description: "Read files delivered before this time (RFC 3339 or YYYY-MM-DD, UTC). Unset: up to now. Not with `follow`."},
+	{Key: "follow", Default: "off", Description: "Keep polling for new files after the backfill. `off` stops after one pass (a bounded backfill)."},
+	{Key: "poll_interval", Default: "5m", Description: "With `follow on`: the wait between two listings."},
+	{Key: "late_arrival_window", Default: "1h", Description: "How far behind the newest delivered file late files are still looked for."},
+	{Key: "include_insight", Default: "off", Description: "Also read CloudTrail Insights files (`CloudTrail-Insight/`)."},
+	{Key: "event_sources", Default: DefaultEventSources, Description: "Comma-separated eventSource values to read (push-down: other events are dropped before decoding). `*` (or an empty value) reads every event."},
+	{Key: "record_mode", Default: RecordModeEvent, Description: "`event`: one record per CloudTrail event with `s3_bucket`/`s3_key` (local: `file_path`). `object`: one record per file, `{\"Records\": [...]}` with the same fields."},
+	{Key: "workers", Default: "4", Description: "Objects read in parallel."},
+	{Key: "buffer_size", Default: "64M", Description: "Most bytes of records prepared but not yet collected by Fluent Bit; readers wait when it is full. This bounds the input's memory."},
+	{Key: "batch_size", Default: "4M", Description: "Most bytes of records handed to Fluent Bit per collect (whole files only; a larger file goes alone). Keep it well under the opsworks filter's `emitter_mem_buf_limit`."},
+	{Key: "max_object_size", Default: "512M", Description: "Largest accepted file, uncompressed; larger ones are reported and skipped."},
+	{Key: "state_dir", Default: "", Description: "Directory for the checkpoint file. Unset: no checkpoint, so a restart reads everything from `start_time` again."},
+	{Key: "progress_interval", Default: "30s", Description: "How often progress is logged (0 disables)."},
+	{Key: "region", Default: "", Description: "AWS region of the bucket. Unset: from the environment or the shared config (`AWS_REGION`, the profile)."},
+	{Key: "profile", Default: "", Description: "Shared config/credentials profile."},
+	{Key: "role_arn", Default: "", Description: "IAM role to assume (STS AssumeRole) with the default credentials."},
+	{Key: "external_id", Default: "", Description: "External ID for `role_arn`."},
+	{Key: "endpoint", Default: "", Description: "S3 endpoint URL (MinIO, LocalStack, a VPC endpoint)."},
+	{Key: "force_path_style", Default: "off", Description: "Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and LocalStack usually need."},
+	{Key: "max_retries", Default: "5", Description: "Retries of a throttled or failed S3 request (with backoff), and again of a whole object read, before it counts as failed."},
+	{Key: "queue_url", Default: "", Description: "SQS queue URL: notification mode. The input receives S3 event notifications (also via SNS), CloudTrail's SNS notifications or EventBridge Object Created events and reads the objects they name, in whichever bucket. Not with `bucket`/`path` (bucket polling)."},
+	{Key: "max_messages", Default: "1000", Description: "SQS mode: most messages in progress at once (received and not yet deleted). Fluent Bit collects once a second and a message is deleted after its records were collected, so this bounds the files per second one instance reads."},
+	{Key: "wait_time", Default: "20s", Description: "SQS mode: long-poll wait of a receive (0s to 20s)."},
+	{Key: "visibility_timeout", Default: "5m", Description: "SQS mode: visibility timeout of received messages; extended at half of it while their objects are in progress (2s to 12h)."},
+	{Key: "sqs_region", Default: "", Description: "SQS mode: the queue's region. Unset: from the queue URL, else as `region`."},
+	{Key: "sqs_role_arn", Default: "", Description: "SQS mode: IAM role to assume for the queue (it may be in another account than the bucket). Unset: the default credentials (not `role_arn`, which is for S3)."},
+	{Key: "sqs_endpoint", Default: "", Description: "SQS mode: SQS endpoint URL (a VPC endpoint, a local SQS). Unset: from the queue URL when it is not an AWS one, else AWS's."},
+}
+
+// sqsOnlyKeys make sense only with queue_url; pollingOnlyKeys only without.
+var (
+	sqsOnlyKeys     = []string{"max_messages", "wait_time", "visibility_timeout", "sqs_region", "sqs_role_arn", "sqs_endpoint"}
+	pollingOnlyKeys = []struct{ key, why string }{
+		{"bucket", "notifications name the bucket of each object"},
+		{"path", "notifications name S3 objects"},
+		{"prefix", "notifications name whole keys; narrow them with the notification's prefix filter"},
+		{"discover_orgs", "notifications name whole keys"},
+		{"follow", "SQS mode always runs until stopped"},
+		{"poll_interval", "SQS mode receives continuously"},
+		{"late_arrival_window", "a late file is announced like any other"},
+		{"state_dir", "the queue is the state: a message is deleted once its objects are delivered"},
+	}
+)
+
+// Config is the typed configuration of the cloudtrail_s3 input, with
+// defaults applied. Keys are Options.
+type Config struct {
+	Bucket            string
+	Prefix            string
+	Path              string
+	Accounts          []string
+	Regions           []string
+	OrgID             string
+	DiscoverOrgs      bool
+	StartTime         time.Time // zero: unset
+	EndTime           time.Time // zero: unset
+	Follow            bool
+	PollInterval      time.Duration
+	LateArrivalWindow time.Duration
+	IncludeInsight    bool
+	EventSources      []string // empty: no push-down, every event
+	RecordMode        string   // RecordModeEvent or RecordModeObject
+	Workers           int
+	BufferSize        int
+	BatchSize         int
+	MaxObjectSize     int
+	StateDir          string
+	ProgressInterval  time.Duration
+	Region            string
+	Profile           string
+	RoleARN           string
+	ExternalID        string
+	Endpoint          string
+	ForcePathStyle    bool
+	MaxRetries        int
+
+	// SQS mode (QueueURL set).
+	QueueURL          string
+	MaxMessages       int
+	WaitTime          time.Duration
+	VisibilityTimeout time.Duration
+	SQSRegion         string
+	SQSRoleARN        string
+	SQSEndpoint       string
+}
+
+// S3Mode reports whether the input reads S3 (a bucket, or the objects
+// that SQS notifications name), else a local path.
+func (c *Config) S3Mode() bool { return c.Bucket != "" || c.QueueURL != "" }
+
+// SQSMode reports whether the input is in SQS notification mode.
+func (c *Config) SQSMode() bool { return c.QueueURL != "" }
+
+// ListOptions is the listing the configuration selects (polling mode,
+// and `opsworks-trail enqueue`).
+func (c *Config) ListOptions() cloudtrail.ListOptions {
+	return cloudtrail.ListOptions{Prefix: c.Prefix, OrgID: c.OrgID, DiscoverOrgs: c.DiscoverOrgs, Accounts: c.Accounts, Regions: c.Regions,
+		Start: c.StartTime, End: c.EndTime, IncludeInsight: c.IncludeInsight}
+}
+
+// inputDefault is the default of a key of Options.
+func inputDefault(key string) string {
+	for _, o := range Options {
+		if o.Key == key {
+			return o.Default
+		}
+	}
+	return ""
+}
+
+// explicitlyEmpty reports whether g has key set to an empty value. Getter
+// returns "" for unset keys too, so this needs a getter that can tell: one
+// with Lookup(key) (string, bool), or a config.MapGetter.
+func explicitlyEmpty(g config.Getter, key string) bool {
+	switch l := g.(type) {
+	case interface{ Lookup(string) (string, bool) }:
+		v, ok := l.Lookup(key)
+		return ok && strings.TrimSpace(v) == ""
+	case config.MapGetter:
+		v, ok := l[key]
+		return ok && strings.TrimSpace(v) == ""
+	}
+	return false
+}
+
+// LoadConfig reads every key through g, applies defaults and
+// validates. Errors start with the key they are about ("workers: …").
+func LoadConfig(g config.Getter) (*Config, error) {
+	get := func(key string) string {
+		if v := strings.TrimSpace(g.Get(key)); v != "" {
+			return v
+		}
+		return inputDefault(key)
+	}
+	c := &Config{
+		Bucket: get("bucket"), Prefix: get("prefix"), Path: get("path"),
+		Accounts: config.SplitList(get("accounts")), Regions: config.SplitList(get("regions")), OrgID: get("org_id"),
+		RecordMode: strings.ToLower(get("record_mode")), StateDir: get("state_dir"),
+		Region: get("region"), Profile: get("profile"), RoleARN: get("role_arn"), ExternalID: get("external_id"),
+		Endpoint: get("endpoint"), QueueURL: get("queue_url"),
+		SQSRegion: get("sqs_region"), SQSRoleARN: get("sqs_role_arn"), SQSEndpoint: get("sqs_endpoint"),
+	}
+	if err := checkModeKeys(g); err != nil {
+		return nil, err
+	}
+	c.EventSources = parseEventSources(get("event_sources"), explicitlyEmpty(g, "event_sources"))
+	for _, step := range []func(func(string) string) error{c.loadBools, c.loadTimes, c.loadDurations, c.loadNumbers} {
+		if err := step(get); err != nil {
+			return nil, err
+		}
+	}
+	return c, c.Validate()
+}
+
+// parseEventSources: "*" or an explicitly empty value turn the push-down off.
+func parseEventSources(v string, empty bool) []string {
+	if empty || v == "*" {
+		return nil
+	}
+	return config.SplitList(v)
+}
+
+func (c *Config) loadBools(get func(string) string) error {
+	bools := []struct {
+		key string
+		dst *bool
+	}{{"discover_orgs", &c.DiscoverOrgs}, {"follow", &c.Follow}, {"include_insight", &c.IncludeInsight}, {"force_path_style", &c.ForcePathStyle}}
+	for _, b := range bools {
+		v, err := config.ParseBool(b.key, get(b.key))
+		if err != nil {
+			return err
+		}
+		*b.dst = v
+	}
+	return nil
+}
+
+func (c *Config) loadTimes(get func(string) string) error {
+	var err error
+	if c.StartTime, err = parseTimeKey("start_time", get("start_time")); err != nil {
+		return err
+	}
+	c.EndTime, err = parseTimeKey("end_time", get("end_time"))
+	return err
+}
+
+func (c *Config) loadDurations(get func(string) string) error {
+	durations := []struct {
+		key string
+		dst *time.Duration
+	}{{"poll_interval", &c.PollInterval}, {"late_arrival_window", &c.LateArrivalWindow}, {"progress_interval", &c.ProgressInterval},
+		{"wait_time", &c.WaitTime}, {"visibility_timeout", &c.VisibilityTimeout}}
+	for _, d := range durations {
+		v, err := parseDuration(get(d.key))
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a duration (e.g. 30s, 5m, 1h)", d.key, get(d.key))
+		}
+		*d.dst = v
+	}
+	return nil
+}
+
+// parseDuration is time.ParseDuration that also takes a bare number of
+// seconds, as Fluent Bit's time properties do ("30" = 30s).
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func (c *Config) loadNumbers(get func(string) string) error {
+	ints := []struct {
+		key string
+		dst *int
+	}{{"workers", &c.Workers}, {"max_retries", &c.MaxRetries}, {"max_messages", &c.MaxMessages}}
+	for _, n := range ints {
+		v, err := strconv.Atoi(get(n.key))
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a whole number", n.key, get(n.key))
+		}
+		*n.dst = v
+	}
+	sizes := []struct {
+		key string
+		dst *int
+	}{{"buffer_size", &c.BufferSize}, {"batch_size", &c.BatchSize}, {"max_object_size", &c.MaxObjectSize}}
+	for _, s := range sizes {
+		v, err := config.ParseSize(get(s.key))
+		if err != nil {
+			return fmt.Errorf("%s: %v", s.key, err)
+		}
+		*s.dst = v
+	}
+	return nil
+}
+
+// Validate checks values and combinations; each error names its key.
+func (c *Config) Validate() error {
+	for _, check := range []func() error{c.validateSource, c.validateSelection, c.validateTimes, c.validateSizes, c.validateAWS, c.validateSQS} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateSource() error {
+	switch {
+	case c.QueueURL != "" && (c.Bucket != "" || c.Path != ""):
+		return fmt.Errorf("queue_url: SQS notification mode and bucket polling are mutually exclusive: set queue_url, or bucket (or path), not both")
+	case c.RecordMode != RecordModeEvent && c.RecordMode != RecordModeObject:
+		return fmt.Errorf("record_mode: must be 'event' or 'object', got %q", c.RecordMode)
+	case c.QueueURL != "":
+		return nil
+	case c.Bucket != "" && c.Path != "":
+		return fmt.Errorf("bucket: set exactly one of bucket (S3 mode) and path (local mode), not both")
+	case c.Bucket == "" && c.Path == "":
+		return fmt.Errorf("bucket: one of bucket (S3 mode), path (local mode) or queue_url (SQS mode) is required")
+	case c.Path != "" && c.DiscoverOrgs:
+		return fmt.Errorf("discover_orgs: only for S3 mode (a local path finds every organization by itself)")
+	case strings.ContainsAny(c.Bucket, "/ "):
+		return fmt.Errorf("bucket: %q is not a bucket name (give the key prefix in `prefix`)", c.Bucket)
+	}
+	return nil
+}
+
+func (c *Config) validateSelection() error {
+	for _, a := range c.Accounts {
+		if !cloudtrail.IsAccount(a) {
+			return fmt.Errorf("accounts: %q is not a 12-digit AWS account ID", a)
+		}
+	}
+	for _, r := range c.Regions {
+		if !cloudtrail.IsRegion(r) {
+			return fmt.Errorf("regions: %q is not an AWS region name", r)
+		}
+	}
+	if c.OrgID != "" && !cloudtrail.IsOrgID(c.OrgID) {
+		return fmt.Errorf("org_id: %q is not an organization ID (o- followed by 10 to 32 lower-case letters or digits)", c.OrgID)
+	}
+	if c.OrgID != "" && c.DiscoverOrgs {
+		return fmt.Errorf("discover_orgs: cannot be combined with org_id (which names the one organization to read)")
+	}
+	for _, s := range c.EventSources {
+		if !strings.HasSuffix(s, ".amazonaws.com") {
+			return fmt.Errorf("event_sources: %q is not an eventSource (expected a name like opsworks.amazonaws.com, or * for every event)", s)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateTimes() error {
+	switch {
+	case !c.StartTime.IsZero() && !c.EndTime.IsZero() && !c.StartTime.Before(c.EndTime):
+		return fmt.Errorf("end_time: %s is not after start_time %s", c.EndTime.Format(time.RFC3339), c.StartTime.Format(time.RFC3339))
+	case c.Follow && !c.EndTime.IsZero():
+		return fmt.Errorf("end_time: cannot be combined with follow on (a followed archive has no end)")
+	case c.PollInterval <= 0:
+		return fmt.Errorf("poll_interval: must be positive, got %s", c.PollInterval)
+	case c.LateArrivalWindow <= 0:
+		return fmt.Errorf("late_arrival_window: must be positive, got %s", c.LateArrivalWindow)
+	case c.ProgressInterval < 0:
+		return fmt.Errorf("progress_interval: must not be negative (0 disables)")
+	}
+	return nil
+}
+
+func (c *Config) validateSizes() error {
+	switch {
+	case c.Workers < 1 || c.Workers > 256:
+		return fmt.Errorf("workers: must be between 1 and 256, got %d", c.Workers)
+	case c.BufferSize < 1000:
+		return fmt.Errorf("buffer_size: must be at least 1K, got %d bytes", c.BufferSize)
+	case c.BatchSize < 1000:
+		return fmt.Errorf("batch_size: must be at least 1K, got %d bytes", c.BatchSize)
+	case c.MaxObjectSize < 1000:
+		return fmt.Errorf("max_object_size: must be at least 1K, got %d bytes", c.MaxObjectSize)
+	case c.MaxRetries < 0 || c.MaxRetries > 50:
+		return fmt.Errorf("max_retries: must be between 0 and 50, got %d", c.MaxRetries)
+	}
+	return nil
+}
+
+func (c *Config) validateAWS() error {
+	if err := checkHTTPURL("endpoint", c.Endpoint); err != nil {
+		return err
+	}
+	switch {
+	case c.RoleARN != "" && !strings.HasPrefix(c.RoleARN, "arn:"):
+		return fmt.Errorf("role_arn: %q is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", c.RoleARN)
+	case c.ExternalID != "" && c.RoleARN == "":
+		return fmt.Errorf("external_id: needs role_arn (the external ID is sent when assuming that role)")
+	case c.Region != "" && !cloudtrail.IsRegion(c.Region):
+		return fmt.Errorf("region: %q is not an AWS region name", c.Region)
+	}
+	return nil
+}
+
+// checkHTTPURL: "" or an http(s) URL with a host.
+func checkHTTPURL(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q is not an http(s) URL", key, v)
+	}
+	return nil
+}
+
+// checkModeKeys rejects keys set for the other mode, so that a setting
+// that would be ignored is never silently ignored.
+func checkModeKeys(g config.Getter) error {
+	set := func(k string) bool { return strings.TrimSpace(g.Get(k)) != "" }
+	if set("queue_url") {
+		for _, p := range pollingOnlyKeys {
+			if set(p.key) && p.key != "bucket" && p.key != "path" { // those two get the "mutually exclusive" error
+				return fmt.Errorf("%s: not used in SQS mode (queue_url): %s", p.key, p.why)
+			}
+		}
+		return nil
+	}
+	for _, k := range sqsOnlyKeys {
+		if set(k) {
+			return fmt.Errorf("%s: only for SQS mode; set queue_url too, or remove %s", k, k)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateSQS() error {
+	if !c.SQSMode() {
+		return nil
+	}
+	if _, err := cloudtrail.ParseQueueURL(c.QueueURL); err != nil {
+		return fmt.Errorf("queue_url: %v", err)
+	}
+	if err := checkHTTPURL("sqs_endpoint", c.SQSEndpoint); err != nil {
+		return err
+	}
+	switch {
+	case c.MaxMessages < 1 || c.MaxMessages > 10000:
+		return fmt.Errorf("max_messages: must be between 1 and 10000, got %d", c.MaxMessages)
+	case c.WaitTime < 0 || c.WaitTime > 20*time.Second || c.WaitTime%time.Second != 0:
+		return fmt.Errorf("wait_time: must be whole seconds from 0s to 20s (SQS's long-poll limit), got %s", c.WaitTime)
+	case c.VisibilityTimeout < 2*time.Second || c.VisibilityTimeout > 12*time.Hour || c.VisibilityTimeout%time.Second != 0:
+		return fmt.Errorf("visibility_timeout: must be whole seconds from 2s to 12h, got %s", c.VisibilityTimeout)
+	case c.SQSRegion != "" && !cloudtrail.IsRegion(c.SQSRegion):
+		return fmt.Errorf("sqs_region: %q is not an AWS region name", c.SQSRegion)
+	case c.SQSRoleARN != "" && !strings.HasPrefix(c.SQSRoleARN, "arn:"):
+		return fmt.Errorf("sqs_role_arn: %q is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", c.SQSRoleARN)
+	}
+	return nil
+}
+
+// parseTimeKey reads RFC 3339 or a UTC day (YYYY-MM-DD); "" is zero.
+func parseTimeKey(key, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%s: %q is not a time (RFC 3339 such as 2024-05-01T00:00:00Z, or YYYY-MM-DD)", key, v)
+}
+
+// sqsRegion is the region SQS calls are signed for: sqs_region, else the
+// queue URL's, else region.
+func (c *Config) sqsRegion() string {
+	if c.SQSRegion != "" {
+		return c.SQSRegion
+	}
+	if q, err := cloudtrail.ParseQueueURL(c.QueueURL); err == nil && q.Region != "" {
+		return q.Region
+	}
+	return c.Region
+}
+
+// SQSClientOptions are the input's SQS settings.
+func (c *Config) SQSClientOptions() cloudtrail.SQSClientOptions {
+	return cloudtrail.SQSClientOptions{QueueURL: c.QueueURL, Region: c.SQSRegion, DefaultRegion: c.Region, Profile: c.Profile, RoleARN: c.SQSRoleARN,
+		Endpoint: c.SQSEndpoint, MaxRetries: c.MaxRetries}
+}
+
+// S3ClientOptions are the input's S3 settings.
+func (c *Config) S3ClientOptions() cloudtrail.S3ClientOptions {
+	return cloudtrail.S3ClientOptions{Region: c.Region, Profile: c.Profile, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+		Endpoint: c.Endpoint, ForcePathStyle: c.ForcePathStyle, MaxRetries: c.MaxRetries}
+}
