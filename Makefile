@@ -58,9 +58,11 @@ test: vet test-deps
 
 # Short fuzzing session for every fuzz target of the core.
 fuzz:
-	for f in FuzzDecodeJSON FuzzFilterChunk FuzzEventTransform; do \
+	$(GO) test -run XXX -fuzz FuzzDecodeJSON -fuzztime 30s ./record
+	for f in FuzzFilterChunk FuzzEventTransform; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./filter || exit 1; done
-	$(GO) test -run XXX -fuzz FuzzSplitRecords -fuzztime 30s ./cloudtrail
+	for f in FuzzSplitRecords FuzzParseNotification; do \
+		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./cloudtrail || exit 1; done
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./filter
