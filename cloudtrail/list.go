@@ -98,22 +98,29 @@ func (o *ListOptions) kinds() []Kind {
 	return ks
 }
 
-func (o *ListOptions) validate() error {
-	if o.OrgID != "" && !IsOrgID(o.OrgID) {
-		return fmt.Errorf("organization ID %q is not of the form o-xxxxxxxxxx", o.OrgID)
-	}
+// Validate checks the selection. The listers call it; the input's and the
+// CLI's configuration call it too, so the rules live here only. Errors
+// start with the option's key as the input spells it (accounts, regions,
+// org_id, end_time).
+func (o *ListOptions) Validate() error {
 	for _, a := range o.Accounts {
 		if !IsAccount(a) {
-			return fmt.Errorf("account %q is not a 12-digit AWS account ID", a)
+			return fmt.Errorf("accounts: %q is not a 12-digit AWS account ID", a)
 		}
 	}
 	for _, r := range o.Regions {
 		if !IsRegion(r) {
-			return fmt.Errorf("region %q is not an AWS region name", r)
+			return fmt.Errorf("regions: %q is not an AWS region name", r)
 		}
 	}
+	if o.OrgID != "" && !IsOrgID(o.OrgID) {
+		return fmt.Errorf("org_id: %q is not an organization ID (o- followed by 10 to 32 lower-case letters or digits)", o.OrgID)
+	}
+	if o.OrgID != "" && o.DiscoverOrgs {
+		return fmt.Errorf("discover_orgs: cannot be combined with org_id (which names the one organization to read)")
+	}
 	if !o.Start.IsZero() && !o.End.IsZero() && !o.Start.Before(o.End) {
-		return fmt.Errorf("start %s is not before end %s", o.Start.Format(time.RFC3339), o.End.Format(time.RFC3339))
+		return fmt.Errorf("end_time: %s is not after start_time %s", o.End.Format(time.RFC3339), o.Start.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -183,7 +190,7 @@ func NewS3Lister(client s3Lister, bucket string, opts ListOptions) (*S3Lister, e
 	if bucket == "" {
 		return nil, errors.New("archive: no bucket given")
 	}
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	return &S3Lister{client: client, bucket: bucket, base: NormalizePrefix(opts.Prefix), opts: opts}, nil
@@ -447,7 +454,7 @@ type DirLister struct {
 // NewDirLister checks the options and returns a lister over fsys (for
 // example os.DirFS(dir)).
 func NewDirLister(fsys fs.FS, opts ListOptions) (*DirLister, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	return &DirLister{fsys: fsys, opts: opts}, nil

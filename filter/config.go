@@ -2,7 +2,6 @@ package filter
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,27 +67,28 @@ const (
 
 // LoadConfig reads every key through g, applies defaults and validates.
 func LoadConfig(g config.Getter) (*Config, error) {
-	get := func(key string) string {
-		if v := strings.TrimSpace(g.Get(key)); v != "" {
-			return v
-		}
-		for _, o := range Options {
-			if o.Key == key && !strings.HasPrefix(o.Default, "emitter_for_") {
-				return o.Default
-			}
-		}
-		return ""
-	}
+	r := config.NewReader(g, Options)
 	c := &Config{
-		SourceKey:          get("source_key"),
+		SourceKey:          r.String("source_key"),
 		Separator:          g.Get("separator"),
 		TagPrefix:          g.Get("tag_prefix"),
-		EmitterName:        get("emitter_name"),
-		EmitterStorageType: strings.ToLower(get("emitter_storage.type")),
-		EmitterMemBufLimit: get("emitter_mem_buf_limit"),
-		ErrorTag:           get("error_tag"),
-		EventSources:       config.SplitList(get("event_sources")),
-		RedactKeys:         config.SplitList(get("redact_keys")),
+		EmitterStorageType: strings.ToLower(r.String("emitter_storage.type")),
+		EmitterMemBufLimit: r.String("emitter_mem_buf_limit"),
+		ErrorTag:           r.String("error_tag"),
+		EventSources:       r.List("event_sources"),
+		RedactKeys:         r.List("redact_keys"),
+		KeepOtherEvents:    r.Bool("keep_other_events"),
+		Retag:              r.Bool("retag"),
+		UseEventTime:       r.Bool("use_event_time"),
+		Redact:             r.Bool("redact"),
+		ServerMemorySize:   r.Int("server_memory_size"),
+		MaxDepth:           r.Int("max_depth"),
+		MaxEventSize:       r.Size("max_event_size"),
+		WarningInterval:    r.Duration("warning_interval"),
+	}
+	r.Size("emitter_mem_buf_limit") // checked here, used by Fluent Bit
+	if r.Set("emitter_name") {      // the default names the filter instance: the plugin fills it in
+		c.EmitterName = r.String("emitter_name")
 	}
 	// separator and tag_prefix may legitimately be set to values with spaces
 	// trimmed away; only an unset key takes the default.
@@ -98,35 +98,8 @@ func LoadConfig(g config.Getter) (*Config, error) {
 	if c.TagPrefix == "" {
 		c.TagPrefix = "opsworks."
 	}
-	var err error
-	bools := []struct {
-		key string
-		dst *bool
-	}{{"keep_other_events", &c.KeepOtherEvents}, {"retag", &c.Retag}, {"use_event_time", &c.UseEventTime}, {"redact", &c.Redact}}
-	for _, b := range bools {
-		if *b.dst, err = config.ParseBool(b.key, get(b.key)); err != nil {
-			return nil, err
-		}
-	}
-	ints := []struct {
-		key string
-		dst *int
-	}{{"server_memory_size", &c.ServerMemorySize}, {"max_depth", &c.MaxDepth}}
-	for _, n := range ints {
-		v, err := strconv.Atoi(get(n.key))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a whole number", n.key, get(n.key))
-		}
-		*n.dst = v
-	}
-	if c.MaxEventSize, err = config.ParseSize(get("max_event_size")); err != nil {
-		return nil, fmt.Errorf("max_event_size: %v", err)
-	}
-	if c.WarningInterval, err = time.ParseDuration(get("warning_interval")); err != nil {
-		return nil, fmt.Errorf("warning_interval: %q is not a duration (e.g. 10s, 1m)", get("warning_interval"))
-	}
-	if _, err = config.ParseSize(c.EmitterMemBufLimit); err != nil {
-		return nil, fmt.Errorf("emitter_mem_buf_limit: %v", err)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	return c, c.Validate()
 }

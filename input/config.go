@@ -3,7 +3,6 @@ package input
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +37,7 @@ var Options = []config.Option{
 	{Key: "poll_interval", Default: "5m", Description: "With `follow on`: the wait between two listings."},
 	{Key: "late_arrival_window", Default: "1h", Description: "How far behind the newest delivered file late files are still looked for."},
 	{Key: "include_insight", Default: "off", Description: "Also read CloudTrail Insights files (`CloudTrail-Insight/`)."},
-	{Key: "event_sources", Default: DefaultEventSources, Description: "Comma-separated eventSource values to read (push-down: other events are dropped before decoding). `*` (or an empty value) reads every event."},
+	{Key: "event_sources", Default: DefaultEventSources, Description: "Comma-separated eventSource values to read (push-down: other events are dropped before decoding). `*` reads every event; an empty value is the same as none (the default)."},
 	{Key: "record_mode", Default: RecordModeEvent, Description: "`event`: one record per CloudTrail event with `s3_bucket`/`s3_key` (local: `file_path`). `object`: one record per file, `{\"Records\": [...]}` with the same fields."},
 	{Key: "workers", Default: "4", Description: "Objects read in parallel."},
 	{Key: "buffer_size", Default: "64M", Description: "Most bytes of records prepared but not yet collected by Fluent Bit; readers wait when it is full. This bounds the input's memory."},
@@ -133,141 +132,52 @@ func (c *Config) ListOptions() cloudtrail.ListOptions {
 		Start: c.StartTime, End: c.EndTime, IncludeInsight: c.IncludeInsight}
 }
 
-// inputDefault is the default of a key of Options.
-func inputDefault(key string) string {
-	for _, o := range Options {
-		if o.Key == key {
-			return o.Default
-		}
-	}
-	return ""
-}
-
-// explicitlyEmpty reports whether g has key set to an empty value. Getter
-// returns "" for unset keys too, so this needs a getter that can tell: one
-// with Lookup(key) (string, bool), or a config.MapGetter.
-func explicitlyEmpty(g config.Getter, key string) bool {
-	switch l := g.(type) {
-	case interface{ Lookup(string) (string, bool) }:
-		v, ok := l.Lookup(key)
-		return ok && strings.TrimSpace(v) == ""
-	case config.MapGetter:
-		v, ok := l[key]
-		return ok && strings.TrimSpace(v) == ""
-	}
-	return false
-}
-
 // LoadConfig reads every key through g, applies defaults and
 // validates. Errors start with the key they are about ("workers: …").
 func LoadConfig(g config.Getter) (*Config, error) {
-	get := func(key string) string {
-		if v := strings.TrimSpace(g.Get(key)); v != "" {
-			return v
-		}
-		return inputDefault(key)
-	}
-	c := &Config{
-		Bucket: get("bucket"), Prefix: get("prefix"), Path: get("path"),
-		Accounts: config.SplitList(get("accounts")), Regions: config.SplitList(get("regions")), OrgID: get("org_id"),
-		RecordMode: strings.ToLower(get("record_mode")), StateDir: get("state_dir"),
-		Region: get("region"), Profile: get("profile"), RoleARN: get("role_arn"), ExternalID: get("external_id"),
-		Endpoint: get("endpoint"), QueueURL: get("queue_url"),
-		SQSRegion: get("sqs_region"), SQSRoleARN: get("sqs_role_arn"), SQSEndpoint: get("sqs_endpoint"),
-	}
 	if err := checkModeKeys(g); err != nil {
 		return nil, err
 	}
-	c.EventSources = parseEventSources(get("event_sources"), explicitlyEmpty(g, "event_sources"))
-	for _, step := range []func(func(string) string) error{c.loadBools, c.loadTimes, c.loadDurations, c.loadNumbers} {
-		if err := step(get); err != nil {
-			return nil, err
-		}
+	r := config.NewReader(g, Options)
+	c := &Config{
+		Bucket: r.String("bucket"), Prefix: r.String("prefix"), Path: r.String("path"),
+		Accounts: r.List("accounts"), Regions: r.List("regions"), OrgID: r.String("org_id"),
+		RecordMode: strings.ToLower(r.String("record_mode")), StateDir: r.String("state_dir"),
+		Region: r.String("region"), Profile: r.String("profile"), RoleARN: r.String("role_arn"), ExternalID: r.String("external_id"),
+		Endpoint: r.String("endpoint"), QueueURL: r.String("queue_url"),
+		SQSRegion: r.String("sqs_region"), SQSRoleARN: r.String("sqs_role_arn"), SQSEndpoint: r.String("sqs_endpoint"),
+		EventSources: parseEventSources(r.String("event_sources")),
+
+		DiscoverOrgs: r.Bool("discover_orgs"), Follow: r.Bool("follow"), IncludeInsight: r.Bool("include_insight"),
+		ForcePathStyle: r.Bool("force_path_style"),
+
+		PollInterval: r.Duration("poll_interval"), LateArrivalWindow: r.Duration("late_arrival_window"),
+		ProgressInterval: r.Duration("progress_interval"), WaitTime: r.Duration("wait_time"),
+		VisibilityTimeout: r.Duration("visibility_timeout"),
+
+		Workers: r.Int("workers"), MaxRetries: r.Int("max_retries"), MaxMessages: r.Int("max_messages"),
+		BufferSize: r.Size("buffer_size"), BatchSize: r.Size("batch_size"), MaxObjectSize: r.Size("max_object_size"),
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.StartTime, err = parseTimeKey("start_time", r.String("start_time")); err != nil {
+		return nil, err
+	}
+	if c.EndTime, err = parseTimeKey("end_time", r.String("end_time")); err != nil {
+		return nil, err
 	}
 	return c, c.Validate()
 }
 
-// parseEventSources: "*" or an explicitly empty value turn the push-down off.
-func parseEventSources(v string, empty bool) []string {
-	if empty || v == "*" {
+// parseEventSources: "*" turns the push-down off (every event is read).
+// An empty value is an unset one (see config.Getter): the default.
+func parseEventSources(v string) []string {
+	if v == "*" {
 		return nil
 	}
 	return config.SplitList(v)
-}
-
-func (c *Config) loadBools(get func(string) string) error {
-	bools := []struct {
-		key string
-		dst *bool
-	}{{"discover_orgs", &c.DiscoverOrgs}, {"follow", &c.Follow}, {"include_insight", &c.IncludeInsight}, {"force_path_style", &c.ForcePathStyle}}
-	for _, b := range bools {
-		v, err := config.ParseBool(b.key, get(b.key))
-		if err != nil {
-			return err
-		}
-		*b.dst = v
-	}
-	return nil
-}
-
-func (c *Config) loadTimes(get func(string) string) error {
-	var err error
-	if c.StartTime, err = parseTimeKey("start_time", get("start_time")); err != nil {
-		return err
-	}
-	c.EndTime, err = parseTimeKey("end_time", get("end_time"))
-	return err
-}
-
-func (c *Config) loadDurations(get func(string) string) error {
-	durations := []struct {
-		key string
-		dst *time.Duration
-	}{{"poll_interval", &c.PollInterval}, {"late_arrival_window", &c.LateArrivalWindow}, {"progress_interval", &c.ProgressInterval},
-		{"wait_time", &c.WaitTime}, {"visibility_timeout", &c.VisibilityTimeout}}
-	for _, d := range durations {
-		v, err := parseDuration(get(d.key))
-		if err != nil {
-			return fmt.Errorf("%s: %q is not a duration (e.g. 30s, 5m, 1h)", d.key, get(d.key))
-		}
-		*d.dst = v
-	}
-	return nil
-}
-
-// parseDuration is time.ParseDuration that also takes a bare number of
-// seconds, as Fluent Bit's time properties do ("30" = 30s).
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(s)
-}
-
-func (c *Config) loadNumbers(get func(string) string) error {
-	ints := []struct {
-		key string
-		dst *int
-	}{{"workers", &c.Workers}, {"max_retries", &c.MaxRetries}, {"max_messages", &c.MaxMessages}}
-	for _, n := range ints {
-		v, err := strconv.Atoi(get(n.key))
-		if err != nil {
-			return fmt.Errorf("%s: %q is not a whole number", n.key, get(n.key))
-		}
-		*n.dst = v
-	}
-	sizes := []struct {
-		key string
-		dst *int
-	}{{"buffer_size", &c.BufferSize}, {"batch_size", &c.BatchSize}, {"max_object_size", &c.MaxObjectSize}}
-	for _, s := range sizes {
-		v, err := config.ParseSize(get(s.key))
-		if err != nil {
-			return fmt.Errorf("%s: %v", s.key, err)
-		}
-		*s.dst = v
-	}
-	return nil
 }
 
 // Validate checks values and combinations; each error names its key.
@@ -301,21 +211,9 @@ func (c *Config) validateSource() error {
 }
 
 func (c *Config) validateSelection() error {
-	for _, a := range c.Accounts {
-		if !cloudtrail.IsAccount(a) {
-			return fmt.Errorf("accounts: %q is not a 12-digit AWS account ID", a)
-		}
-	}
-	for _, r := range c.Regions {
-		if !cloudtrail.IsRegion(r) {
-			return fmt.Errorf("regions: %q is not an AWS region name", r)
-		}
-	}
-	if c.OrgID != "" && !cloudtrail.IsOrgID(c.OrgID) {
-		return fmt.Errorf("org_id: %q is not an organization ID (o- followed by 10 to 32 lower-case letters or digits)", c.OrgID)
-	}
-	if c.OrgID != "" && c.DiscoverOrgs {
-		return fmt.Errorf("discover_orgs: cannot be combined with org_id (which names the one organization to read)")
+	opts := c.ListOptions()
+	if err := opts.Validate(); err != nil {
+		return err
 	}
 	for _, s := range c.EventSources {
 		if !strings.HasSuffix(s, ".amazonaws.com") {
@@ -326,9 +224,7 @@ func (c *Config) validateSelection() error {
 }
 
 func (c *Config) validateTimes() error {
-	switch {
-	case !c.StartTime.IsZero() && !c.EndTime.IsZero() && !c.StartTime.Before(c.EndTime):
-		return fmt.Errorf("end_time: %s is not after start_time %s", c.EndTime.Format(time.RFC3339), c.StartTime.Format(time.RFC3339))
+	switch { // the order of start_time and end_time: ListOptions.Validate
 	case c.Follow && !c.EndTime.IsZero():
 		return fmt.Errorf("end_time: cannot be combined with follow on (a followed archive has no end)")
 	case c.PollInterval <= 0:

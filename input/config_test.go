@@ -10,15 +10,11 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/config"
 )
 
-// lookupGetter is a Getter that can tell an unset key from an empty one,
-// as the plugin's getter may.
-type lookupGetter map[string]string
+// proxyGetter answers as the Go input proxy's FLBPluginConfigKey does:
+// exact key only, "" for an unset key and for an empty one alike.
+type proxyGetter map[string]string
 
-func (l lookupGetter) Get(key string) string { return l[key] }
-func (l lookupGetter) Lookup(key string) (string, bool) {
-	v, ok := l[key]
-	return v, ok
-}
+func (p proxyGetter) Get(key string) string { return p[key] }
 
 func TestInputConfigDefaults(t *testing.T) {
 	c, err := LoadConfig(config.MapGetter{"bucket": "trail"})
@@ -65,9 +61,16 @@ func TestInputConfigValues(t *testing.T) {
 		{"rfc3339 with offset", config.MapGetter{"bucket": "b", "end_time": "2024-05-01T02:00:00+02:00"},
 			func(c *Config) bool { return c.EndTime.Equal(day) && c.EndTime.Location() == time.UTC }},
 		{"star: no push-down", config.MapGetter{"bucket": "b", "event_sources": "*"}, func(c *Config) bool { return c.EventSources == nil }},
-		{"explicit empty (map): no push-down", config.MapGetter{"bucket": "b", "event_sources": ""}, func(c *Config) bool { return c.EventSources == nil }},
-		{"explicit empty (lookup): no push-down", lookupGetter{"bucket": "b", "event_sources": " "}, func(c *Config) bool { return c.EventSources == nil }},
-		{"unset (lookup): default", lookupGetter{"bucket": "b"}, func(c *Config) bool { return len(c.EventSources) == 2 }},
+		// An empty value is an unset one, through every getter (it used to
+		// turn the push-down off through a map and not through the plugin).
+		{"empty (map): default", config.MapGetter{"bucket": "b", "event_sources": ""}, func(c *Config) bool { return len(c.EventSources) == 2 }},
+		{"empty (proxy): default", proxyGetter{"bucket": "b", "event_sources": " "}, func(c *Config) bool { return len(c.EventSources) == 2 }},
+		{"unset (proxy): default", proxyGetter{"bucket": "b"}, func(c *Config) bool { return len(c.EventSources) == 2 }},
+		{"keys in any case (map)", config.MapGetter{"Bucket": "b", "WORKERS": "2"}, func(c *Config) bool { return c.Bucket == "b" && c.Workers == 2 }},
+		{"days", config.MapGetter{"bucket": "b", "poll_interval": "1d", "late_arrival_window": "1d12h", "progress_interval": "500ms"},
+			func(c *Config) bool {
+				return c.PollInterval == 24*time.Hour && c.LateArrivalWindow == 36*time.Hour && c.ProgressInterval == 500*time.Millisecond
+			}},
 		{"object mode", config.MapGetter{"bucket": "b", "record_mode": "OBJECT"}, func(c *Config) bool { return c.RecordMode == RecordModeObject }},
 		{"bare seconds", config.MapGetter{"bucket": "b", "progress_interval": "0", "poll_interval": "90"},
 			func(c *Config) bool { return c.ProgressInterval == 0 && c.PollInterval == 90*time.Second }},

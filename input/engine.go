@@ -199,13 +199,12 @@ type job struct {
 	msg *message // SQS mode: the message that named it
 }
 
-// NewEngine checks cfg and prepares an engine; nothing runs before Start.
+// NewEngine prepares an engine; nothing runs before Start. cfg is one
+// that LoadConfig returned (or that passed Validate): it is not checked
+// again here.
 func NewEngine(cfg *Config, deps Deps) (*Engine, error) {
 	if cfg == nil {
 		return nil, errors.New("no configuration")
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now

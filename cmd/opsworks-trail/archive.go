@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/input"
 	"github.com/opsworks-trail/opsworks-trail/record"
@@ -18,14 +19,9 @@ import (
 // copy of an archive, e.g. from `aws s3 sync`). Their records go through the
 // filter as structured records, exactly as the input → filter pipeline does.
 
-// inputSettings are the -input key=value options plus the source's own keys.
-type inputSettings map[string]string
-
-func (s inputSettings) Get(key string) string { return s[key] }
-
 // archiveConfig builds the input configuration for one source.
 func (c *cli) archiveConfig(src string) (*input.Config, error) {
-	g := inputSettings{}
+	g := config.MapGetter{}
 	for k, v := range c.inputOpts {
 		g[k] = v
 	}

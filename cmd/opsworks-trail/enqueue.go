@@ -29,7 +29,7 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	sqsRole := fl.String("sqs-role-arn", "", "IAM role to assume for SQS (default: the default credentials)")
 	senders := fl.Int("senders", 4, "SendMessageBatch calls in parallel")
 	bar := fl.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on, off")
-	inOpts := settings{}
+	inOpts := newKeyValues(input.Options)
 	fl.Var(inOpts, "input", "cloudtrail_s3 option key=value for the listing and S3 access (repeatable): region, profile, role_arn, endpoint, force_path_style, accounts, regions, org_id, discover_orgs, include_insight")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: opsworks-trail enqueue [flags] s3://bucket/prefix\n\n"+
@@ -56,7 +56,7 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	if *bar != "auto" && *bar != "on" && *bar != "off" {
 		return fail("-progress: want auto, on or off, got %q", *bar)
 	}
-	c := &cli{inputOpts: inOpts, since: *since, until: *until}
+	c := &cli{inputOpts: inOpts.m, since: *since, until: *until}
 	cfg, err := c.listConfig(fl.Arg(0))
 	if err != nil {
 		return fail("%v", err)

@@ -25,7 +25,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/input"
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
@@ -37,20 +39,32 @@ const (
 	exitBadInput = 2
 )
 
-type settings map[string]string
+// keyValues is a repeatable key=value flag over a plugin's options: keys
+// are spelled as in Fluent Bit (case-insensitive, stored lower-case), and
+// an unknown or misspelled key is an error instead of being ignored.
+type keyValues struct {
+	m    config.MapGetter
+	opts []config.Option
+}
 
-func (s settings) String() string { return fmt.Sprint(map[string]string(s)) }
+func newKeyValues(opts []config.Option) keyValues {
+	return keyValues{m: config.MapGetter{}, opts: opts}
+}
 
-func (s settings) Set(kv string) error {
+func (s keyValues) String() string { return fmt.Sprint(map[string]string(s.m)) }
+
+func (s keyValues) Set(kv string) error {
 	k, v, ok := strings.Cut(kv, "=")
 	if !ok {
 		return fmt.Errorf("want key=value, got %q", kv)
 	}
-	s[strings.TrimSpace(k)] = v
+	k = strings.ToLower(strings.TrimSpace(k))
+	if err := config.CheckKeys([]string{k}, s.opts); err != nil {
+		return err
+	}
+	s.m[k] = v
 	return nil
 }
-
-func (s settings) Get(key string) string { return s[key] }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -62,9 +76,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fl := flag.NewFlagSet("opsworks-trail", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	opts := settings{}
+	opts := newKeyValues(filter.Options)
 	fl.Var(opts, "set", "filter option key=value, as in the [FILTER] section (repeatable), e.g. -set keep_other_events=on")
-	inOpts := settings{}
+	inOpts := newKeyValues(input.Options)
 	fl.Var(inOpts, "input", "cloudtrail_s3 input option key=value for archive sources (repeatable), e.g. -input region=us-east-1 -input accounts=111122223333")
 	meta := fl.Bool("meta", false, "print {\"tag\",\"time\",\"record\"} per line instead of the bare record")
 	quiet := fl.Bool("q", false, "do not print the summary on stderr")
@@ -83,19 +97,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "opsworks-trail: -progress: want auto, on or off, got %q\n", *bar)
 		return exitFailure
 	}
-	cfg, err := loadConfig(opts)
+	cfg, err := loadConfig(opts.m)
 	if err != nil {
 		fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
 		return exitFailure
 	}
-	recordCfg, err := loadRecordConfig(opts)
+	recordCfg, err := loadRecordConfig(opts.m)
 	if err != nil {
 		fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
 		return exitFailure
 	}
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	defer out.Flush()
-	c := &cli{cfg: cfg, out: out, stderr: stderr, meta: *meta, inputOpts: inOpts, since: *since, until: *until,
+	c := &cli{cfg: cfg, out: out, stderr: stderr, meta: *meta, inputOpts: inOpts.m, since: *since, until: *until,
 		progress: *bar, verbose: *verbose}
 	// Errors are reported per document below, with the file name, instead of
 	// through the processor's rate-limited warnings.
@@ -125,13 +139,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // loadConfig reads the filter options. The CLI always reads documents as
 // text (source_key) so that a malformed file is printed back with its error,
 // and keeps output in input order (retag off) while still reporting tags.
-func loadConfig(opts settings) (*filter.Config, error) {
+func loadConfig(opts config.MapGetter) (*filter.Config, error) {
 	for _, k := range []string{"source_key", "retag"} {
 		if _, ok := opts[k]; ok {
 			return nil, fmt.Errorf("-set %s: not supported by the CLI (documents are read as JSON text and printed in input order)", k)
 		}
 	}
-	g := settings{"source_key": textKey, "retag": "off", "warning_interval": "0s"}
+	g := config.MapGetter{"source_key": textKey, "retag": "off", "warning_interval": "0s"}
 	for k, v := range opts {
 		g[k] = v
 	}
@@ -142,8 +156,8 @@ const textKey = "log"
 
 // loadRecordConfig is the filter configuration for archive sources, whose
 // records are structured (as the input hands them to the filter).
-func loadRecordConfig(opts settings) (*filter.Config, error) {
-	g := settings{"retag": "off", "warning_interval": "0s"}
+func loadRecordConfig(opts config.MapGetter) (*filter.Config, error) {
+	g := config.MapGetter{"retag": "off", "warning_interval": "0s"}
 	for k, v := range opts {
 		g[k] = v
 	}
@@ -162,7 +176,7 @@ type cli struct {
 	res        filter.Result
 	line       []byte
 
-	inputOpts       settings
+	inputOpts       config.MapGetter
 	since, until    string
 	progress        string
 	verbose         bool
