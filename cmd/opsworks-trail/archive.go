@@ -14,7 +14,7 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
-// Archive sources run the cloudtrail_s3 input's engine (package archive), the
+// Archive sources run the cloudtrail_s3 input's engine (package input), the
 // same code as in_cloudtrail_s3.so: s3://bucket/prefix and directories (a
 // copy of an archive, e.g. from `aws s3 sync`). Their records go through the
 // filter as structured records, exactly as the input → filter pipeline does.

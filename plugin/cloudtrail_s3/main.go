@@ -1,7 +1,7 @@
 // Command cloudtrail_s3 is the Fluent Bit input plugin in_cloudtrail_s3.so,
 // built with -buildmode=c-shared and loaded by Fluent Bit's Go proxy. This
 // package is only the boundary: it reads the configuration, runs the plain-Go
-// engine of package archive, hands its prepared batches to Fluent Bit, and
+// engine of package input, hands its prepared batches to Fluent Bit, and
 // commits them once Fluent Bit has appended them. Every exported entry point
 // recovers panics: a panic here would take the whole Fluent Bit process down.
 //

@@ -13,7 +13,7 @@
 //
 // consume is one cloudtrail_s3 input without Fluent Bit around it, doing
 // the same work per object as `opsworks-trail s3://…` (the polling
-// benchmark in test/bench/s3): the engine (package archive) with the
+// benchmark in test/bench/s3): the engine (package input) with the
 // default OpsWorks push-down, its records through the opsworks filter core
 // (structured records, as the CLI and the plugin pipeline do) and printed
 // as NDJSON to PREFIX.out. With -queue it runs in SQS mode and stops once
