@@ -71,7 +71,11 @@ func (g propertyGetter) Get(key string) string { return flbinput.FLBPluginConfig
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) (code int) {
 	defer recoverTo("register", &code, flbinput.FLB_ERROR)
-	return flbinput.FLBPluginRegister(def, name, description)
+	if code = flbinput.FLBPluginRegister(def, name, description); code != 0 {
+		return code
+	}
+	offerConfigMap(def) // Fluent Bit >= 5.1.1 then rejects unknown keys (configmap.go)
+	return code
 }
 
 //export FLBPluginInit
@@ -83,6 +87,7 @@ func FLBPluginInit(ptr unsafe.Pointer) (code int) {
 		logf(1, "only one cloudtrail_s3 input per Fluent Bit process is supported (the Go proxy passes no instance context); load a second copy of the .so under another name or run another process")
 		return flbinput.FLB_ERROR
 	}
+	logKeyCheck()
 	cfg, err := input.LoadConfig(propertyGetter{ptr})
 	if err != nil {
 		logf(1, "configuration error: %v", err)

@@ -29,24 +29,47 @@
  *  - exit: proxy_go_input_destroy() calls FLBPluginExit().
  *  - host functions: the fluent-bit binary exports flb_log_print,
  *    flb_worker_get, flb_worker_log_level; provided here (-rdynamic).
+ *  - registration struct and config map: flb_plugin_proxy_create() allocates
+ *    struct flb_plugin_proxy_def with flb_calloc() at the size of its own
+ *    version: 32 bytes up to 4.2.2, 40 from 4.2.3 (event_type), 48 from 5.1.1
+ *    (config_map at offset 40). --flb-version V says which Fluent Bit this
+ *    host is: what `in-host --version` prints ("Fluent Bit vV", which is how
+ *    the plugin tells; "none" prints something else), and the default of
+ *    --def-size (the struct's size; 40 with V = 5.1.1 is a development build
+ *    from before the field). The struct is placed at the very end of a page
+ *    followed by an inaccessible one, and this host's malloc_usable_size()
+ *    reports exactly its size for it: a plugin that writes past the struct
+ *    dies with SIGSEGV. With 48 bytes the host reads config_map as 5.1.1's
+ *    flb_proxy_register_input() does, prints it, and checks every -p key
+ *    against it as flb_input_plugin_property_check() does (before init:
+ *    unknown key -> Fluent Bit's message, exit 1). The host exports
+ *    flb_plugin_proxy_register (Fluent Bit's proxy API is in the main
+ *    program) and flb_config_map_get_raw (a 5.0.3+ host: 104-byte
+ *    struct flb_config_map).
  *
  * Usage: in-host PLUGIN.so -o OUT [-p key=value]... [--ticks N]
  *        [--interval-ms M] [--idle-exit N] [--pause-at K --resume-at L]
- *        [--fail-append-at K]
+ *        [--fail-append-at K] [--flb-version V] [--def-size 32|40|48]
+ *        in-host --version
  * --idle-exit N stops after N consecutive empty collects that follow at least
  * one non-empty one (or after --ticks). --fail-append-at K emulates an append
  * that never reaches the buffer on tick K: the data is dropped and cleanup is
  * NOT called (Fluent Bit frees nothing of the plugin's either; the plugin must
  * not commit that batch).
- * Output on stdout, one line each: "init RET", "collect TICK BYTES",
- * "log LEVEL MESSAGE", "pause", "resume", "exit RET".
+ * Output on stdout, one line each: "register NAME", "def SIZE",
+ * "config_map ENTRY_SIZE KEY,KEY,..." or "config_map none", "init RET",
+ * "collect TICK BYTES", "log LEVEL MESSAGE", "pause", "resume", "exit RET".
  */
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 struct flb_plugin_proxy_def {
@@ -58,6 +81,83 @@ struct flb_plugin_proxy_def {
     int event_type;
     void *config_map;
 };
+
+_Static_assert(offsetof(struct flb_plugin_proxy_def, config_map) == 40 &&
+               sizeof(struct flb_plugin_proxy_def) == 48, "5.1.1 layout");
+
+/* include/fluent-bit/flb_config_map.h, 5.0.3 on (value.raw). */
+struct mk_list {
+    struct mk_list *prev, *next;
+};
+struct flb_config_map {
+    int type;
+    char *name;
+    char *def_value;
+    int flags;
+    int set_property;
+    uintptr_t offset;
+    char *desc;
+    struct {
+        union {
+            char *str;
+            double d_num;
+        } val;
+        char *raw;
+        struct mk_list *mult;
+        struct mk_list _head;
+    } value;
+    struct mk_list _head;
+};
+_Static_assert(sizeof(struct flb_config_map) == 104, "5.0.3+ flb_config_map is 104 bytes");
+
+/* src/flb_config_map.c (5.0.3 on); plugins probe for it. */
+const char *flb_config_map_get_raw(struct flb_config_map *map)
+{
+    return map ? map->value.raw : NULL;
+}
+
+/* src/flb_plugin_proxy.c; exported by the fluent-bit executable. */
+int flb_plugin_proxy_register(void *proxy, void *config)
+{
+    (void) proxy;
+    (void) config;
+    return -1;
+}
+
+/* The registration struct, at the end of a page followed by a PROT_NONE one. */
+static void *def_block;
+static size_t def_size;
+
+/* The allocator's answer for the registration struct: exactly its size. */
+size_t malloc_usable_size(void *p)
+{
+    static size_t (*real)(void *);
+    if (p && p == def_block) {
+        return def_size;
+    }
+    if (!real) {
+        real = (size_t (*)(void *)) dlsym(RTLD_NEXT, "malloc_usable_size");
+    }
+    return real ? real(p) : 0;
+}
+
+static void *guarded_def(size_t size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t) page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || mprotect(m + page, (size_t) page, PROT_NONE) != 0) {
+        perror("in-host: guard page");
+        exit(2);
+    }
+    return m + page - size; /* zeroed, like flb_calloc */
+}
+
+/* "5.1.1" -> 5001001; 0 if not a version. */
+static long version_number(const char *v)
+{
+    unsigned a, b, c;
+    return v && sscanf(v, "%u.%u.%u", &a, &b, &c) == 3 ? a * 1000000L + b * 1000L + c : 0;
+}
 
 struct flb_api {
     const char *(*output_get_property)(const char *, void *);
@@ -133,14 +233,28 @@ int flb_worker_log_level(void *w)
 static void usage(void)
 {
     fprintf(stderr, "usage: in-host PLUGIN.so -o OUT [-p key=value]... [--ticks N] [--interval-ms M] "
-                    "[--idle-exit N] [--pause-at K --resume-at L] [--fail-append-at K]\n");
+                    "[--idle-exit N] [--pause-at K --resume-at L] [--fail-append-at K] "
+                    "[--flb-version V] [--def-size 32|40|48]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *so = NULL, *out = NULL;
+    const char *so = NULL, *out = NULL, *flb_version = "5.1.1";
     int ticks = 100000, interval_ms = 10, idle_exit = 0, pause_at = -1, resume_at = -1, fail_at = -1;
+    long size_opt = 0;
+
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        /* Fluent Bit's flb_version(); the version comes from the parent in-host. */
+        const char *v = getenv("IN_HOST_FLB_VERSION");
+        if (v && version_number(v)) {
+            printf("Fluent Bit v%s\nGit commit: \n", v);
+        }
+        else {
+            printf("in-host: not a Fluent Bit\n");
+        }
+        return 0;
+    }
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
@@ -159,12 +273,18 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--pause-at") == 0 && i + 1 < argc) pause_at = atoi(argv[++i]);
         else if (strcmp(argv[i], "--resume-at") == 0 && i + 1 < argc) resume_at = atoi(argv[++i]);
         else if (strcmp(argv[i], "--fail-append-at") == 0 && i + 1 < argc) fail_at = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--flb-version") == 0 && i + 1 < argc) flb_version = argv[++i];
+        else if (strcmp(argv[i], "--def-size") == 0 && i + 1 < argc) size_opt = atol(argv[++i]);
         else if (argv[i][0] != '-' && !so) so = argv[i];
         else usage();
     }
-    if (!so || !out) {
+    if (!so || !out || (size_opt && size_opt != 32 && size_opt != 40 && size_opt != 48)) {
         usage();
     }
+    long vnum = version_number(flb_version);
+    def_size = size_opt ? (size_t) size_opt
+                        : vnum >= 5001001 ? 48 : vnum >= 4002003 ? 40 : 32;
+    setenv("IN_HOST_FLB_VERSION", flb_version, 1);
 
     void *h = dlopen(so, RTLD_LAZY);
     if (!h) {
@@ -176,13 +296,54 @@ int main(int argc, char **argv)
         fprintf(stderr, "no FLBPluginRegister\n");
         return 1;
     }
-    struct flb_plugin_proxy_def def;
-    memset(&def, 0, sizeof(def));
-    if (reg(&def) == -1 || def.type != 1 || def.proxy != 11) {
-        fprintf(stderr, "registration failed: type=%d proxy=%d\n", def.type, def.proxy);
+    /* flb_plugin_proxy_create(): def = flb_calloc(1, sizeof(def)); def->type = type */
+    def_block = guarded_def(def_size);
+    struct flb_plugin_proxy_def *dp = def_block;
+    dp->type = 1;
+    if (reg(dp) == -1 || dp->type != 1 || dp->proxy != 11) {
+        fprintf(stderr, "registration failed: type=%d proxy=%d\n", dp->type, dp->proxy);
         return 1;
     }
+    struct flb_plugin_proxy_def def;
+    memset(&def, 0, sizeof(def));
+    memcpy(&def, dp, def_size);
     printf("register %s\n", def.name ? def.name : "(null)");
+    printf("def %zu\n", def_size);
+
+    /* 5.1.1: in->config_map = def->config_map; flb_input_plugin_property_check() */
+    if (def.config_map) {
+        const struct flb_config_map *m = def.config_map;
+        char allowed[8192] = "";
+        int n = 0;
+        printf("config_map %zu ", sizeof(*m));
+        for (; m->name; m++, n++) {
+            if (m->type != 0 || m->flags != 0 || m->set_property != 0) {
+                fprintf(stderr, "config map entry %s: type %d flags %d set_property %d\n",
+                        m->name, m->type, m->flags, m->set_property);
+                return 1;
+            }
+            printf("%s%s", n ? "," : "", m->name);
+            snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s%s",
+                     n ? ", " : "", m[1].name ? "" : (n ? "and " : ""), m->name);
+        }
+        printf("\n");
+        fflush(stdout);
+        for (int i = 0; i < nprops; i++) {
+            int found = 0;
+            for (m = def.config_map; m->name && !found; m++) {
+                found = strlen(m->name) == strlen(prop_keys[i]) && strcasecmp(m->name, prop_keys[i]) == 0;
+            }
+            if (!found) {
+                /* src/flb_config_map.c, helper_map_options() */
+                flb_log_print(1, NULL, 0, "[config] %s: unknown configuration property '%s'. "
+                              "The following properties are allowed: %s.", def.name, prop_keys[i], allowed);
+                return 1; /* Fluent Bit: "[engine] input initialization failed", exit */
+            }
+        }
+    }
+    else {
+        printf("config_map none\n");
+    }
 
     struct flb_api api;
     memset(&api, 0, sizeof(api));
