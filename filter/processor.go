@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-	"unicode/utf8"
 
 	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
 	"github.com/opsworks-trail/opsworks-trail/record"
@@ -68,88 +66,6 @@ func (p *Processor) Config() *Config { return p.cfg }
 
 // RememberedServers is the size of the serverName → engine memory.
 func (p *Processor) RememberedServers() int { return p.memory.Len() }
-
-// Emission is a run of encoded records for one tag.
-type Emission struct {
-	Tag     string
-	Records []byte
-	Count   int
-	ends    []int // end offset of each record in Records
-}
-
-// add appends one encoded record.
-func (e *Emission) add(rec []byte) {
-	e.Records = append(e.Records, rec...)
-	e.ends = append(e.ends, len(e.Records))
-	e.Count++
-}
-
-// Piece is a run of whole records of an Emission.
-type Piece struct {
-	Records []byte
-	Count   int
-}
-
-// Pieces splits Records at record boundaries into runs of at most max bytes
-// (a single larger record is a run of its own). Fluent Bit's emitter refuses
-// a whole call when its queue is full, so handing it small runs lets it take
-// what fits instead of nothing.
-func (e *Emission) Pieces(max int) []Piece {
-	var out []Piece
-	start, prev, n := 0, 0, 0
-	for _, end := range e.ends {
-		if end-start > max && prev > start {
-			out = append(out, Piece{e.Records[start:prev], n})
-			start, n = prev, 0
-		}
-		prev = end
-		n++
-	}
-	if prev > start {
-		out = append(out, Piece{e.Records[start:prev], n})
-	}
-	return out
-}
-
-// Result is what filtering one chunk produced. Buffers are valid until the
-// next call that reuses the Result.
-type Result struct {
-	Modified bool       // false: the chunk goes on unchanged (FLB_FILTER_NOTOUCH)
-	Keep     []byte     // records that stay in the incoming stream
-	KeepN    int        // how many
-	Emits    []Emission // records re-emitted under other tags
-}
-
-func (r *Result) reset() {
-	r.Modified = false
-	r.Keep = r.Keep[:0]
-	r.KeepN = 0
-	for i := range r.Emits {
-		r.Emits[i].Records = r.Emits[i].Records[:0]
-		r.Emits[i].ends = r.Emits[i].ends[:0]
-		r.Emits[i].Count = 0
-	}
-}
-
-// EmitCount is the number of emitted records over all tags.
-func (r *Result) EmitCount() int {
-	n := 0
-	for _, e := range r.Emits {
-		n += e.Count
-	}
-	return n
-}
-
-// emitBuf returns the buffer for tag, creating it on first use.
-func (r *Result) emitBuf(tag string) *Emission {
-	for i := range r.Emits {
-		if r.Emits[i].Tag == tag {
-			return &r.Emits[i]
-		}
-	}
-	r.Emits = append(r.Emits, Emission{Tag: tag})
-	return &r.Emits[len(r.Emits)-1]
-}
 
 // workspace is the per-call scratch state, pooled so the hot path allocates nothing.
 type workspace struct {
@@ -228,70 +144,6 @@ func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, d
 	// per-event search for the bad field when the decoder saw one.
 	ws.mayHaveBadUTF8 = badUTF8 > 0
 	return next, false, nil
-}
-
-// shape is what kind of record a body is.
-type shape int
-
-const (
-	shapeOther shape = iota
-	shapeLogFile
-	shapeEvent
-	shapeEventBridge
-	shapeCloudWatch
-	shapeText
-)
-
-// topFields are the top-level fields the filter reads, found in one pass
-// over a map's keys instead of one linear lookup each.
-type topFields struct {
-	records, eventSource, eventName, eventType, eventTime *record.Value
-	detail, detailType, logEvents, messageType            *record.Value
-	sections                                              [4]*record.Value // where redaction applies: requestParameters, responseElements, additionalEventData, serviceEventDetails
-}
-
-func indexTop(m *record.Value) topFields {
-	var f topFields
-	first := func(dst **record.Value, v *record.Value) {
-		if *dst == nil { // like Get: the first of duplicate keys wins
-			*dst = v
-		}
-	}
-	for i := 0; i+1 < len(m.Items); i += 2 {
-		k, v := &m.Items[i], &m.Items[i+1]
-		if k.Kind != record.KindString {
-			continue
-		}
-		switch string(k.Str) {
-		case "Records":
-			first(&f.records, v)
-		case "eventSource":
-			first(&f.eventSource, v)
-		case "eventName":
-			first(&f.eventName, v)
-		case "eventType":
-			first(&f.eventType, v)
-		case "eventTime":
-			first(&f.eventTime, v)
-		case "detail":
-			first(&f.detail, v)
-		case "detail-type":
-			first(&f.detailType, v)
-		case "logEvents":
-			first(&f.logEvents, v)
-		case "messageType":
-			first(&f.messageType, v)
-		case "requestParameters":
-			first(&f.sections[0], v)
-		case "responseElements":
-			first(&f.sections[1], v)
-		case "additionalEventData":
-			first(&f.sections[2], v)
-		case "serviceEventDetails":
-			first(&f.sections[3], v)
-		}
-	}
-	return f
 }
 
 // detect classifies a decoded map and returns its indexed fields.
@@ -432,73 +284,6 @@ func (p *Processor) filterText(ws *workspace, rec *record.Record, body *record.V
 
 func (p *Processor) decodeJSON(ws *workspace, text []byte) (record.Value, error) {
 	return ws.json.Decode(text, p.cfg.MaxDepth, &ws.arena)
-}
-
-// peekEventSource scans a map's keys (without decoding values) for
-// eventSource and eventName. It returns the eventSource and whether the map
-// looks like a single CloudTrail event.
-func peekEventSource(body []byte) ([]byte, bool) {
-	if len(body) == 0 {
-		return nil, false
-	}
-	n, off := mapHeader(body)
-	if off == 0 {
-		return nil, false
-	}
-	var src []byte
-	hasName, hasSource := false, false
-	for i := 0; i < n; i++ {
-		key, next, ok := peekString(body, off)
-		if !ok {
-			return nil, false
-		}
-		valEnd, err := record.SkipMsgpack(body, next)
-		if err != nil {
-			return nil, false
-		}
-		switch string(key) {
-		case "eventSource":
-			val, _, ok := peekString(body, next)
-			if !ok {
-				return nil, false
-			}
-			src, hasSource = val, true
-		case "eventName":
-			hasName = true
-		case "Records":
-			return nil, false
-		}
-		if hasSource && hasName {
-			return src, true // CloudTrail puts both near the front: skip the rest
-		}
-		off = valEnd
-	}
-	return src, false
-}
-
-// peekString reads a msgpack string at off.
-func peekString(b []byte, off int) ([]byte, int, bool) {
-	if off >= len(b) {
-		return nil, 0, false
-	}
-	c := b[off]
-	n, start := 0, off+1
-	switch {
-	case c >= 0xa0 && c <= 0xbf:
-		n = int(c & 0x1f)
-	case c == 0xd9 && off+1 < len(b):
-		n, start = int(b[off+1]), off+2
-	case c == 0xda && off+2 < len(b):
-		n, start = int(b[off+1])<<8|int(b[off+2]), off+3
-	case c == 0xdb && off+4 < len(b):
-		n, start = int(b[off+1])<<24|int(b[off+2])<<16|int(b[off+3])<<8|int(b[off+4]), off+5
-	default:
-		return nil, 0, false
-	}
-	if start+n > len(b) {
-		return nil, 0, false
-	}
-	return b[start : start+n], start + n, true
 }
 
 // event transforms one CloudTrail event and writes it to res. fields are its
@@ -774,36 +559,6 @@ func (p *Processor) checkUTF8(ws *workspace, ev *record.Value) string {
 	return invalidUTF8(ev, 0)
 }
 
-// invalidUTF8 returns the first key whose value (or name) is not valid UTF-8.
-func invalidUTF8(v *record.Value, depth int) string {
-	switch v.Kind {
-	case record.KindString:
-		if !utf8.Valid(v.Str) {
-			return "a value"
-		}
-	case record.KindArray:
-		for i := range v.Items {
-			if bad := invalidUTF8(&v.Items[i], depth+1); bad != "" {
-				return bad
-			}
-		}
-	case record.KindMap:
-		for i := 0; i+1 < len(v.Items); i += 2 {
-			k := &v.Items[i]
-			if k.Kind == record.KindString && !utf8.Valid(k.Str) {
-				return fmt.Sprintf("key %q", k.Str)
-			}
-			if bad := invalidUTF8(&v.Items[i+1], depth+1); bad != "" {
-				if bad == "a value" {
-					return fmt.Sprintf("field %q", k.Str)
-				}
-				return bad
-			}
-		}
-	}
-	return ""
-}
-
 // recordError keeps the whole record unmodified plus opsworks_error (or sends
 // it to error_tag). carrier, when set, is the already-decoded body.
 func (p *Processor) recordError(ws *workspace, rec *record.Record, carrier *record.Value, res *Result, msg string) {
@@ -871,88 +626,4 @@ func appendWithField(b []byte, body []byte, key, val string) []byte {
 	}
 	b = record.AppendString(b, key)
 	return record.AppendString(b, val)
-}
-
-// mapHeader returns a map's entry count and header length (0 if not a map).
-func mapHeader(b []byte) (int, int) {
-	switch {
-	case len(b) >= 1 && b[0] >= 0x80 && b[0] <= 0x8f:
-		return int(b[0] & 0x0f), 1
-	case len(b) >= 3 && b[0] == 0xde:
-		return int(b[1])<<8 | int(b[2]), 3
-	case len(b) >= 5 && b[0] == 0xdf:
-		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
-	}
-	return 0, 0
-}
-
-func quoteValue(v *record.Value) string {
-	if v == nil {
-		return "(missing)"
-	}
-	if len(v.Str) > 64 {
-		return fmt.Sprintf("%q…", v.Str[:64])
-	}
-	return string(record.AppendJSON(nil, v))
-}
-
-// parseEventTime parses CloudTrail's eventTime ("2014-05-28T16:05:29Z"),
-// falling back to full RFC 3339 for fractional seconds or offsets.
-func parseEventTime(v *record.Value) (record.EventTime, bool) {
-	if v == nil || v.Kind != record.KindString {
-		return record.EventTime{}, false
-	}
-	s := v.Str
-	if len(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z' {
-		num := func(b []byte) (int, bool) {
-			n := 0
-			for _, c := range b {
-				if c < '0' || c > '9' {
-					return 0, false
-				}
-				n = n*10 + int(c-'0')
-			}
-			return n, true
-		}
-		y, ok1 := num(s[0:4])
-		mo, ok2 := num(s[5:7])
-		d, ok3 := num(s[8:10])
-		h, ok4 := num(s[11:13])
-		mi, ok5 := num(s[14:16])
-		se, ok6 := num(s[17:19])
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(mo, y) && h < 24 && mi < 60 && se < 60 {
-			return record.EventTime{Sec: time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC).Unix()}, true
-		}
-		return record.EventTime{}, false
-	}
-	if fractionDigits(s) > 9 {
-		// Go parses them, but Elasticsearch/OpenSearch dates stop at
-		// nanoseconds: flag the event rather than ship an unindexable time.
-		return record.EventTime{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(s))
-	if err != nil {
-		return record.EventTime{}, false
-	}
-	return record.EventTime{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}, true
-}
-
-// fractionDigits counts the digits after the seconds' '.' or ','.
-func fractionDigits(s []byte) int {
-	i := bytes.IndexAny(s, ".,")
-	if i < 0 {
-		return 0
-	}
-	n := 0
-	for _, c := range s[i+1:] {
-		if c < '0' || c > '9' {
-			break
-		}
-		n++
-	}
-	return n
-}
-
-func daysIn(m, y int) int {
-	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
