@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -146,29 +145,6 @@ func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, d
 	return next, false, nil
 }
 
-// detect classifies a decoded map and returns its indexed fields.
-func (p *Processor) detect(body *record.Value) (shape, topFields) {
-	if body.Kind != record.KindMap {
-		return shapeOther, topFields{}
-	}
-	f := indexTop(body)
-	switch {
-	case f.records != nil:
-		return shapeLogFile, f
-	case f.eventSource != nil && f.eventName != nil:
-		return shapeEvent, f
-	case f.eventType.IsString("AwsCloudTrailInsight"):
-		// Insight events name their source under insightDetails; they are not
-		// API calls, so they are only kept by keep_other_events.
-		return shapeEvent, f
-	case f.detail != nil && strings.HasSuffix(f.detailType.String(), "via CloudTrail"):
-		return shapeEventBridge, f
-	case f.logEvents != nil && f.messageType.IsString("DATA_MESSAGE"):
-		return shapeCloudWatch, f
-	}
-	return shapeOther, f
-}
-
 // filterRecord handles one record; false means "not CloudTrail, pass through".
 func (p *Processor) filterRecord(ws *workspace, rec *record.Record, res *Result) bool {
 	if ws.decodeErr != nil {
@@ -193,7 +169,7 @@ func (p *Processor) filterRecord(ws *workspace, rec *record.Record, res *Result)
 // dispatch routes a decoded body by shape. carrier is the record whose
 // source_key held the text (its other fields are carried over), or nil.
 func (p *Processor) dispatch(ws *workspace, rec *record.Record, body *record.Value, carrier *record.Value, res *Result) bool {
-	sh, fields := p.detect(body)
+	sh, fields := detect(body)
 	switch sh {
 	case shapeLogFile:
 		records := fields.records
@@ -304,13 +280,13 @@ func (p *Processor) event(ws *workspace, rec *record.Record, ev *record.Value, f
 		p.Stats.Dropped.Add(1)
 		return
 	}
-	if bad := p.checkUTF8(ws, ev); bad != "" {
+	if bad := checkUTF8(ws, ev); bad != "" {
 		p.eventError(ws, rec, ev, res, fmt.Sprintf("%s: %s is not valid UTF-8", where, bad))
 		return
 	}
 	variant := ""
 	if selected {
-		variant = p.classify(ev, src)
+		variant = classify(ev, src, p.memory)
 	}
 	if len(p.redact) > 0 {
 		for _, v := range fields.sections {
@@ -368,21 +344,6 @@ func (p *Processor) tagFor(variant string) string {
 		return t
 	}
 	return p.cfg.TagPrefix + variant
-}
-
-func (p *Processor) classify(ev *record.Value, src *record.Value) string {
-	if src.IsString(sourceStacks) {
-		return VariantStacks
-	}
-	if src.IsString(sourceCM) {
-		return classifyCM(ev, p.memory)
-	}
-	// A user-selected source that is not OpsWorks: name it after the service.
-	s := src.String()
-	if i := bytes.IndexByte([]byte(s), '.'); i > 0 {
-		return s[:i]
-	}
-	return "other"
 }
 
 // buildBody assembles the output map: the event's fields in order, with
@@ -550,13 +511,6 @@ func normalizeName(dst, name []byte) []byte {
 		}
 	}
 	return dst
-}
-
-func (p *Processor) checkUTF8(ws *workspace, ev *record.Value) string {
-	if !ws.mayHaveBadUTF8 {
-		return ""
-	}
-	return invalidUTF8(ev, 0)
 }
 
 // recordError keeps the whole record unmodified plus opsworks_error (or sends

@@ -1,10 +1,14 @@
 package filter
 
 // shape.go holds shape detection: the kinds of record, the top-level fields
-// the filter reads (topFields, indexTop), and the undecoded peek at a body
-// (peekEventSource, peekString, mapHeader).
+// the filter reads (topFields, indexTop), detect, and the undecoded peek at
+// a body (peekEventSource, peekString, mapHeader).
 
-import "github.com/opsworks-trail/opsworks-trail/record"
+import (
+	"strings"
+
+	"github.com/opsworks-trail/opsworks-trail/record"
+)
 
 // shape is what kind of record a body is.
 type shape int
@@ -68,6 +72,29 @@ func indexTop(m *record.Value) topFields {
 		}
 	}
 	return f
+}
+
+// detect classifies a decoded map and returns its indexed fields.
+func detect(body *record.Value) (shape, topFields) {
+	if body.Kind != record.KindMap {
+		return shapeOther, topFields{}
+	}
+	f := indexTop(body)
+	switch {
+	case f.records != nil:
+		return shapeLogFile, f
+	case f.eventSource != nil && f.eventName != nil:
+		return shapeEvent, f
+	case f.eventType.IsString("AwsCloudTrailInsight"):
+		// Insight events name their source under insightDetails; they are not
+		// API calls, so they are only kept by keep_other_events.
+		return shapeEvent, f
+	case f.detail != nil && strings.HasSuffix(f.detailType.String(), "via CloudTrail"):
+		return shapeEventBridge, f
+	case f.logEvents != nil && f.messageType.IsString("DATA_MESSAGE"):
+		return shapeCloudWatch, f
+	}
+	return shapeOther, f
 }
 
 // peekEventSource scans a map's keys (without decoding values) for

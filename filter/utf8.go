@@ -1,6 +1,6 @@
 package filter
 
-// utf8.go holds the UTF-8 check of an event (invalidUTF8).
+// utf8.go holds the UTF-8 check of an event (checkUTF8, invalidUTF8).
 
 import (
 	"fmt"
@@ -8,6 +8,15 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
+
+// checkUTF8 looks for invalid UTF-8 in ev only when the decoder saw some in
+// the record (JSON text was validated by its parser).
+func checkUTF8(ws *workspace, ev *record.Value) string {
+	if !ws.mayHaveBadUTF8 {
+		return ""
+	}
+	return invalidUTF8(ev, 0)
+}
 
 // invalidUTF8 returns the first key whose value (or name) is not valid UTF-8.
 func invalidUTF8(v *record.Value, depth int) string {
