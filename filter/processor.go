@@ -56,7 +56,9 @@ func NewProcessor(cfg *Config, warn func(string)) *Processor {
 		p.tags[v] = cfg.TagPrefix + v
 	}
 	p.warnings = ratelimit.New(cfg.WarningInterval, warn)
-	p.pool.New = func() any { return &workspace{} }
+	p.pool.New = func() any {
+		return &workspace{redactor: redactor{keys: p.redact, maxDepth: cfg.MaxDepth}}
+	}
 	return p
 }
 
@@ -74,8 +76,8 @@ type workspace struct {
 	json           record.JSONDecoder
 	body           []record.Value
 	out            []byte
-	mayHaveBadUTF8 bool            // the current structured record has an invalid string
-	sensitive      map[string]bool // redaction decision per key name, a cache
+	mayHaveBadUTF8 bool     // the current structured record has an invalid string
+	redactor       redactor // redaction, with its per-workspace cache of key names
 }
 
 // FilterChunk filters a chunk of Fluent Bit log events into res.
@@ -291,7 +293,7 @@ func (p *Processor) event(ws *workspace, rec *record.Record, ev *record.Value, f
 	if len(p.redact) > 0 {
 		for _, v := range fields.sections {
 			if v != nil {
-				p.redactValue(ws, v, false, 0)
+				ws.redactor.redactValue(v, false, 0)
 			}
 		}
 	}
@@ -411,106 +413,6 @@ func (p *Processor) flatten(ws *workspace, items []record.Value, prefix []byte, 
 		items = append(items, record.Value{Kind: record.KindString, Str: key}, *v)
 	}
 	return items
-}
-
-// redactValue replaces non-redacted strings under sensitive names. Name/value
-// pairs ({"name": "CHEF_PIVOTAL_KEY", "value": …}) count as named by name.
-func (p *Processor) redactValue(ws *workspace, v *record.Value, sensitive bool, depth int) bool {
-	if depth > p.cfg.MaxDepth {
-		return false
-	}
-	changed := false
-	switch v.Kind {
-	case record.KindString:
-		if sensitive && !alreadyRedacted(v.Str) {
-			*v = record.StringValue(Redacted)
-			return true
-		}
-	case record.KindArray:
-		for i := range v.Items {
-			changed = p.redactValue(ws, &v.Items[i], sensitive, depth+1) || changed
-		}
-	case record.KindMap:
-		pairSensitive := p.pairIsSensitive(ws, v)
-		for i := 0; i+1 < len(v.Items); i += 2 {
-			k := &v.Items[i]
-			s := sensitive || (k.Kind == record.KindString && p.isSensitiveCached(ws, k.Str))
-			if pairSensitive && isPairValue(k) {
-				s = true
-			}
-			changed = p.redactValue(ws, &v.Items[i+1], s, depth+1) || changed
-		}
-	}
-	if changed {
-		v.Touch()
-	}
-	return changed
-}
-
-// pairIsSensitive reports whether a map is a name/value pair whose value is
-// secret: named by a sensitive name ({"name": "CHEF_PIVOTAL_KEY", "value": …},
-// {"attributeName": …, "attributeValue": …}, OpsWorks Stacks environment
-// variables {"key": "DB_PASSWORD", "value": …}) or flagged {"secure": true}.
-func (p *Processor) pairIsSensitive(ws *workspace, v *record.Value) bool {
-	for _, nk := range [...]string{"name", "attributeName", "Name", "key", "Key"} {
-		if n := v.Get(nk); n != nil && n.Kind == record.KindString && p.isSensitiveCached(ws, n.Str) {
-			return true
-		}
-	}
-	for _, sk := range [...]string{"secure", "Secure"} {
-		if f := v.Get(sk); f != nil && f.Kind == record.KindBool && f.Num == 1 {
-			return true
-		}
-	}
-	return false
-}
-
-func isPairValue(k *record.Value) bool {
-	return k.IsString("value") || k.IsString("attributeValue") || k.IsString("Value")
-}
-
-func alreadyRedacted(s []byte) bool {
-	return len(s) == 0 || bytes.EqualFold(s, []byte(Redacted)) || bytes.EqualFold(s, []byte("**redacted**")) ||
-		bytes.Equal(s, []byte("HIDDEN_DUE_TO_SECURITY_REASONS"))
-}
-
-// isSensitiveCached memoizes isSensitive per workspace: the same few hundred
-// key names repeat in every event. The cache is bounded by a reset.
-func (p *Processor) isSensitiveCached(ws *workspace, name []byte) bool {
-	if s, ok := ws.sensitive[string(name)]; ok {
-		return s
-	}
-	s := p.isSensitive(name)
-	if ws.sensitive == nil || len(ws.sensitive) >= 4096 {
-		ws.sensitive = make(map[string]bool, 256)
-	}
-	ws.sensitive[string(name)] = s
-	return s
-}
-
-func (p *Processor) isSensitive(name []byte) bool {
-	var buf [64]byte
-	norm := normalizeName(buf[:0], name)
-	for _, frag := range p.redact {
-		if bytes.Contains(norm, frag) {
-			return true
-		}
-	}
-	return false
-}
-
-// normalizeName lower-cases name and drops '_' and '-'.
-func normalizeName(dst, name []byte) []byte {
-	for _, c := range name {
-		switch {
-		case c == '_' || c == '-':
-		case c >= 'A' && c <= 'Z':
-			dst = append(dst, c+'a'-'A')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
 }
 
 // recordError keeps the whole record unmodified plus opsworks_error (or sends
