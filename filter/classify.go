@@ -21,6 +21,22 @@ const (
 	sourceCM     = "opsworks-cm.amazonaws.com"
 )
 
+// classify names the variant of an event from a selected source.
+func classify(ev *record.Value, src *record.Value, mem *serverMemory) string {
+	if src.IsString(sourceStacks) {
+		return VariantStacks
+	}
+	if src.IsString(sourceCM) {
+		return classifyCM(ev, mem)
+	}
+	// A user-selected source that is not OpsWorks: name it after the service.
+	s := src.String()
+	if i := bytes.IndexByte([]byte(s), '.'); i > 0 {
+		return s[:i]
+	}
+	return "other"
+}
+
 // engineVariant maps an OpsWorks CM engine name to a variant: the API says
 // "ChefAutomate" or "Puppet", older events and the console say "Chef".
 func engineVariant(v *record.Value) string {

@@ -1,0 +1,178 @@
+package filter
+
+// shape.go holds shape detection: the kinds of record, the top-level fields
+// the filter reads (topFields, indexTop), detect, and the undecoded peek at
+// a body (peekEventSource, peekString, mapHeader).
+
+import (
+	"strings"
+
+	"github.com/opsworks-trail/opsworks-trail/record"
+)
+
+// shape is what kind of record a body is.
+type shape int
+
+const (
+	shapeOther shape = iota
+	shapeLogFile
+	shapeEvent
+	shapeEventBridge
+	shapeCloudWatch
+	shapeText
+)
+
+// topFields are the top-level fields the filter reads, found in one pass
+// over a map's keys instead of one linear lookup each.
+type topFields struct {
+	records, eventSource, eventName, eventType, eventTime *record.Value
+	detail, detailType, logEvents, messageType            *record.Value
+	sections                                              [4]*record.Value // where redaction applies: requestParameters, responseElements, additionalEventData, serviceEventDetails
+}
+
+func indexTop(m *record.Value) topFields {
+	var f topFields
+	first := func(dst **record.Value, v *record.Value) {
+		if *dst == nil { // like Get: the first of duplicate keys wins
+			*dst = v
+		}
+	}
+	for i := 0; i+1 < len(m.Items); i += 2 {
+		k, v := &m.Items[i], &m.Items[i+1]
+		if k.Kind != record.KindString {
+			continue
+		}
+		switch string(k.Str) {
+		case "Records":
+			first(&f.records, v)
+		case "eventSource":
+			first(&f.eventSource, v)
+		case "eventName":
+			first(&f.eventName, v)
+		case "eventType":
+			first(&f.eventType, v)
+		case "eventTime":
+			first(&f.eventTime, v)
+		case "detail":
+			first(&f.detail, v)
+		case "detail-type":
+			first(&f.detailType, v)
+		case "logEvents":
+			first(&f.logEvents, v)
+		case "messageType":
+			first(&f.messageType, v)
+		case "requestParameters":
+			first(&f.sections[0], v)
+		case "responseElements":
+			first(&f.sections[1], v)
+		case "additionalEventData":
+			first(&f.sections[2], v)
+		case "serviceEventDetails":
+			first(&f.sections[3], v)
+		}
+	}
+	return f
+}
+
+// detect classifies a decoded map and returns its indexed fields.
+func detect(body *record.Value) (shape, topFields) {
+	if body.Kind != record.KindMap {
+		return shapeOther, topFields{}
+	}
+	f := indexTop(body)
+	switch {
+	case f.records != nil:
+		return shapeLogFile, f
+	case f.eventSource != nil && f.eventName != nil:
+		return shapeEvent, f
+	case f.eventType.IsString("AwsCloudTrailInsight"):
+		// Insight events name their source under insightDetails; they are not
+		// API calls, so they are only kept by keep_other_events.
+		return shapeEvent, f
+	case f.detail != nil && strings.HasSuffix(f.detailType.String(), "via CloudTrail"):
+		return shapeEventBridge, f
+	case f.logEvents != nil && f.messageType.IsString("DATA_MESSAGE"):
+		return shapeCloudWatch, f
+	}
+	return shapeOther, f
+}
+
+// peekEventSource scans a map's keys (without decoding values) for
+// eventSource and eventName. It returns the eventSource and whether the map
+// looks like a single CloudTrail event.
+func peekEventSource(body []byte) ([]byte, bool) {
+	if len(body) == 0 {
+		return nil, false
+	}
+	n, off := mapHeader(body)
+	if off == 0 {
+		return nil, false
+	}
+	var src []byte
+	hasName, hasSource := false, false
+	for i := 0; i < n; i++ {
+		key, next, ok := peekString(body, off)
+		if !ok {
+			return nil, false
+		}
+		valEnd, err := record.SkipMsgpack(body, next)
+		if err != nil {
+			return nil, false
+		}
+		switch string(key) {
+		case "eventSource":
+			val, _, ok := peekString(body, next)
+			if !ok {
+				return nil, false
+			}
+			src, hasSource = val, true
+		case "eventName":
+			hasName = true
+		case "Records":
+			return nil, false
+		}
+		if hasSource && hasName {
+			return src, true // CloudTrail puts both near the front: skip the rest
+		}
+		off = valEnd
+	}
+	return src, false
+}
+
+// peekString reads a msgpack string at off.
+func peekString(b []byte, off int) ([]byte, int, bool) {
+	if off >= len(b) {
+		return nil, 0, false
+	}
+	c := b[off]
+	n, start := 0, off+1
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		n = int(c & 0x1f)
+	case c == 0xd9 && off+1 < len(b):
+		n, start = int(b[off+1]), off+2
+	case c == 0xda && off+2 < len(b):
+		n, start = int(b[off+1])<<8|int(b[off+2]), off+3
+	case c == 0xdb && off+4 < len(b):
+		n, start = int(b[off+1])<<24|int(b[off+2])<<16|int(b[off+3])<<8|int(b[off+4]), off+5
+	default:
+		return nil, 0, false
+	}
+	if start+n > len(b) {
+		return nil, 0, false
+	}
+	return b[start : start+n], start + n, true
+}
+
+// mapHeader returns a map's entry count and header length (0 if not a map).
+func mapHeader(b []byte) (int, int) {
+	switch {
+	case len(b) >= 1 && b[0] >= 0x80 && b[0] <= 0x8f:
+		return int(b[0] & 0x0f), 1
+	case len(b) >= 3 && b[0] == 0xde:
+		return int(b[1])<<8 | int(b[2]), 3
+	case len(b) >= 5 && b[0] == 0xdf:
+		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
+	}
+	return 0, 0
+}
