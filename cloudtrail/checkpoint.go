@@ -105,6 +105,12 @@ type streamState struct {
 	hwmTime   time.Time            // the HWM key's time
 	committed map[string]time.Time // committed keys not older than the floor
 	inflight  map[string]flight    // begun (or pending), not yet committed
+	// forgotten: committed keys older than this were forgotten in this
+	// run. A listing that started from an older floor (a long pass in
+	// follow mode, while commits move the floor on) still meets them;
+	// Begin refuses them instead of reading them again. Not saved: after
+	// a restart the listing starts at the floor.
+	forgotten time.Time
 }
 
 // flight is a key in flight. pending: it was in flight when the state was
@@ -208,8 +214,12 @@ func (c *Checkpoint) Begin(k Key) bool {
 	if _, ok := st.committed[k.Path]; ok {
 		return false
 	}
-	if f, ok := st.inflight[k.Path]; ok && !f.pending {
+	f, ok := st.inflight[k.Path]
+	if ok && !f.pending {
 		return false
+	}
+	if !ok && k.Time.Before(st.forgotten) {
+		return false // committed and forgotten (or as late as a restart would miss)
 	}
 	st.inflight[k.Path] = flight{time: k.Time}
 	return true
@@ -351,6 +361,9 @@ func (c *Checkpoint) advance(st *streamState) {
 	for k, t := range st.committed {
 		if t.Before(floor) {
 			delete(st.committed, k)
+			if floor.After(st.forgotten) {
+				st.forgotten = floor
+			}
 		}
 	}
 }

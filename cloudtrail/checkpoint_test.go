@@ -603,3 +603,37 @@ func TestMemoryCheckpointNeverWrites(t *testing.T) {
 		t.Fatal("committed key begun again")
 	}
 }
+
+// A listing that started from an older floor (a long follow pass while
+// commits move the floor on) meets keys that were committed and then
+// forgotten: Begin refuses them instead of handing them out a second time.
+// Found by TestEngineFollowLateArrival under load: objects just behind the
+// late-arrival window were read twice.
+func TestCheckpointForgottenKeysAreNotBegunAgain(t *testing.T) {
+	ck := NewMemoryCheckpoint(CheckpointOptions{Source: "dir:/x", LateArrivalWindow: time.Hour})
+	base := utc("2024-05-31T10:00:00Z")
+	var keys []Key
+	for i := 0; i <= 24; i++ { // 10:00 … 12:00 every 5 minutes
+		keys = append(keys, logKey(t, acctA, "us-east-1", base.Add(time.Duration(i)*5*time.Minute), i))
+	}
+	old := keys[2] // 10:10: forgotten once the HWM passes 11:10
+	for _, k := range keys {
+		if !ck.Begin(k) {
+			t.Fatalf("first Begin of %s refused", k.Path)
+		}
+		if err := ck.Commit(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ck.Committed(old) {
+		t.Fatalf("%s is still remembered: the test needs it forgotten", old.Path)
+	}
+	if ck.Begin(old) {
+		t.Errorf("a committed, forgotten key was begun again")
+	}
+	// A late file inside the window is still taken.
+	late := logKey(t, acctA, "us-east-1", base.Add(100*time.Minute), 99)
+	if !ck.Begin(late) {
+		t.Errorf("a late file inside the window was refused")
+	}
+}
