@@ -87,33 +87,3 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "opsworks-trail enqueue: %d files announced to %s in %s\n", st.Sent, *queueURL, time.Since(started).Round(time.Millisecond))
 	return exitOK
 }
-
-// listConfig is the input configuration of an s3:// source for listing
-// only: polling mode, the window from -since/-until.
-func (c *cli) listConfig(src string) (*input.Config, error) {
-	if _, set := c.inputOpts["event_sources"]; !set {
-		c.inputOpts["event_sources"] = "*" // not used for listing (and no filter configuration to take it from)
-	}
-	return c.archiveConfig(src)
-}
-
-// enqueued draws the enqueue progress line (always the final one).
-func (p *progress) enqueued(s cloudtrail.EnqueueStats, final bool) {
-	if !final && (!p.on || time.Since(p.last) < 200*time.Millisecond) {
-		return
-	}
-	p.last = time.Now()
-	secs := max(time.Since(p.started).Seconds(), 0.001)
-	line := fmt.Sprintf("%s: %d files listed, %d announced (%.0f/s)", p.src, s.Listed, s.Sent, float64(s.Sent)/secs)
-	if !s.Newest.IsZero() {
-		line += ", up to " + s.Newest.UTC().Format(time.RFC3339)
-	}
-	switch {
-	case p.on && final:
-		fmt.Fprintf(p.w, "\r\033[K%s\n", line)
-	case p.on:
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-	case final:
-		fmt.Fprintln(p.w, line)
-	}
-}
