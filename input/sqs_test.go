@@ -277,6 +277,15 @@ func TestSQSEnqueueThreeConsumers(t *testing.T) {
 	if len(seen) != len(want) {
 		t.Fatalf("delivered %d of %d OpsWorks events", len(seen), len(want))
 	}
+	// The queue is empty once SQS deleted the messages; each consumer
+	// counts a deletion when the call returns, a moment later.
+	deletedSoFar := func() (n int64) {
+		for _, eng := range engines {
+			n += eng.Stats().SQS.MessagesDeleted
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, func() bool { return deletedSoFar() >= 1000 }, func() string { return fmt.Sprintf("%d deleted", deletedSoFar()) })
 	var received, deleted int64
 	for i, eng := range engines {
 		s := eng.Stats()

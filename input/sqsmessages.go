@@ -237,6 +237,11 @@ func (c *sqsSource) release(open []*message) {
 			continue
 		}
 		released += len(part) - len(out.Failed)
+		for _, f := range out.Failed {
+			i, _ := strconv.Atoi(aws.ToString(f.Id))
+			c.env.logf(LogWarn, "releasing SQS message %s in progress failed (%s: %s): it is received again after visibility_timeout",
+				part[min(i, len(part)-1)].id, aws.ToString(f.Code), aws.ToString(f.Message))
+		}
 	}
 	c.env.logf(LogInfo, "released %d SQS message(s) still in progress at stop: they are received again (here or by another consumer) and their objects read again", released)
 }
