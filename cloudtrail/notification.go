@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // Notification shapes, as Notification.Shape names them in logs and stats.
@@ -65,71 +69,165 @@ func ParseNotification(body []byte) (*Notification, error) {
 	return parseNotification(body, false)
 }
 
-// envelope holds the top-level members that tell the shapes apart; one
-// decode of the body fills it (the members are decoded further only for
-// the shape found).
-type envelope struct {
-	Records     json.RawMessage `json:"Records"`
-	S3Bucket    json.RawMessage `json:"s3Bucket"`
-	S3ObjectKey json.RawMessage `json:"s3ObjectKey"`
-	Event       json.RawMessage `json:"Event"`
-	Service     json.RawMessage `json:"Service"`
-	DetailType  json.RawMessage `json:"detail-type"`
-	Detail      json.RawMessage `json:"detail"`
-	Source      json.RawMessage `json:"source"`
-	Type        json.RawMessage `json:"Type"`
-	Message     json.RawMessage `json:"Message"`
-}
-
 func parseNotification(body []byte, inSNS bool) (*Notification, error) {
 	if len(body) > maxNotificationSize {
 		return nil, fmt.Errorf("message body of %d bytes is larger than any notification", len(body))
 	}
-	var top envelope
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("message body is not a JSON object: %v", err)
+	if len(body) > maxNotificationDepth && tooDeep(body) || !gjson.ValidBytes(body) {
+		return nil, invalidBody(body)
 	}
-	if dec.More() {
-		return nil, errors.New("message body has data after its JSON object")
+	top := gjson.ParseBytes(body)
+	if !top.IsObject() {
+		return nil, fmt.Errorf("message body is not a JSON object: it is %s", kind(top))
 	}
+	// The fields are read with gjson. A member that is null still tells the
+	// shapes apart; where a member is read, null reads as absent.
+	has := func(name string) bool { return top.Get(name).Exists() }
 	switch {
-	case top.Records != nil:
-		return parseS3Event(top.Records, inSNS)
-	case top.S3Bucket != nil || top.S3ObjectKey != nil:
-		return parseCloudTrailSNS(&top, inSNS)
-	case top.Event != nil && top.Service != nil:
-		return parseTestEvent(&top, inSNS)
-	case top.DetailType != nil || top.Detail != nil:
+	case has("Records"):
+		return parseS3Event(top.Get("Records"), inSNS)
+	case has("s3Bucket") || has("s3ObjectKey"):
+		return parseCloudTrailSNS(top, inSNS)
+	case has("Event") && has("Service"):
+		return parseTestEvent(top, inSNS)
+	case has("detail-type") || has("detail"):
 		if inSNS {
 			return nil, errors.New("Message: an EventBridge event inside an SNS envelope is not a supported shape")
 		}
-		return parseEventBridge(&top)
-	case top.Type != nil && top.Message != nil:
+		return parseEventBridge(top)
+	case has("Type") && has("Message"):
 		if inSNS {
 			return nil, errors.New("Message: an SNS envelope inside an SNS envelope")
 		}
-		return parseSNS(&top)
+		return parseSNS(top)
 	}
 	return nil, fmt.Errorf("not a known notification (keys %s): expected an S3 event notification (Records[].s3), "+
 		"CloudTrail's SNS notification (s3Bucket, s3ObjectKey), either in an SNS envelope (Type, Message), "+
-		"or an EventBridge Object Created event (detail-type, detail)", keyList(body))
+		"or an EventBridge Object Created event (detail-type, detail)", keyList(top))
+}
+
+// maxNotificationDepth bounds container nesting as encoding/json does. It
+// guards gjson, whose validator recurses once per level: 1 MiB of '[' would
+// otherwise grow the goroutine's stack by some 128 MB.
+const maxNotificationDepth = 10000
+
+// tooDeep reports whether containers nest deeper than maxNotificationDepth
+// (brackets in strings do not count). It is exact for valid JSON; for
+// invalid JSON it only routes the body to invalidBody, which finds the error.
+func tooDeep(body []byte) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > maxNotificationDepth {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// invalidBody says why a body that is not valid JSON was rejected, in
+// encoding/json's words (the error path only).
+func invalidBody(body []byte) error {
+	var first json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&first); err != nil {
+		return fmt.Errorf("message body is not a JSON object: %v", err)
+	}
+	if first[0] != '{' {
+		return fmt.Errorf("message body is not a JSON object: it is %s", kind(gjson.ParseBytes(first)))
+	}
+	return errors.New("message body has data after its JSON object")
+}
+
+// kind names the JSON type of v, for errors.
+func kind(v gjson.Result) string {
+	switch {
+	case v.IsObject():
+		return "an object"
+	case v.IsArray():
+		return "an array"
+	case v.Type == gjson.String:
+		return "a string"
+	case v.Type == gjson.Number:
+		return "a number"
+	case v.Type == gjson.True || v.Type == gjson.False:
+		return "a boolean"
+	}
+	return "null"
+}
+
+// stringAt reads the string at path in obj: "" when it is absent or null,
+// an error naming path when it is another type.
+func stringAt(obj gjson.Result, path string) (string, error) {
+	switch v := obj.Get(path); v.Type {
+	case gjson.String:
+		return text(v), nil
+	case gjson.Null:
+		return "", nil
+	default:
+		return "", fmt.Errorf("%s: %s, not a string", path, kind(v))
+	}
+}
+
+// text is the value of a JSON string with each byte that is not UTF-8
+// replaced by U+FFFD, as encoding/json reads strings.
+func text(v gjson.Result) string {
+	if utf8.ValidString(v.Str) {
+		return v.Str
+	}
+	return string([]rune(v.Str))
+}
+
+// objectAt checks that path in obj is an object, absent or null.
+func objectAt(obj gjson.Result, path string) error {
+	if v := obj.Get(path); v.Type != gjson.Null && !v.IsObject() {
+		return fmt.Errorf("%s: %s, not an object", path, kind(v))
+	}
+	return nil
+}
+
+// bucketAndKey reads <prefix>.bucket.name and <prefix>.object.key ("" when
+// absent or null), checking the type of every level on the way.
+func bucketAndKey(obj gjson.Result, prefix string) (bucket, key string, err error) {
+	for _, p := range []string{prefix, prefix + ".bucket", prefix + ".object"} {
+		if err := objectAt(obj, p); err != nil {
+			return "", "", err
+		}
+	}
+	if bucket, err = stringAt(obj, prefix+".bucket.name"); err != nil {
+		return "", "", err
+	}
+	if key, err = stringAt(obj, prefix+".object.key"); err != nil {
+		return "", "", err
+	}
+	return bucket, key, nil
 }
 
 // keyList names a few top-level keys of an unknown message, for its error.
-func keyList(body []byte) string {
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal(body, &m)
+func keyList(top gjson.Result) string {
 	var ks []string
-	for k := range m {
-		if len(ks) == 5 {
-			ks = append(ks, "…")
-			break
+	top.ForEach(func(k, _ gjson.Result) bool {
+		if q := fmt.Sprintf("%q", k.Str); !slices.Contains(ks, q) {
+			ks = append(ks, q)
 		}
-		ks = append(ks, fmt.Sprintf("%q", k))
-	}
+		return len(ks) <= 5
+	})
 	if len(ks) == 0 {
 		return "none"
+	}
+	if len(ks) > 5 {
+		ks = append(ks[:5], "…")
 	}
 	return strings.Join(ks, ", ")
 }
@@ -142,26 +240,49 @@ func shape(plain, wrapped string, inSNS bool) string {
 	return plain
 }
 
+// s3EventRecord is what one Records element of an S3 event says; "" is
+// absent or null.
 type s3EventRecord struct {
-	EventSource string `json:"eventSource"`
-	EventName   string `json:"eventName"`
-	S3          *struct {
-		Bucket *struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object *struct {
-			Key *string `json:"key"`
-		} `json:"object"`
-	} `json:"s3"`
+	eventName   string
+	hasS3       bool
+	bucket, key string
 }
 
-func parseS3Event(raw json.RawMessage, inSNS bool) (*Notification, error) {
-	var records []s3EventRecord
-	if err := json.Unmarshal(raw, &records); err != nil {
-		return nil, s3EventError(raw)
+// readS3EventRecord reads one Records element, checking the type of every
+// member it reads (a null element reads as an empty record).
+func readS3EventRecord(elem gjson.Result) (r s3EventRecord, err error) {
+	if elem.Type != gjson.Null && !elem.IsObject() {
+		return r, fmt.Errorf(": not an S3 event record: it is %s", kind(elem))
 	}
-	if len(records) == 0 {
+	if _, err = stringAt(elem, "eventSource"); err != nil {
+		return r, fmt.Errorf(".%v", err)
+	}
+	if r.eventName, err = stringAt(elem, "eventName"); err != nil {
+		return r, fmt.Errorf(".%v", err)
+	}
+	r.hasS3 = elem.Get("s3").IsObject()
+	if r.bucket, r.key, err = bucketAndKey(elem, "s3"); err != nil {
+		return r, fmt.Errorf(".%v", err)
+	}
+	return r, nil
+}
+
+func parseS3Event(raw gjson.Result, inSNS bool) (*Notification, error) {
+	if raw.Type != gjson.Null && !raw.IsArray() {
+		return nil, errors.New("Records: not an array")
+	}
+	elems := raw.Array()
+	if len(elems) == 0 {
 		return nil, errors.New("Records: empty")
+	}
+	// Every element is read before any is checked, so a malformed element
+	// is reported before a record that merely lacks a field.
+	records := make([]s3EventRecord, len(elems))
+	for i, e := range elems {
+		var err error
+		if records[i], err = readS3EventRecord(e); err != nil {
+			return nil, fmt.Errorf("Records[%d]%v", i, err)
+		}
 	}
 	n := &Notification{Shape: shape(ShapeS3Event, ShapeSNSS3Event, inSNS)}
 	for i := range records {
@@ -181,125 +302,99 @@ func parseS3Event(raw json.RawMessage, inSNS bool) (*Notification, error) {
 	return n, nil
 }
 
-// s3EventError says which part of a Records array that does not decode is
-// wrong (the error path only: it decodes element by element).
-func s3EventError(raw json.RawMessage) error {
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return errors.New("Records: not an array")
-	}
-	for i, r := range elems {
-		var rec s3EventRecord
-		if err := json.Unmarshal(r, &rec); err != nil {
-			return fmt.Errorf("Records[%d]: not an S3 event record: %v", i, err)
-		}
-	}
-	return errors.New("Records: not an array of S3 event records")
-}
-
 // object checks one record; created is false for other S3 events.
 func (r *s3EventRecord) object() (ObjectRef, bool, error) {
 	switch {
-	case r.S3 == nil:
+	case !r.hasS3:
 		return ObjectRef{}, false, errors.New("s3: missing (a CloudTrail log file's Records are not notifications)")
-	case r.S3.Bucket == nil || r.S3.Bucket.Name == "":
+	case r.bucket == "":
 		return ObjectRef{}, false, errors.New("s3.bucket.name: missing")
-	case r.S3.Object == nil || r.S3.Object.Key == nil || *r.S3.Object.Key == "":
+	case r.key == "":
 		return ObjectRef{}, false, errors.New("s3.object.key: missing")
 	}
-	if r.EventName != "" && !strings.HasPrefix(strings.TrimPrefix(r.EventName, "s3:"), "ObjectCreated:") {
+	if r.eventName != "" && !strings.HasPrefix(strings.TrimPrefix(r.eventName, "s3:"), "ObjectCreated:") {
 		return ObjectRef{}, false, nil
 	}
-	key, err := url.QueryUnescape(*r.S3.Object.Key)
+	key, err := url.QueryUnescape(r.key)
 	if err != nil {
-		return ObjectRef{}, false, fmt.Errorf("s3.object.key: %q is not URL-encoded as S3 encodes keys: %v", *r.S3.Object.Key, err)
+		return ObjectRef{}, false, fmt.Errorf("s3.object.key: %q is not URL-encoded as S3 encodes keys: %v", r.key, err)
 	}
-	return ObjectRef{Bucket: r.S3.Bucket.Name, Key: key}, true, nil
+	return ObjectRef{Bucket: r.bucket, Key: key}, true, nil
 }
 
-func parseCloudTrailSNS(top *envelope, inSNS bool) (*Notification, error) {
-	var bucket string
-	if err := json.Unmarshal(top.S3Bucket, &bucket); err != nil || bucket == "" {
+func parseCloudTrailSNS(top gjson.Result, inSNS bool) (*Notification, error) {
+	bucket := top.Get("s3Bucket")
+	if bucket.Type != gjson.String || bucket.Str == "" {
 		return nil, errors.New("s3Bucket: missing or not a string")
 	}
-	var keys []string
-	if err := json.Unmarshal(top.S3ObjectKey, &keys); err != nil {
+	keys := top.Get("s3ObjectKey")
+	if !keys.IsArray() && !(keys.Exists() && keys.Type == gjson.Null) {
 		return nil, errors.New("s3ObjectKey: missing or not an array of strings")
 	}
-	if len(keys) == 0 {
+	elems := keys.Array()
+	for _, k := range elems {
+		if k.Type != gjson.String && k.Type != gjson.Null {
+			return nil, errors.New("s3ObjectKey: missing or not an array of strings")
+		}
+	}
+	if len(elems) == 0 {
 		return nil, errors.New("s3ObjectKey: empty")
 	}
 	n := &Notification{Shape: shape(ShapeCloudTrailSNS, ShapeSNSCloudTrail, inSNS)}
-	for i, k := range keys {
-		if k == "" {
+	for i, k := range elems {
+		if k.Str == "" {
 			return nil, fmt.Errorf("s3ObjectKey[%d]: empty", i)
 		}
-		n.Objects = append(n.Objects, ObjectRef{Bucket: bucket, Key: k})
+		n.Objects = append(n.Objects, ObjectRef{Bucket: text(bucket), Key: text(k)})
 	}
 	return n, nil
 }
 
-func parseTestEvent(top *envelope, inSNS bool) (*Notification, error) {
-	var event string
-	if err := json.Unmarshal(top.Event, &event); err != nil || event != "s3:TestEvent" {
-		return nil, fmt.Errorf("Event: %s is not s3:TestEvent", top.Event)
+func parseTestEvent(top gjson.Result, inSNS bool) (*Notification, error) {
+	if event := top.Get("Event"); event.Type != gjson.String || event.Str != "s3:TestEvent" {
+		return nil, fmt.Errorf("Event: %s is not s3:TestEvent", event.Raw)
 	}
 	return &Notification{Shape: shape(ShapeS3TestEvent, ShapeSNSTestEvent, inSNS)}, nil
 }
 
-type eventBridgeDetail struct {
-	Bucket *struct {
-		Name string `json:"name"`
-	} `json:"bucket"`
-	Object *struct {
-		Key *string `json:"key"`
-	} `json:"object"`
-}
-
-func parseEventBridge(top *envelope) (*Notification, error) {
-	var source, detailType string
-	if top.Source != nil {
-		if err := json.Unmarshal(top.Source, &source); err != nil {
-			return nil, errors.New("source: not a string")
-		}
+func parseEventBridge(top gjson.Result) (*Notification, error) {
+	source, err := stringAt(top, "source")
+	if err != nil {
+		return nil, err
 	}
 	if source != "aws.s3" {
 		return nil, fmt.Errorf("source: %q is not aws.s3 (only S3 events announce objects)", source)
 	}
-	if top.DetailType != nil {
-		if err := json.Unmarshal(top.DetailType, &detailType); err != nil {
-			return nil, errors.New("detail-type: not a string")
-		}
+	detailType, err := stringAt(top, "detail-type")
+	if err != nil {
+		return nil, err
 	}
 	if detailType != "Object Created" {
 		return &Notification{Shape: ShapeOther, Ignored: 1}, nil
 	}
-	var d *eventBridgeDetail
-	if top.Detail != nil {
-		if err := json.Unmarshal(top.Detail, &d); err != nil {
-			return nil, fmt.Errorf("detail: not an S3 event detail: %v", err)
-		}
-	}
+	bucket, key, err := bucketAndKey(top, "detail")
 	switch {
-	case d == nil:
+	case err != nil:
+		return nil, err
+	case !top.Get("detail").IsObject():
 		return nil, errors.New("detail: missing")
-	case d.Bucket == nil || d.Bucket.Name == "":
+	case bucket == "":
 		return nil, errors.New("detail.bucket.name: missing")
-	case d.Object == nil || d.Object.Key == nil || *d.Object.Key == "":
+	case key == "":
 		return nil, errors.New("detail.object.key: missing")
 	}
-	return &Notification{Shape: ShapeEventBridge, Objects: []ObjectRef{{Bucket: d.Bucket.Name, Key: *d.Object.Key}}}, nil
+	return &Notification{Shape: ShapeEventBridge, Objects: []ObjectRef{{Bucket: bucket, Key: key}}}, nil
 }
 
-func parseSNS(top *envelope) (*Notification, error) {
-	var typ, msg string
-	if err := json.Unmarshal(top.Type, &typ); err != nil || typ != "Notification" {
-		return nil, fmt.Errorf("Type: %s is not an SNS Notification", top.Type)
+func parseSNS(top gjson.Result) (*Notification, error) {
+	if typ := top.Get("Type"); typ.Type != gjson.String || typ.Str != "Notification" {
+		return nil, fmt.Errorf("Type: %s is not an SNS Notification", typ.Raw)
 	}
-	if err := json.Unmarshal(top.Message, &msg); err != nil {
+	msg := top.Get("Message")
+	if msg.Type != gjson.String && msg.Type != gjson.Null {
 		return nil, errors.New("Message: not a string")
 	}
-	n, err := parseNotification([]byte(msg), true)
+	n, err := parseNotification([]byte(text(msg)), true)
 	if err != nil {
 		return nil, fmt.Errorf("SNS Message: %w", err)
 	}
