@@ -15,9 +15,9 @@ build: plugin cli
 # The plugins: the opsworks filter (a native Fluent Bit filter built from Go)
 # and the cloudtrail_s3 input (a Go proxy input plugin).
 plugin: $(FILTER_SO) $(INPUT_SO)
-$(FILTER_SO): $(shell find record config internal filter plugin/opsworks -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+$(FILTER_SO): $(shell find record config internal filter plugin/opsworks plugin/include -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/opsworks
-$(INPUT_SO): $(shell find record config internal cloudtrail input plugin/cloudtrail_s3 -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+$(INPUT_SO): $(shell find record config internal cloudtrail input plugin/cloudtrail_s3 plugin/include -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/cloudtrail_s3
 
 cli: $(CLI)

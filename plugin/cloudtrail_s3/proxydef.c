@@ -56,6 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flb_config_map_abi.h"
 #include "proxydef.h"
 
 extern char **environ;
@@ -76,19 +77,6 @@ _Static_assert(offsetof(struct proxy_def, config_map) == 40 && sizeof(struct pro
 #define FLB_PROXY_INPUT_PLUGIN 1
 #define FLB_PROXY_GOLANG       11
 
-/* The fields of struct flb_config_map that are the same in every version. */
-struct config_map_head {
-    int type;
-    char *name;
-    char *def_value;
-    int flags;
-    int set_property;
-    uintptr_t offset;
-    char *desc;
-};
-#define FLB_CONFIG_MAP_STR        0
-#define CONFIG_MAP_SIZE_PRE_5_0_3 96
-#define CONFIG_MAP_SIZE_5_0_3     104
 
 #define VERSION(maj, min, pat)  ((maj) * 1000000L + (min) * 1000L + (pat))
 #define FIRST_WITH_CONFIG_MAP   VERSION(5, 1, 1)
@@ -300,8 +288,7 @@ int cts3_proxy_def_set_config_map(void *def, char **keys, char **defs, char **de
 
     pthread_mutex_lock(&map_lock);
     if (!config_map) {
-        size_t size = dlsym(RTLD_DEFAULT, "flb_config_map_get_raw") ? CONFIG_MAP_SIZE_5_0_3
-                                                                     : CONFIG_MAP_SIZE_PRE_5_0_3;
+        size_t size = config_map_entry_size();
         char *map = calloc((size_t) n + 1, size); /* + the terminating entry (name NULL) */
         if (!map) {
             pthread_mutex_unlock(&map_lock);

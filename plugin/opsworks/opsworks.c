@@ -49,20 +49,6 @@ struct flb_filter_plugin {
 };
 
 #define FLB_FILTER_LOGS 1
-#define FLB_CONFIG_MAP_STR 0
-
-/* The fields of struct flb_config_map that are the same in every version. */
-struct config_map_head {
-    int type;
-    char *name;
-    char *def_value;
-    int flags;
-    int set_property;
-    uintptr_t offset;
-    char *desc;
-};
-#define CONFIG_MAP_SIZE_PRE_5_0_3 96
-#define CONFIG_MAP_SIZE_5_0_3     104
 
 /* Fluent Bit functions, weak so the .so links without Fluent Bit and a host
  * that lacks one is reported instead of crashing. */
@@ -90,15 +76,12 @@ struct opsworks_option {
     const char *desc;
 };
 #include "config_map.h"
+#include "flb_config_map_abi.h"
 
 static void *config_map;
 struct flb_filter_plugin filter_opsworks_plugin;
 
-static size_t config_map_element_size(void)
-{
-    return dlsym(RTLD_DEFAULT, "flb_config_map_get_raw") ? CONFIG_MAP_SIZE_5_0_3
-                                                          : CONFIG_MAP_SIZE_PRE_5_0_3;
-}
+static size_t config_map_element_size(void) { return config_map_entry_size(); }
 
 /* Runs at dlopen, before Fluent Bit copies filter_opsworks_plugin. */
 __attribute__((constructor)) static void build_config_map(void)
