@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -38,6 +41,7 @@ type S3ClientOptions struct {
 	Endpoint       string
 	ForcePathStyle bool
 	MaxRetries     int
+	APITimeout     time.Duration // the deadline of an STS call (AssumeRole); 0: none
 }
 
 // NewS3Client builds an S3 client with the
@@ -77,7 +81,7 @@ func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
 		return nil, errors.New("region: no AWS region configured; set region (the bucket's region), or AWS_REGION, or a region in the profile")
 	}
 	if cfg.RoleARN != "" {
-		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), cfg.RoleARN,
+		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient(awsCfg, cfg.APITimeout), cfg.RoleARN,
 			func(o *stscreds.AssumeRoleOptions) {
 				o.RoleSessionName = RoleSessionName
 				if cfg.ExternalID != "" {
@@ -119,3 +123,14 @@ func (e *AccessError) Error() string {
 }
 
 func (e *AccessError) Unwrap() error { return e.Err }
+
+// stsClient is the STS client of AssumeRole, its calls bounded by timeout
+// (api_timeout): a credentials refresh that hangs would hold every S3 or
+// SQS call behind it.
+func stsClient(cfg aws.Config, timeout time.Duration) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if timeout > 0 {
+			o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(timeout)
+		}
+	})
+}

@@ -23,12 +23,14 @@ import (
 // Reason says why an object could not be read.
 type Reason string
 
-// Reasons. Only ReasonTransport, ReasonThrottled and ReasonServer are
-// retryable: everything else will fail the same way next time.
+// Reasons. Only ReasonTransport, ReasonThrottled, ReasonServer and
+// ReasonTimeout are retryable: everything else will fail the same way next
+// time.
 const (
 	ReasonTransport       Reason = "connection failed" // reset, EOF mid-body, timeout: retryable
 	ReasonThrottled       Reason = "throttled"         // SlowDown, 503, 429: retryable
 	ReasonServer          Reason = "server error"      // other 5xx: retryable
+	ReasonTimeout         Reason = "timed out"         // api_timeout or stall_timeout passed: retryable
 	ReasonNotFound        Reason = "no such key"       // deleted since it was listed
 	ReasonNoSuchBucket    Reason = "no such bucket"
 	ReasonAccessDenied    Reason = "access denied"  // IAM, bucket policy, KMS key policy
@@ -47,7 +49,7 @@ const (
 
 // Retryable reports whether trying again later can succeed.
 func (r Reason) Retryable() bool {
-	return r == ReasonTransport || r == ReasonThrottled || r == ReasonServer
+	return r == ReasonTransport || r == ReasonThrottled || r == ReasonServer || r == ReasonTimeout
 }
 
 // ObjectError is a failed object, with enough to find it and act on it.
@@ -126,6 +128,8 @@ func Classify(err error) Reason {
 		return ReasonNotFound
 	case errors.Is(err, fs.ErrPermission):
 		return ReasonAccessDenied
+	case errors.Is(err, context.DeadlineExceeded):
+		return ReasonTimeout // a deadline of ours (api_timeout): the caller's own ends in Canceled
 	case isConnectionError(err):
 		return ReasonTransport
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,6 +37,13 @@ type ReadOptions struct {
 	// Empty returns every event. Pass the filter's event_sources, or nothing
 	// when keep_other_events is on (see filter.Config.PushDownSources).
 	EventSources []string
+	// APITimeout bounds a GetObject until its response headers arrive
+	// (then StallTimeout watches the body); 0: no bound. The input's
+	// api_timeout.
+	APITimeout time.Duration
+	// StallTimeout abandons a body that delivers no byte for this long
+	// (ErrStalled, retryable); 0: never. The input's stall_timeout.
+	StallTimeout time.Duration
 }
 
 // Result is what one object held.
@@ -74,13 +83,16 @@ func (b BadElement) String() string {
 // ObjectReader reads and splits CloudTrail log files. It holds no per-call
 // state and is safe for concurrent use.
 type ObjectReader struct {
-	maxSize int64
-	match   sourceMatcher
+	maxSize      int64
+	match        sourceMatcher
+	apiTimeout   time.Duration
+	stallTimeout time.Duration
 }
 
 // NewObjectReader returns a reader with the options' defaults applied.
 func NewObjectReader(opts ReadOptions) *ObjectReader {
-	r := &ObjectReader{maxSize: opts.MaxObjectSize, match: newSourceMatcher(opts.EventSources)}
+	r := &ObjectReader{maxSize: opts.MaxObjectSize, match: newSourceMatcher(opts.EventSources),
+		apiTimeout: opts.APITimeout, stallTimeout: opts.StallTimeout}
 	if r.maxSize <= 0 {
 		r.maxSize = DefaultMaxObjectSize
 	}
@@ -88,15 +100,48 @@ func NewObjectReader(opts ReadOptions) *ObjectReader {
 }
 
 // Get reads one S3 object. Errors are *ObjectError naming the object.
+// The request is bounded by APITimeout until its headers arrive, then its
+// body by StallTimeout (see ReadOptions).
 func (r *ObjectReader) Get(ctx context.Context, client s3Getter, bucket, key string) (*Result, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out, err := r.getHeaders(ctx, cancel, client, bucket, key)
 	if err != nil {
-		return nil, &ObjectError{Bucket: bucket, Key: key, Reason: Classify(err), Offset: -1, Err: err}
+		return nil, err
 	}
 	defer out.Body.Close()
-	size := aws.ToInt64(out.ContentLength)
-	res, err := r.readChecked(out.Body, size)
+	var body io.Reader = out.Body
+	if r.stallTimeout > 0 {
+		g := guardStall(out.Body, r.stallTimeout, cancel)
+		defer g.stop()
+		body = g
+	}
+	res, err := r.readChecked(body, aws.ToInt64(out.ContentLength))
 	return locate(res, err, bucket, key)
+}
+
+// getHeaders sends the GetObject; cancel aborts it when the api_timeout
+// passes first.
+func (r *ObjectReader) getHeaders(ctx context.Context, cancel func(), client s3Getter, bucket, key string) (*s3.GetObjectOutput, error) {
+	var late atomic.Bool
+	if r.apiTimeout > 0 {
+		t := time.AfterFunc(r.apiTimeout, func() { late.Store(true); cancel() })
+		defer t.Stop()
+	}
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, getError(bucket, key, err, late.Load(), r.apiTimeout)
+	}
+	return out, nil
+}
+
+// getError is a failed GetObject; late: it was canceled by the api_timeout.
+func getError(bucket, key string, err error, late bool, timeout time.Duration) error {
+	if late {
+		return &ObjectError{Bucket: bucket, Key: key, Reason: ReasonTimeout, Offset: -1,
+			Detail: fmt.Sprintf("no response within %s (api_timeout)", timeout), Err: err}
+	}
+	return &ObjectError{Bucket: bucket, Key: key, Reason: Classify(err), Offset: -1, Err: err}
 }
 
 // ReadFile reads one file of a local tree.
@@ -271,6 +316,9 @@ func transportError(body *countingReader, size int64) error {
 	detail := fmt.Sprintf("body ended after %d bytes", body.n)
 	if size > 0 {
 		detail = fmt.Sprintf("body ended after %d of %d bytes", body.n, size)
+	}
+	if errors.Is(err, ErrStalled) {
+		return &ObjectError{Reason: ReasonTimeout, Offset: -1, Detail: "stalled: " + detail, Err: err}
 	}
 	return &ObjectError{Reason: ReasonTransport, Offset: -1, Detail: detail, Err: err}
 }

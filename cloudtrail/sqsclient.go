@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -13,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // The SQS calls, one narrow role each, so that tests can fake or wrap
@@ -105,6 +105,7 @@ type SQSClientOptions struct {
 	RoleARN       string
 	Endpoint      string // "" : from a non-AWS queue URL, else AWS's
 	MaxRetries    int
+	APITimeout    time.Duration // the deadline of an STS call (AssumeRole); 0: none
 }
 
 // NewSQSClient builds an SQS client with the SDK's default credential
@@ -145,7 +146,7 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 		return nil, errors.New("sqs_region: no region for the queue; set sqs_region, or use an AWS queue URL (https://sqs.REGION.amazonaws.com/...), or set region / AWS_REGION")
 	}
 	if o.RoleARN != "" {
-		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), o.RoleARN,
+		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient(awsCfg, o.APITimeout), o.RoleARN,
 			func(ao *stscreds.AssumeRoleOptions) { ao.RoleSessionName = RoleSessionName }))
 	}
 	endpoint := o.Endpoint

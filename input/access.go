@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -25,10 +26,11 @@ type s3Header interface {
 // object because digest files are never SSE-KMS encrypted, and they sort
 // first. An archive with no log file yet passes with a warning.
 type s3Access struct {
-	client cloudtrail.S3API
-	bucket string
-	list   cloudtrail.ListOptions // prefix, org_id, accounts, regions, discover_orgs
-	warn   func(format string, args ...any)
+	client  cloudtrail.S3API
+	timeout time.Duration // api_timeout: the whole one-byte read, body included
+	bucket  string
+	list    cloudtrail.ListOptions // prefix, org_id, accounts, regions, discover_orgs
+	warn    func(format string, args ...any)
 }
 
 func (a *s3Access) check(ctx context.Context) error {
@@ -113,10 +115,18 @@ func (a *s3Access) listError(prefix string, err error) error {
 // checkGet reads the first byte of key. Only a denial fails the check:
 // an archived or vanished object says nothing about permissions.
 func (a *s3Access) checkGet(ctx context.Context, key string) error {
+	if a.timeout > 0 { // one byte: a deadline on the whole read cuts nothing that is still arriving
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
 	out, err := a.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(key), Range: aws.String("bytes=0-0")})
 	if err == nil {
-		io.Copy(io.Discard, out.Body)
+		_, err = io.Copy(io.Discard, out.Body)
 		out.Body.Close()
+		if err != nil {
+			a.warn("start-up read of s3://%s/%s failed (%s); continuing: %v", a.bucket, key, cloudtrail.Classify(err), err)
+		}
 		return nil
 	}
 	if cloudtrail.Classify(err) != cloudtrail.ReasonAccessDenied {

@@ -52,6 +52,8 @@ var Options = []config.Option{
 	{Key: "endpoint", Default: "", Description: "S3 endpoint URL (MinIO, LocalStack, a VPC endpoint)."},
 	{Key: "force_path_style", Default: "off", Description: "Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and LocalStack usually need."},
 	{Key: "max_retries", Default: "5", Description: "Retries of a throttled or failed S3 request (with backoff), and again of a whole object read, before it counts as failed."},
+	{Key: "api_timeout", Default: "120s", Description: "Deadline of one S3 list or head, STS or SQS call, and of a GetObject until its response headers arrive; a call past it is retried like a broken connection. Longer than `wait_time`."},
+	{Key: "stall_timeout", Default: "60s", Description: "A GetObject body that delivers no byte for this long is abandoned, logged with its key and read again (up to `max_retries`); a body that keeps moving is never cut, however large the object."},
 	{Key: "queue_url", Default: "", Description: "SQS queue URL: notification mode. The input receives S3 event notifications (also via SNS), CloudTrail's SNS notifications or EventBridge Object Created events and reads the objects they name, in whichever bucket. Not with `bucket`/`path` (bucket polling)."},
 	{Key: "max_messages", Default: "1000", Description: "SQS mode: most messages in progress at once (received and not yet deleted). Fluent Bit collects once a second and a message is deleted after its records were collected, so this bounds the files per second one instance reads."},
 	{Key: "wait_time", Default: "20s", Description: "SQS mode: long-poll wait of a receive (0s to 20s)."},
@@ -107,6 +109,8 @@ type Config struct {
 	Endpoint          string
 	ForcePathStyle    bool
 	MaxRetries        int
+	APITimeout        time.Duration
+	StallTimeout      time.Duration
 
 	// SQS mode (QueueURL set).
 	QueueURL          string
@@ -153,7 +157,8 @@ func LoadConfig(g config.Getter) (*Config, error) {
 
 		PollInterval: r.Duration("poll_interval"), LateArrivalWindow: r.Duration("late_arrival_window"),
 		ProgressInterval: r.Duration("progress_interval"), WaitTime: r.Duration("wait_time"),
-		VisibilityTimeout: r.Duration("visibility_timeout"),
+		VisibilityTimeout: r.Duration("visibility_timeout"), APITimeout: r.Duration("api_timeout"),
+		StallTimeout: r.Duration("stall_timeout"),
 
 		Workers: r.Int("workers"), MaxRetries: r.Int("max_retries"), MaxMessages: r.Int("max_messages"),
 		BufferSize: r.Size("buffer_size"), BatchSize: r.Size("batch_size"), MaxObjectSize: r.Size("max_object_size"),
@@ -264,6 +269,12 @@ func (c *Config) validateAWS() error {
 		return fmt.Errorf("external_id: needs role_arn (the external ID is sent when assuming that role)")
 	case c.Region != "" && !cloudtrail.IsRegion(c.Region):
 		return fmt.Errorf("region: %q is not an AWS region name", c.Region)
+	case c.APITimeout < time.Second:
+		return fmt.Errorf("api_timeout: must be at least 1s, got %s", c.APITimeout)
+	case c.SQSMode() && c.APITimeout <= c.WaitTime:
+		return fmt.Errorf("api_timeout: must be longer than wait_time (%s): a receive waits that long for messages", c.WaitTime)
+	case c.StallTimeout < 100*time.Millisecond:
+		return fmt.Errorf("stall_timeout: must be at least 100ms, got %s", c.StallTimeout)
 	}
 	return nil
 }
@@ -354,11 +365,11 @@ func (c *Config) sqsRegion() string {
 // SQSClientOptions are the input's SQS settings.
 func (c *Config) SQSClientOptions() cloudtrail.SQSClientOptions {
 	return cloudtrail.SQSClientOptions{QueueURL: c.QueueURL, Region: c.SQSRegion, DefaultRegion: c.Region, Profile: c.Profile, RoleARN: c.SQSRoleARN,
-		Endpoint: c.SQSEndpoint, MaxRetries: c.MaxRetries}
+		Endpoint: c.SQSEndpoint, MaxRetries: c.MaxRetries, APITimeout: c.APITimeout}
 }
 
 // S3ClientOptions are the input's S3 settings.
 func (c *Config) S3ClientOptions() cloudtrail.S3ClientOptions {
 	return cloudtrail.S3ClientOptions{Region: c.Region, Profile: c.Profile, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-		Endpoint: c.Endpoint, ForcePathStyle: c.ForcePathStyle, MaxRetries: c.MaxRetries}
+		Endpoint: c.Endpoint, ForcePathStyle: c.ForcePathStyle, MaxRetries: c.MaxRetries, APITimeout: c.APITimeout}
 }

@@ -26,7 +26,7 @@ func TestInputConfigDefaults(t *testing.T) {
 		PollInterval: 5 * time.Minute, LateArrivalWindow: time.Hour,
 		EventSources: []string{"opsworks.amazonaws.com", "opsworks-cm.amazonaws.com"},
 		RecordMode:   "event", Workers: 4, BufferSize: 64e6, BatchSize: 4e6, MaxObjectSize: 512e6,
-		ProgressInterval: 30 * time.Second, MaxRetries: 5,
+		ProgressInterval: 30 * time.Second, MaxRetries: 5, APITimeout: 2 * time.Minute, StallTimeout: time.Minute,
 		MaxMessages: 1000, WaitTime: 20 * time.Second, VisibilityTimeout: 5 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -152,6 +152,9 @@ func TestInputConfigErrors(t *testing.T) {
 		{config.MapGetter{"queue_url": sqsURL, "wait_time": "1500ms"}, "wait_time", "whole seconds"},
 		{config.MapGetter{"queue_url": sqsURL, "visibility_timeout": "1s"}, "visibility_timeout", "2s to 12h"},
 		{config.MapGetter{"queue_url": sqsURL, "visibility_timeout": "13h"}, "visibility_timeout", "2s to 12h"},
+		{config.MapGetter{"queue_url": sqsURL, "wait_time": "20s", "api_timeout": "20s"}, "api_timeout", "longer than wait_time"},
+		{config.MapGetter{"bucket": "b", "api_timeout": "0"}, "api_timeout", "at least 1s"},
+		{config.MapGetter{"bucket": "b", "stall_timeout": "10ms"}, "stall_timeout", "at least 100ms"},
 		{config.MapGetter{"queue_url": sqsURL, "sqs_region": "Ireland"}, "sqs_region", "Ireland"},
 		{config.MapGetter{"queue_url": sqsURL, "sqs_role_arn": "q-role"}, "sqs_role_arn", "ARN"},
 		{config.MapGetter{"queue_url": sqsURL, "sqs_endpoint": "localhost:9324"}, "sqs_endpoint", "URL"},

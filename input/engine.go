@@ -213,8 +213,9 @@ func NewEngine(cfg *Config, deps Deps) (*Engine, error) {
 		deps.Logf = stdLogf
 	}
 	e := &Engine{cfg: cfg, logf: deps.Logf, now: deps.Now, retry: retryPolicy{base: time.Second, max: 30 * time.Second},
-		jobs:   make(chan job, cfg.Workers),
-		reader: cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize), EventSources: cfg.EventSources})}
+		jobs: make(chan job, cfg.Workers),
+		reader: cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize), EventSources: cfg.EventSources,
+			APITimeout: cfg.APITimeout, StallTimeout: cfg.StallTimeout})}
 	e.warn = ratelimit.New(warningInterval, func(msg string) { e.logf(LogWarn, "%s", msg) })
 	e.q.init(cfg.BufferSize)
 	e.st.init()
@@ -455,6 +456,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 		}
 		raw = c
 	}
+	raw = cloudtrail.WithS3Deadline(raw, cfg.APITimeout)
 	st := s3Store{client: gatedS3{inner: raw, gate: env.gate}, bucket: cfg.Bucket}
 	if cfg.SQSMode() {
 		api := deps.SQS
@@ -467,6 +469,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 			}
 			api = c
 		}
+		api = cloudtrail.WithSQSDeadline(api, cfg.APITimeout)
 		o := sqsOptions{queueURL: cfg.QueueURL, region: cfg.sqsRegion(), receivers: min(cfg.Workers, maxReceivers),
 			maxMessages: cfg.MaxMessages, waitTime: cfg.WaitTime, visibilityTimeout: cfg.VisibilityTimeout,
 			list: cfg.ListOptions(), includeInsight: cfg.IncludeInsight}
@@ -477,7 +480,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 	poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) {
 		return cloudtrail.NewS3Lister(st.client, cfg.Bucket, o)
 	}
-	access := &s3Access{client: raw, bucket: cfg.Bucket, list: cfg.ListOptions(), warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
+	access := &s3Access{client: raw, timeout: cfg.APITimeout, bucket: cfg.Bucket, list: cfg.ListOptions(), warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
 	poll.access = access.check
 	return builtSource{newPollSource(poll, env), st}, nil
 }

@@ -39,7 +39,7 @@ func TestEngineBackfillS3(t *testing.T) {
 		keep func(string) bool
 	}{
 		{"opsworks events", config.MapGetter{}, func(s string) bool { return isOpsWorks[s] }},
-		{"push-down off", config.MapGetter{"event_sources": ""}, all},
+		{"push-down off", config.MapGetter{"event_sources": "*"}, all},
 		{"one source", config.MapGetter{"event_sources": "opsworks-cm.amazonaws.com", "workers": "1"}, func(s string) bool { return s == "opsworks-cm.amazonaws.com" }},
 	}
 	for _, tt := range tests {
@@ -610,5 +610,35 @@ func TestEngineRetriesBrokenBody(t *testing.T) {
 	checkExactlyOnce(t, eventsByID(t, c.records), fx.expectedEvents(t, func(s string) bool { return isOpsWorks[s] }), FieldKey, "")
 	if st := e.Stats(); st.Retries != int64(len(fx.files)) || st.ObjectsFailed+st.ObjectsBad != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// A body that stalls (headers and half the bytes, then nothing more) is
+// abandoned after stall_timeout, logged with its key, and read again: the
+// backfill completes instead of freezing a worker.
+func TestEngineStalledBodyIsRetried(t *testing.T) {
+	fx := newTrailFixture(34)
+	f := s3test.NewFakeBucket(t)
+	fx.putS3(t, f)
+	// The first GET is the start-up check's one-byte read: bounded by
+	// api_timeout as a whole, it warns and lets the input start.
+	proxy := s3test.NewFaultProxy(t, f.URL, s3test.Rule{Method: "GET", KeyRegexp: "_CloudTrail_", Times: 3, Fault: s3test.StallMidBody})
+	var log testutil.LogRecorder
+	e := testEngine(t, config.MapGetter{"bucket": s3test.TestBucket, "stall_timeout": "200ms", "api_timeout": "1s"},
+		Deps{S3: s3test.UnitClient(proxy.URL), Now: fixedClock(fx.now), Logf: func(level int, format string, args ...any) { log.Logf(format, args...) }})
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := drain(t, e, 0)
+	checkExactlyOnce(t, eventsByID(t, c.records), fx.expectedEvents(t, func(s string) bool { return isOpsWorks[s] }), FieldKey, "")
+	if st := e.Stats(); st.Retries != 2 || st.ObjectsFailed+st.ObjectsBad != 0 {
+		t.Errorf("stats %+v: want 2 retries, nothing failed", st)
+	}
+	text := strings.Join(log.Lines(), "\n")
+	if !strings.Contains(text, "stall_timeout") || !strings.Contains(text, "s3://"+s3test.TestBucket+"/AWSLogs/") {
+		t.Errorf("no warning naming the stalled object and stall_timeout:\n%s", text)
+	}
+	if !strings.Contains(text, "start-up read of s3://") {
+		t.Errorf("no warning about the stalled start-up read:\n%s", text)
 	}
 }

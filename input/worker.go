@@ -54,7 +54,12 @@ func (e *Engine) readWithRetries(o cloudtrail.Object) (*cloudtrail.Result, error
 		}
 		e.st.retries.Add(1)
 		wait := e.retry.backoff(attempt)
-		e.logf(LogDebug, "%v; retrying in %s (retry %d of %d)", err, wait.Round(time.Millisecond), attempt+1, e.cfg.MaxRetries)
+		msg := fmt.Sprintf("%v; retrying in %s (retry %d of %d)", err, wait.Round(time.Millisecond), attempt+1, e.cfg.MaxRetries)
+		if reason := cloudtrail.ReasonOf(err); reason == cloudtrail.ReasonTimeout {
+			e.warn.Warn(string(reason), msg) // a stalled body or a call with no answer: worth seeing
+		} else {
+			e.logf(LogDebug, "%s", msg)
+		}
 		if !sleep(e.ctx, wait) {
 			return nil, e.ctx.Err()
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Fault is a failure the proxy plays instead of (or in the middle of)
@@ -42,11 +43,23 @@ const (
 	// InvalidObjectState is a 403 with code InvalidObjectState: what S3
 	// answers a GetObject of a GLACIER or DEEP_ARCHIVE object not restored.
 	InvalidObjectState
+	// StallMidBody sends the real status, headers and half the body, then
+	// sends nothing more until the client gives up (or StallLimit passes):
+	// a connection that stays open but stops delivering.
+	StallMidBody
+	// NoResponse reads the request and answers nothing until the client
+	// gives up (or StallLimit passes): a call that hangs.
+	NoResponse
 )
+
+// StallLimit bounds how long StallMidBody and NoResponse hold a request
+// whose client never gives up, so a test cannot hang on them.
+const StallLimit = 30 * time.Second
 
 var faultNames = map[Fault]string{
 	SlowDown: "SlowDown", InternalError: "InternalError", ConnectionResetBeforeResponse: "ConnectionResetBeforeResponse",
 	ResetMidBody: "ResetMidBody", AccessDenied: "AccessDenied", InvalidObjectState: "InvalidObjectState",
+	StallMidBody: "StallMidBody", NoResponse: "NoResponse",
 }
 
 func (f Fault) String() string {
@@ -227,6 +240,10 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.cutMidBody(w, r)
+	case StallMidBody:
+		p.stallMidBody(w, r)
+	case NoResponse:
+		hold(r)
 	default:
 		writeS3Error(w, r, fault, bucket, key)
 	}
@@ -304,4 +321,28 @@ func (p *FaultProxy) cutMidBody(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	conn.Close()
+}
+
+// stallMidBody forwards the request, sends the upstream status, headers
+// and half of the body, then holds the connection open without a byte more.
+func (p *FaultProxy) stallMidBody(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	p.proxy.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	w.Write(body[:len(body)/2])
+	http.NewResponseController(w).Flush()
+	hold(r)
+}
+
+// hold waits until the client goes away or StallLimit passes.
+func hold(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(StallLimit):
+	}
 }

@@ -32,6 +32,7 @@ func UnitClient(endpoint string) *s3.Client {
 type FakeBucket struct {
 	Backend *s3mem.Backend
 	Client  *s3.Client
+	URL     string // the endpoint, e.g. for a FaultProxy in front of it
 }
 
 // NewFakeBucket starts a FakeBucket that stops with the test.
@@ -43,7 +44,7 @@ func NewFakeBucket(t testing.TB) *FakeBucket {
 	if err := backend.CreateBucket(TestBucket); err != nil {
 		t.Fatal(err)
 	}
-	return &FakeBucket{Backend: backend, Client: UnitClient(server.URL)}
+	return &FakeBucket{Backend: backend, Client: UnitClient(server.URL), URL: server.URL}
 }
 
 // Put stores body under key in TestBucket.
