@@ -1,35 +1,20 @@
 package filter
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/opsworks-trail/opsworks-trail/record"
+	"github.com/opsworks-trail/opsworks-trail/test/fuzzseeds"
 )
 
-// fuzzSeeds are the testdata documents plus the seed examples when present.
+// fuzzSeeds are the testdata documents, the seed examples when present,
+// and the shared extra documents.
 func fuzzSeeds(f *testing.F) [][]byte {
-	var out [][]byte
-	for _, pattern := range []string{"testdata/*/*.json", "../../shared/seeds/*.txt"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			out = append(out, b)
-		}
+	seeds, err := fuzzseeds.Seeds("testdata/*/*.json", "../../shared/seeds/*.txt")
+	if err != nil {
+		f.Fatal(err)
 	}
-	out = append(out, []byte(`{"Records":[{"eventSource":"opsworks-cm.amazonaws.com","eventName":"X","requestParameters":{"engine":"Puppet"}}]}`),
-		[]byte(`{"messageType":"DATA_MESSAGE","logEvents":[{"message":"{\"eventSource\":\"opsworks.amazonaws.com\",\"eventName\":\"A\"}"}]}`),
-		[]byte(`"\ud83d\ude00\u00e9"`), []byte(`[1.5e300,-0,18446744073709551616]`),
-		[]byte(`{"detail":{"eventSource":"opsworks.amazonaws.com"}}`),
-		[]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"opsworks.amazonaws.com","eventName":"A","userIdentity":{"type":"Root","sessionContext":{}}}}`),
-		[]byte(`{"messageType":"DATA_MESSAGE","logEvents":"x"}`),
-		[]byte(`{"eventType":"AwsCloudTrailInsight","insightDetails":{"eventSource":"opsworks.amazonaws.com"}}`),
-		[]byte(`{"Records":[{"eventSource":"opsworks-cm.amazonaws.com","eventName":"DescribeServers","responseElements":{"servers":[{"serverName":"a","engine":"Chef"},{"serverName":"b"}],"backups":[{"engine":7}]}}]}`))
-	return out
+	return seeds
 }
 
 // FuzzFilterChunk feeds arbitrary bytes as a Fluent Bit chunk: no panic, and
