@@ -350,8 +350,8 @@ func (e *Engine) Collect(maxBytes int) *Batch {
 }
 
 // Commit records that Fluent Bit accepted b: its objects are settled with
-// the source (committed in the checkpoint, saved at most every few seconds
-// and at Stop; or counted towards deleting their SQS message). Committing
+// the source (committed in the checkpoint, which is saved before Commit
+// returns; or counted towards deleting their SQS message). Committing
 // a batch twice, or nil, does nothing.
 func (e *Engine) Commit(b *Batch) {
 	if b == nil || b.committed {
@@ -362,11 +362,16 @@ func (e *Engine) Commit(b *Batch) {
 		e.src.delivered(job{obj: cloudtrail.Object{Key: k}, msg: b.msgs[i]})
 	}
 	e.q.committed(b)
-	if e.stopped() {
-		// Stop has already saved: this late commit must be saved too.
-		if err := e.src.save(); err != nil {
-			e.logf(LogError, "saving the checkpoint: %v", err)
+	// Saved at once, not at the next tick: after a crash the checkpoint on
+	// disk is behind what Fluent Bit accepted by the batches in flight at
+	// most (Fluent Bit commits about once a second, so this is about one
+	// write a second). A failed save is kept in memory and tried again.
+	if err := e.src.save(); err != nil {
+		level := LogWarn
+		if e.stopped() {
+			level = LogError // Stop has already saved: nothing will try again
 		}
+		e.logf(level, "saving the checkpoint: %v", err)
 	}
 	e.checkFinished()
 }

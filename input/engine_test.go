@@ -642,3 +642,43 @@ func TestEngineStalledBodyIsRetried(t *testing.T) {
 		t.Errorf("no warning about the stalled start-up read:\n%s", text)
 	}
 }
+
+// A crash (no Stop, no final save) re-sends at most the batches that were
+// handed out and not committed: the checkpoint on disk keeps up with every
+// Commit. The state directory is copied as the crash left it.
+func TestEngineCrashResendsOnlyBatchesInFlight(t *testing.T) {
+	fx := newTrailFixture(35)
+	f := s3test.NewFakeBucket(t)
+	fx.putS3(t, f)
+	state := t.TempDir()
+	set := config.MapGetter{"bucket": s3test.TestBucket, "state_dir": state, "event_sources": "*", "buffer_size": "8K"}
+	deps := Deps{S3: f.Client, Now: fixedClock(fx.now)}
+
+	e1 := testEngine(t, set, deps)
+	if err := e1.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c1 := &collector{t: t, e: e1, maxBytes: 1}
+	var committed []testRecord
+	c1.poll(10*time.Second, func() bool { return c1.batches >= 15 }, func(b *Batch, n int) bool {
+		if n <= 12 {
+			committed = append(committed, decodeRecords(t, b.Records)...)
+			return true
+		}
+		return false // in flight at the crash
+	})
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(state)); err != nil {
+		t.Fatal(err)
+	}
+	set2 := config.MapGetter{"bucket": s3test.TestBucket, "state_dir": crashed, "event_sources": "*"}
+	e2 := testEngine(t, set2, deps)
+	if err := e2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c2 := drain(t, e2, 0)
+	if st := e2.Stats(); st.ObjectsRead != int64(len(fx.files)-12) {
+		t.Errorf("after the crash %d objects were read again, want all but the 12 committed (%d)", st.ObjectsRead, len(fx.files)-12)
+	}
+	checkExactlyOnce(t, eventsByID(t, append(committed, c2.records...)), fx.expectedEvents(t, func(string) bool { return true }), FieldKey, "")
+}
