@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 	"unsafe"
 
 	flbinput "github.com/fluent/fluent-bit-go/input"
@@ -47,6 +48,40 @@ type state struct {
 	cfg     *input.Config
 	cancel  context.CancelFunc
 	pending map[unsafe.Pointer]*input.Batch // buffers handed to Fluent Bit, not yet appended
+	// appended batches wait commitDelay before they are committed (see
+	// commitDelay); the next collects commit them, and exit commits the rest.
+	appended []appendedBatch
+}
+
+type appendedBatch struct {
+	b  *input.Batch
+	at time.Time
+}
+
+// commitDelay: Fluent Bit runs a Go input in its own thread, and what the
+// input appends goes into a ring buffer that the engine moves into chunks
+// (and through the filters, into the emitter's queue) every 250 ms, in
+// 4.0 and 5.1 alike (flb_engine.c, FLB_DEV_RB_MS). Until then the records
+// exist in memory only: a batch committed at append time and lost with a
+// SIGKILL before that move was never delivered, even with
+// storage.type filesystem (measured: 80 of 1,200 OpsWorks events, a batch's
+// worth). Committing a batch only after a few ring-buffer periods leaves
+// the checkpoint behind what Fluent Bit has on disk, never ahead of it. A
+// graceful exit drains the ring buffer first, so exit commits the rest.
+const commitDelay = 2 * time.Second
+
+// commitSettled commits the appended batches older than commitDelay (all
+// when all is set). The caller holds plugin.mu.
+func commitSettled(eng *input.Engine, now time.Time, all bool) {
+	n := 0
+	for _, a := range plugin.appended {
+		if !all && now.Sub(a.at) < commitDelay {
+			break
+		}
+		eng.Commit(a.b)
+		n++
+	}
+	plugin.appended = plugin.appended[n:]
 }
 
 func logf(level int, format string, args ...any) {
@@ -122,6 +157,7 @@ func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (code int) {
 	if eng == nil {
 		return flbinput.FLB_OK
 	}
+	commitSettled(eng, time.Now(), false)
 	b := eng.Collect(plugin.cfg.BatchSize)
 	if b == nil || len(b.Records) == 0 {
 		return flbinput.FLB_OK // the engine logs progress and, at the end of a backfill, its summary
@@ -140,15 +176,14 @@ func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (code int) {
 func FLBPluginInputCleanupCallback(data unsafe.Pointer) (code int) {
 	defer recoverTo("cleanup", &code, flbinput.FLB_ERROR)
 	plugin.mu.Lock()
+	defer plugin.mu.Unlock()
 	b, ok := plugin.pending[data]
 	delete(plugin.pending, data)
-	eng := plugin.engine
-	plugin.mu.Unlock()
 	if data != nil {
 		C.free(data)
 	}
-	if ok && eng != nil {
-		eng.Commit(b)
+	if ok && plugin.engine != nil {
+		plugin.appended = append(plugin.appended, appendedBatch{b: b, at: time.Now()})
 	}
 	return flbinput.FLB_OK
 }
@@ -176,6 +211,9 @@ func FLBPluginExit() (code int) {
 	defer recoverTo("exit", &code, flbinput.FLB_ERROR)
 	plugin.mu.Lock()
 	eng, cancel := plugin.engine, plugin.cancel
+	if eng != nil {
+		commitSettled(eng, time.Now(), true)
+	}
 	plugin.engine = nil
 	plugin.mu.Unlock()
 	if eng == nil {
