@@ -1,14 +1,18 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -635,5 +639,59 @@ func TestCheckpointForgottenKeysAreNotBegunAgain(t *testing.T) {
 	late := logKey(t, acctA, "us-east-1", base.Add(100*time.Minute), 99)
 	if !ck.Begin(late) {
 		t.Errorf("a late file inside the window was refused")
+	}
+}
+
+// A full disk under state_dir: Save fails with an error naming the file,
+// and the checkpoint on disk stays the previous, valid one. Needs a small
+// tmpfs (root); skipped, saying so, where it cannot be mounted.
+func TestCheckpointFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (not root?): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	ck := openCheckpoint(t, dir, func(o *CheckpointOptions) { o.SaveInterval = time.Hour })
+	base := utc("2024-05-31T10:00:00Z")
+	first := logKey(t, acctA, "us-east-1", base, 1)
+	ck.Begin(first)
+	ck.Commit(first)
+	if err := ck.Save(); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(ck.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the file system.
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := filler.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	for i := 2; i < 400; i++ { // enough keys that the new state cannot fit in what is left
+		k := logKey(t, acctA, "us-east-1", base.Add(time.Duration(i)*time.Minute), i)
+		ck.Begin(k)
+		ck.Commit(k)
+	}
+	err = ck.Save()
+	if err == nil || !strings.Contains(err.Error(), ck.Path()) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Save on a full disk: %v; want ENOSPC naming %s", err, ck.Path())
+	}
+	if now, _ := os.ReadFile(ck.Path()); !bytes.Equal(now, saved) {
+		t.Fatalf("the checkpoint on disk changed after a failed save")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	again := openCheckpoint(t, dir)
+	if !again.Committed(first) {
+		t.Errorf("the previous checkpoint does not load after the failed save")
 	}
 }
