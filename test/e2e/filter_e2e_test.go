@@ -171,3 +171,20 @@ func countLines(path string) int {
 	}
 	return strings.Count(string(b), "\n")
 }
+
+// runToExit runs Fluent Bit with cfg, expecting it to stop by itself (a
+// configuration it refuses): its combined output, its error, and whether it
+// stopped within timeout (it is killed otherwise).
+func runToExit(bin, cfg string, timeout time.Duration) (out []byte, err error, stopped bool) {
+	cmd := exec.Command(bin, "-c", cfg)
+	done := make(chan struct{})
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+		return out, err, true
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		return out, err, false
+	}
+}

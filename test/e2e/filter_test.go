@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -248,16 +247,8 @@ func TestRealFluentBitRejectsBadConfig(t *testing.T) {
     Name   null
     Match  *
 `
-		cfg := p.write("fluent-bit.conf", conf)
-		cmd := exec.Command(bin, "-c", cfg)
-		done := make(chan struct{})
-		var out []byte
-		var err error
-		go func() { out, err = cmd.CombinedOutput(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
+		out, err, stopped := runToExit(bin, p.write("fluent-bit.conf", conf), 20*time.Second)
+		if !stopped {
 			t.Fatalf("%q: fluent-bit did not stop on a bad configuration", line)
 		}
 		if err == nil || !strings.Contains(string(out), want) {

@@ -69,16 +69,8 @@ func TestRealFluentBitInputUnknownKey(t *testing.T) {
 			}
 			return
 		}
-		cmd := exec.Command(bin, "-c", p.write("fluent-bit.conf", keysConf(p, in, "regoin us-east-1")))
-		done := make(chan struct{})
-		var out []byte
-		var err error
-		go func() { out, err = cmd.CombinedOutput(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		out, err, stopped := runToExit(bin, p.write("fluent-bit.conf", keysConf(p, in, "regoin us-east-1")), 20*time.Second)
+		if !stopped {
 			t.Fatalf("Fluent Bit %s did not stop on an unknown key:\n%s", vs, out)
 		}
 		want := "[config] cloudtrail_s3: unknown configuration property 'regoin'. The following properties are allowed: bucket, prefix, path,"
