@@ -40,8 +40,9 @@ func TestStallTimeout(t *testing.T) {
 	if !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "stall_timeout") {
 		t.Errorf("the error should name the object and the option: %v", err)
 	}
-	// The rule is spent: the next read gets the whole body.
-	res, err := getOnce(t, proxy, key, ReadOptions{StallTimeout: 200 * time.Millisecond})
+	// The rule is spent: the next read gets the whole body (a generous
+	// stall_timeout, so that a loaded machine cannot fake a stall).
+	res, err := getOnce(t, proxy, key, ReadOptions{StallTimeout: 10 * time.Second})
 	if err != nil || len(res.Events) != 2 {
 		t.Fatalf("second read: %v, %v", res, err)
 	}
@@ -59,8 +60,8 @@ func TestAPITimeoutOnGetObject(t *testing.T) {
 // A slow body that keeps delivering is never cut, even when the whole
 // read takes far longer than stall_timeout.
 func TestSlowBodyIsNotAStall(t *testing.T) {
-	data := strings.Repeat("x", 20)
-	g := guardStall(&tricklingReader{data: data, every: 30 * time.Millisecond}, 150*time.Millisecond, func() {
+	data := strings.Repeat("x", 40) // 40 × 30 ms: longer than the 1 s window, never 1 s without a byte
+	g := guardStall(&tricklingReader{data: data, every: 30 * time.Millisecond}, time.Second, func() {
 		t.Error("aborted a body that kept delivering")
 	})
 	defer g.stop()

@@ -624,7 +624,7 @@ func TestEngineStalledBodyIsRetried(t *testing.T) {
 	// api_timeout as a whole, it warns and lets the input start.
 	proxy := s3test.NewFaultProxy(t, f.URL, s3test.Rule{Method: "GET", KeyRegexp: "_CloudTrail_", Times: 3, Fault: s3test.StallMidBody})
 	var log testutil.LogRecorder
-	e := testEngine(t, config.MapGetter{"bucket": s3test.TestBucket, "stall_timeout": "200ms", "api_timeout": "1s"},
+	e := testEngine(t, config.MapGetter{"bucket": s3test.TestBucket, "stall_timeout": "1s", "api_timeout": "1s"},
 		Deps{S3: s3test.UnitClient(proxy.URL), Now: fixedClock(fx.now), Logf: func(level int, format string, args ...any) { log.Logf(format, args...) }})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
