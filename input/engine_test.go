@@ -237,19 +237,7 @@ func TestEngineCheckpointRestart(t *testing.T) {
 	set := config.MapGetter{"bucket": s3test.TestBucket, "state_dir": state, "event_sources": "*", "buffer_size": "8K"}
 	deps := Deps{S3: f.Client, Now: fixedClock(fx.now)}
 
-	e1 := testEngine(t, set, deps)
-	if err := e1.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c1 := &collector{t: t, e: e1, maxBytes: 1}
-	var committed []testRecord
-	c1.poll(10*time.Second, func() bool { return c1.batches >= 20 }, func(b *Batch, n int) bool {
-		if n <= 12 {
-			committed = append(committed, decodeRecords(t, b.Records)...)
-			return true
-		}
-		return false // collected, never committed: must come again
-	})
+	e1, c1, committed := commitFirstBatches(t, set, deps, 12, 20)
 	e1.Stop()
 	uncommitted := c1.records[len(committed):]
 
@@ -654,19 +642,7 @@ func TestEngineCrashResendsOnlyBatchesInFlight(t *testing.T) {
 	set := config.MapGetter{"bucket": s3test.TestBucket, "state_dir": state, "event_sources": "*", "buffer_size": "8K"}
 	deps := Deps{S3: f.Client, Now: fixedClock(fx.now)}
 
-	e1 := testEngine(t, set, deps)
-	if err := e1.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c1 := &collector{t: t, e: e1, maxBytes: 1}
-	var committed []testRecord
-	c1.poll(10*time.Second, func() bool { return c1.batches >= 15 }, func(b *Batch, n int) bool {
-		if n <= 12 {
-			committed = append(committed, decodeRecords(t, b.Records)...)
-			return true
-		}
-		return false // in flight at the crash
-	})
+	_, _, committed := commitFirstBatches(t, set, deps, 12, 15) // the other 3: in flight at the crash
 	crashed := t.TempDir()
 	if err := os.CopyFS(crashed, os.DirFS(state)); err != nil {
 		t.Fatal(err)
@@ -681,4 +657,26 @@ func TestEngineCrashResendsOnlyBatchesInFlight(t *testing.T) {
 		t.Errorf("after the crash %d objects were read again, want all but the 12 committed (%d)", st.ObjectsRead, len(fx.files)-12)
 	}
 	checkExactlyOnce(t, eventsByID(t, append(committed, c2.records...)), fx.expectedEvents(t, func(string) bool { return true }), FieldKey, "")
+}
+
+// commitFirstBatches starts an engine and collects one object per batch
+// until it collected total batches, committing only the first n (the rest
+// stay in flight). It returns the engine, its collector and the records
+// that were committed.
+func commitFirstBatches(t *testing.T, set config.MapGetter, deps Deps, n, total int) (*Engine, *collector, []testRecord) {
+	t.Helper()
+	e := testEngine(t, set, deps)
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{t: t, e: e, maxBytes: 1}
+	var committed []testRecord
+	c.poll(10*time.Second, func() bool { return c.batches >= total }, func(b *Batch, i int) bool {
+		if i <= n {
+			committed = append(committed, decodeRecords(t, b.Records)...)
+			return true
+		}
+		return false
+	})
+	return e, c, committed
 }
