@@ -26,6 +26,13 @@ type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
+// S3Header is the optional HeadObject of an S3API: *s3.Client has it; the
+// start-up check uses it to tell a missing kms:Decrypt from a missing
+// s3:GetObject, and the deadline decorator forwards it.
+type S3Header interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
 // roleSessionName names the input's sessions in the assumed role's
 // CloudTrail events, so its reads are recognisable in the trail itself.
 const RoleSessionName = "opsworks-trail-cloudtrail_s3"

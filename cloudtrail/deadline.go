@@ -45,9 +45,7 @@ func (c deadlineS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns
 var errNoHead = errors.New("HeadObject not supported by this client")
 
 func (c deadlineS3) HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	h, ok := c.inner.(interface {
-		HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-	})
+	h, ok := c.inner.(S3Header)
 	if !ok {
 		return nil, errNoHead
 	}

@@ -15,11 +15,6 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 )
 
-// s3Header is the optional HeadObject of an S3API.
-type s3Header interface {
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-}
-
 // s3Access runs the start-up check of S3 mode: a listing of the prefix
 // (s3:ListBucket), then the first byte of one log file (s3:GetObject, and
 // kms:Decrypt for SSE-KMS trails). It reads a log file rather than any
@@ -122,11 +117,10 @@ func (a *s3Access) checkGet(ctx context.Context, key string) error {
 	}
 	out, err := a.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(key), Range: aws.String("bytes=0-0")})
 	if err == nil {
-		_, err = io.Copy(io.Discard, out.Body)
+		_, err = io.Copy(io.Discard, out.Body) // a body that fails is warned about below
 		out.Body.Close()
-		if err != nil {
-			a.warn("start-up read of s3://%s/%s failed (%s); continuing: %v", a.bucket, key, cloudtrail.Classify(err), err)
-		}
+	}
+	if err == nil {
 		return nil
 	}
 	if cloudtrail.Classify(err) != cloudtrail.ReasonAccessDenied {
@@ -150,7 +144,7 @@ func (a *s3Access) checkGet(ctx context.Context, key string) error {
 func (a *s3Access) kmsKeyOf(ctx context.Context, key string, getErr error) (string, bool) {
 	var apiErr smithy.APIError
 	mentionsKMS := errors.As(getErr, &apiErr) && strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "kms")
-	h, ok := a.client.(s3Header)
+	h, ok := a.client.(cloudtrail.S3Header)
 	if !ok {
 		return "", mentionsKMS
 	}
