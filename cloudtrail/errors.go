@@ -159,7 +159,7 @@ func isConnectionError(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ETIMEDOUT) || // context.DeadlineExceeded: ReasonTimeout, in Classify
 		errors.As(err, &opErr) || (errors.As(err, &timeout) && timeout.Timeout())
 }
 

@@ -219,11 +219,10 @@ func NewEngine(cfg *Config, deps Deps) (*Engine, error) {
 	e.warn = ratelimit.New(warningInterval, func(msg string) { e.logf(LogWarn, "%s", msg) })
 	e.q.init(cfg.BufferSize)
 	e.st.init()
-	src, err := newSource(cfg, deps, e.sourceEnv())
-	if err != nil {
+	var err error
+	if e.src, e.store, err = newSource(cfg, deps, e.sourceEnv()); err != nil {
 		return nil, err
 	}
-	e.src, e.store = src.source, src.store
 	return e, nil
 }
 
@@ -424,15 +423,10 @@ func (e *Engine) checkFinished() {
 	}
 }
 
-// builtSource is a source with the store its objects are read from.
-type builtSource struct {
-	source source
-	store  store
-}
-
-// newSource builds the source of cfg's mode: SQS notifications
-// (queue_url), S3 polling (bucket) or a local tree (path).
-func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
+// newSource builds the source of cfg's mode, SQS notifications
+// (queue_url), S3 polling (bucket) or a local tree (path), with the store
+// its objects are read from.
+func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 	ckOpts := cloudtrail.CheckpointOptions{Dir: cfg.StateDir, LateArrivalWindow: cfg.LateArrivalWindow,
 		SaveInterval: saveInterval, Now: deps.Now, Logf: func(format string, args ...any) { env.logf(LogError, format, args...) }}
 	poll := pollOptions{follow: cfg.Follow, pollInterval: cfg.PollInterval, maxRetries: cfg.MaxRetries, list: cfg.ListOptions(), checkpoint: ckOpts}
@@ -443,13 +437,13 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 		}
 		abs, err := filepath.Abs(cfg.Path)
 		if err != nil {
-			return builtSource{}, fmt.Errorf("path: %w", err)
+			return nil, nil, fmt.Errorf("path: %w", err)
 		}
 		poll.where = "dir:" + abs
 		poll.checkpoint.Source = poll.where
 		poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
 		poll.access = func(context.Context) error { return localAccess(fsys, cfg.Path) }
-		return builtSource{newPollSource(poll, env), dirStore{fsys}}, nil
+		return newPollSource(poll, env), dirStore{fsys}, nil
 	}
 	raw := deps.S3
 	if raw == nil {
@@ -457,7 +451,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 		defer cancel()
 		c, err := cloudtrail.NewS3Client(ctx, cfg.S3ClientOptions())
 		if err != nil {
-			return builtSource{}, err
+			return nil, nil, err
 		}
 		raw = c
 	}
@@ -470,7 +464,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 			defer cancel()
 			c, err := cloudtrail.NewSQSClient(ctx, cfg.SQSClientOptions())
 			if err != nil {
-				return builtSource{}, err
+				return nil, nil, err
 			}
 			api = c
 		}
@@ -478,7 +472,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 		o := sqsOptions{queueURL: cfg.QueueURL, region: cfg.sqsRegion(), receivers: min(cfg.Workers, maxReceivers),
 			maxMessages: cfg.MaxMessages, waitTime: cfg.WaitTime, visibilityTimeout: cfg.VisibilityTimeout,
 			list: cfg.ListOptions(), includeInsight: cfg.IncludeInsight}
-		return builtSource{newSQSSource(o, env, st, api), st}, nil
+		return newSQSSource(o, env, st, api), st, nil
 	}
 	poll.where = "s3://" + cfg.Bucket + "/" + cloudtrail.NormalizePrefix(cfg.Prefix)
 	poll.checkpoint.Source = poll.where
@@ -487,5 +481,5 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (builtSource, error) {
 	}
 	access := &s3Access{client: raw, timeout: cfg.APITimeout, bucket: cfg.Bucket, list: cfg.ListOptions(), warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
 	poll.access = access.check
-	return builtSource{newPollSource(poll, env), st}, nil
+	return newPollSource(poll, env), st, nil
 }

@@ -88,15 +88,15 @@ func FindLocalSQS() (string, error) {
 }
 
 func ensureLocalSQS(logf func(format string, args ...any)) (string, error) {
+	if dir, err := FindLocalSQS(); err == nil {
+		return dir, nil
+	}
 	if err := checkNode(); err != nil {
 		return "", err
 	}
 	dir, err := installDir()
 	if err != nil {
 		return "", err
-	}
-	if installed(dir) && serverCurrent(dir) {
-		return dir, nil
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
