@@ -132,7 +132,7 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 		return filterNotouch
 	}
 	for i := range res.Emits {
-		inst.emit(&res.Emits[i], iIns, res)
+		inst.emit(&res.Emits[i], res)
 	}
 	*outBuf, *outSize = nil, 0
 	if len(res.Keep) > 0 {
@@ -146,13 +146,15 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 	return filterModified
 }
 
-// emitPiece is how much the filter hands Fluent Bit's emitter per call: the
-// emitter refuses a whole call when its queue is full.
+// emitPiece is how much the filter appends to the emitter per call: a
+// paused emitter refuses a whole call, and smaller calls keep what one
+// refusal sends back to the incoming tag small.
 const emitPiece = 256 << 10
 
-// emit re-injects e's records under e.Tag. What the emitter refuses stays in
-// the stream under the incoming tag (as rewrite_tag does), counted and logged.
-func (inst *instance) emit(e *filter.Emission, iIns *C.struct_flb_input_instance, res *filter.Result) {
+// emit appends e's records to the emitter input under e.Tag (opsworks_emit
+// in opsworks.c says why directly). What the emitter refuses stays in the
+// stream under the incoming tag (as rewrite_tag does), counted and logged.
+func (inst *instance) emit(e *filter.Emission, res *filter.Result) {
 	if e.Count == 0 {
 		return
 	}
@@ -160,7 +162,7 @@ func (inst *instance) emit(e *filter.Emission, iIns *C.struct_flb_input_instance
 	refused := 0
 	for _, p := range e.Pieces(emitPiece) {
 		if refused == 0 {
-			ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&p.Records[0])), C.size_t(len(p.Records)), iIns)
+			ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&p.Records[0])), C.size_t(len(p.Records)))
 			if ret >= 0 {
 				continue
 			}
@@ -170,7 +172,7 @@ func (inst *instance) emit(e *filter.Emission, iIns *C.struct_flb_input_instance
 	}
 	if refused > 0 {
 		inst.proc.Stats.Refused.Add(uint64(refused))
-		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s (its queue is over emitter_mem_buf_limit); they stay under the incoming tag", inst.name, refused, e.Tag)
+		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s (it is paused: over emitter_mem_buf_limit or its storage limit); they stay under the incoming tag", inst.name, refused, e.Tag)
 	}
 }
 

@@ -64,9 +64,8 @@ WEAK void flb_input_instance_exit(struct flb_input_instance *ins, struct flb_con
 WEAK void flb_input_instance_destroy(struct flb_input_instance *ins);
 WEAK int flb_input_name_exists(const char *name, struct flb_config *config);
 WEAK int flb_storage_input_create(void *cio, struct flb_input_instance *in);
-WEAK int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data,
-                               size_t buf_size, struct flb_input_instance *in,
-                               struct flb_input_instance *i_ins);
+WEAK int flb_input_log_append(struct flb_input_instance *ins, const char *tag, size_t tag_len,
+                              const void *buf, size_t buf_size);
 
 /* ---- config map ---- */
 
@@ -127,10 +126,38 @@ void opsworks_set_context(struct flb_filter_instance *ins, uintptr_t id)
     }
 }
 
+/*
+ * Appends re-tagged records to the emitter input's chunks at once, not
+ * through in_emitter_add_record().
+ *
+ * Why: in_emitter_add_record() (rewrite_tag's path) only queues the records
+ * in the emitter's private list; a 25 ms collector of the emitter moves them
+ * into chunks. At shutdown (tail's Exit_On_Eof, SIGTERM, flb_engine_exit)
+ * Fluent Bit pauses every input, the emitter's collector with it, and frees
+ * the queue at exit: whatever was still queued is lost (measured with 5.1.1,
+ * 107 of 720 events in one run of test/e2e's tail Exit_On_Eof test). The
+ * engine's pause at shutdown calls the plugin's pause callback only; it does
+ * not mark the emitter's buffer as paused, so an append still succeeds and
+ * the records sit in chunks that the grace period flushes.
+ *
+ * This is exactly what the emitter's collector does with its queue
+ * (do_in_emitter_add_record() calls flb_input_log_append() on the emitter),
+ * only without the delay. Filters run in the engine thread (the Go proxy's
+ * threaded input appends through the engine's ring buffer too), the thread
+ * that owns the emitter's chunks. Records appended here pass through the
+ * filters matching their new tag, as the collector's would; this filter
+ * recognises its emitter as their input and leaves them alone.
+ *
+ * When the emitter's buffer is paused (over emitter_mem_buf_limit or its
+ * storage limit), the append fails and the caller keeps the records in the
+ * stream under the incoming tag (counted as refused), as rewrite_tag does
+ * for a full queue. The emitter then has no sender registered to pause:
+ * the source input is throttled by its own buffer limits only.
+ */
 int opsworks_emit(struct flb_input_instance *emitter, const char *tag, int tag_len,
-                  const char *buf, size_t size, struct flb_input_instance *i_ins)
+                  const char *buf, size_t size)
 {
-    return in_emitter_add_record(tag, tag_len, buf, size, emitter, i_ins);
+    return flb_input_log_append(emitter, tag, (size_t) tag_len, buf, size);
 }
 
 /* Creates the emitter input exactly like rewrite_tag's emitter_create(). */
@@ -143,7 +170,7 @@ struct flb_input_instance *opsworks_emitter_create(struct flb_config *config, co
     void *cio;
 
     if (!flb_input_new || !flb_input_set_property || !flb_input_instance_init ||
-        !flb_storage_input_create || !in_emitter_add_record || !flb_input_name_exists) {
+        !flb_storage_input_create || !flb_input_log_append || !flb_input_name_exists) {
         snprintf(err, err_size, "the host does not export Fluent Bit's emitter API; use 'retag off'");
         return NULL;
     }

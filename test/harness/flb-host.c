@@ -25,9 +25,10 @@
  *     -p KEY=VALUE       filter property, as a line of the [FILTER] section
  *                        (repeatable; match/alias/log_level are core keys)
  *     -t, --tag TAG      tag the chunks arrive with (default "ct")
- *     --fail-emitter     in_emitter_add_record() refuses every record (-1)
- *     --emitter-ret N    in_emitter_add_record() returns N instead of 0
- *                        (-2 is the emitter's FLB_EMITTER_BUSY)
+ *     --fail-emitter     flb_input_log_append() on the emitter refuses every
+ *                        record (-1, as for a paused emitter)
+ *     --emitter-ret N    flb_input_log_append() on the emitter returns N
+ *                        instead of 0
  *     --cio-offset N     put config->cio at byte offset N of struct
  *                        flb_config (default 1192 = Fluent Bit 5.1.1; any
  *                        other value exercises the plugin's scan fallback)
@@ -62,7 +63,7 @@
  *   emitter_created name, plugin, props {alias, mem_buf_limit,
  *                   storage.type, ...}, mem_buf_limit_bytes, storage_type
  *   filter          chunk, tag, in_size, ret, out_size, out_hex
- *   emit            chunk, tag, size, hex, ret, i_ins (from the filter call)
+ *   emit            chunk, tag, size, hex, ret, ins (the emitter appended to)
  *   reinject        chunk, source ("emit" or "chunk"), tag, ret, out_size,
  *                   out_hex: the same filter called with i_ins == emitter
  *   violation       msg: a breach of the plugin contract (see below)
@@ -125,11 +126,12 @@
  *     the fake flb_config holds decoys (self-referencing list heads, pointers
  *     to near-miss cio_ctx lookalikes, unmapped and misaligned pointers) so
  *     the plugin's scan has something to reject.
- *  7. Emitting: plugins/in_emitter/emitter.c in_emitter_add_record(): a
- *     record sent by the emitter to itself (i_ins == emitter) is rejected with
- *     -1 ("emitter cycle detected"); otherwise the bytes are copied (the
- *     emitter appends them to its own chunk) and 0 returned. --fail-emitter /
- *     --emitter-ret make it refuse like a full emitter (FLB_EMITTER_BUSY).
+ *  7. Emitting: the plugin appends re-tagged records to the emitter input
+ *     with src/flb_input_log.c flb_input_log_append(ins, tag, tag_len, buf,
+ *     size) (plugin/opsworks/opsworks.c says why not in_emitter_add_record):
+ *     the bytes are copied into the instance's chunk and 0 returned; it
+ *     returns -1 when the instance is paused (flb_input_paused(), e.g. over
+ *     its mem_buf_limit), which --fail-emitter / --emitter-ret simulate.
  *  8. Filtering: src/flb_filter.c flb_filter_do(): cb_filter(data, bytes,
  *     ntag (a malloc'd NUL-terminated copy), tag_len, &out_buf, &out_size,
  *     f_ins, i_ins, f_ins->context, config) with out_buf = NULL, out_size =
@@ -139,9 +141,9 @@
  *     data. i_ins is the input that produced the chunk (a fake "tail.0").
  *     When the filter's Match also covers the tags it emits, the emitter's
  *     chunks come back through the same filter with i_ins == the emitter
- *     (that is why in_emitter_add_record() has its cycle check): after each
- *     chunk the host re-injects every emitted batch under its tag, and the
- *     original chunk, with i_ins == emitter.
+ *     (Fluent Bit runs them through the filters inside the append): after
+ *     each chunk the host re-injects every emitted batch under its tag, and
+ *     the original chunk, with i_ins == emitter.
  *  9. Exit: src/flb_filter.c flb_filter_instance_exit(): cb_exit(context,
  *     config) only if cb_exit and context are set; flb_engine_shutdown()
  *     runs flb_filter_exit() before flb_input_exit_all() (emitter destroyed
@@ -158,7 +160,7 @@
  * other than 1 or 2; a buffer is returned with NOTOUCH (Fluent Bit would leak
  * it); MODIFIED with out_size > 0 but no buffer; out_buf aliasing the input;
  * Fluent Bit API called with a filter instance, config, input or cio pointer
- * the host never handed out; in_emitter_add_record on an emitter that was not
+ * the host never handed out; flb_input_log_append on an emitter that was not
  * fully created; a config map entry whose name is unreadable (element size
  * mismatch) or whose type is unknown. The host frees each out_buf with
  * free(); memcheck_test.go runs it built with -fsanitize=address and under
@@ -655,7 +657,7 @@ static struct flb_input_instance *inputs[16];
 static int n_inputs;
 static int next_input_id;
 static struct flb_input_instance *emitter; /* the emitter the plugin created */
-static int emitter_ret;                    /* what in_emitter_add_record returns */
+static int emitter_ret;                    /* what flb_input_log_append on the emitter returns */
 static const char *current_chunk = "";
 
 /* Batches the emitter accepted during the current chunk (for re-injection). */
@@ -1178,43 +1180,30 @@ int flb_storage_input_create(struct cio_ctx *ctx, struct flb_input_instance *in)
     return ret;
 }
 
-/* plugins/in_emitter/emitter.c */
-int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data, size_t buf_size,
-                          struct flb_input_instance *in, struct flb_input_instance *i_ins)
+/* src/flb_input_log.c: the plugin appends re-tagged records to its emitter. */
+int flb_input_log_append(struct flb_input_instance *in, const char *tag, size_t tag_len,
+                         const void *buf_data, size_t buf_size)
 {
     int ret = emitter_ret;
     struct saved_line sl;
 
     if (in == NULL || in != emitter || !in->initialized || !in->storage_created) {
-        violation("in_emitter_add_record on %p, which is not a fully created emitter (%p)",
+        violation("flb_input_log_append on %p, which is not a fully created emitter (%p)",
                   (void *) in, (void *) emitter);
         return -1;
     }
-    if (!input_known(i_ins)) {
-        violation("in_emitter_add_record with source input %p the host never passed",
-                  (void *) i_ins);
-    }
-    if (tag == NULL || tag_len <= 0 || buf_data == NULL || buf_size == 0 ||
+    if (tag == NULL || tag_len == 0 || tag_len > 4096 || buf_data == NULL || buf_size == 0 ||
         !readable(buf_data, buf_size)) {
-        violation("in_emitter_add_record with tag %p/%d, buffer %p/%zu", (const void *) tag, tag_len,
+        violation("flb_input_log_append with tag %p/%zu, buffer %p/%zu", (const void *) tag, tag_len,
                   (const void *) buf_data, buf_size);
         return -1;
-    }
-    if (i_ins == in) {
-        host_log(FLB_LOG_ERROR,
-                 "[input:emitter:%s] emitter cycle detected: the filter attached to this "
-                 "emitter matches the records it emits (tag=%.*s), the emission is "
-                 "rejected. Adjust the filter 'Match' or its rules so emitted records are "
-                 "not processed again",
-                 in->alias ? in->alias : in->name, tag_len, tag);
-        ret = -1;
     }
     line_push(&sl);
     rep_begin("emit");
     rep_str("chunk", current_chunk);
-    rep_strn("tag", tag, (size_t) tag_len);
+    rep_strn("tag", tag, tag_len);
     rep_int("size", (long long) buf_size);
-    rep_str("i_ins", input_known(i_ins) ? i_ins->name : NULL);
+    rep_str("ins", in->name);
     rep_int("ret", ret);
     rep_hex("hex", buf_data, buf_size);
     rep_end();
@@ -1229,7 +1218,7 @@ int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data, si
             }
         }
         struct batch *b = &batches[n_batches++];
-        b->tag = strndup(tag, (size_t) tag_len);
+        b->tag = strndup(tag, tag_len);
         b->buf = malloc(buf_size);
         if (!b->tag || !b->buf) {
             perror("flb-host: malloc");
@@ -1338,8 +1327,8 @@ static void usage(FILE *f)
             "usage: flb-host [options] PLUGIN.so [CHUNKFILE...]\n"
             "  -p KEY=VALUE        filter property (repeatable)\n"
             "  -t, --tag TAG       tag of the chunks (default \"ct\")\n"
-            "  --fail-emitter      in_emitter_add_record() returns -1\n"
-            "  --emitter-ret N     in_emitter_add_record() returns N\n"
+            "  --fail-emitter      flb_input_log_append() on the emitter returns -1\n"
+            "  --emitter-ret N     flb_input_log_append() on the emitter returns N\n"
             "  --cio-offset N      offsetof(struct flb_config, cio) (default %d)\n"
             "  --no-cio            no chunkio context (config->cio == NULL)\n"
             "  --storage-path DIR  storage.path (cio root path)\n"

@@ -301,7 +301,7 @@ type filterResult struct {
 	out   []event // decoded out_buf (MODIFIED only)
 	raw   []byte
 	emits map[string][]event // accepted by the emitter, by tag
-	tried map[string][]event // every in_emitter_add_record call, by tag
+	tried map[string][]event // every append to the emitter, by tag
 }
 
 func (r *report) chunk(i int) filterResult {
@@ -336,8 +336,8 @@ func (r *report) chunk(i int) filterResult {
 		if e["chunk"] != path {
 			continue
 		}
-		if e["i_ins"] != "tail.0" {
-			r.fatalf("emit with source input %v, want tail.0 (the chunk's input)", e["i_ins"])
+		if e["ins"] != "emitter.1" {
+			r.fatalf("emit appended to input %v, want the emitter emitter.1", e["ins"])
 		}
 		tag := e["tag"].(string)
 		evs := decodeEvents(r.t, unhex(r.t, e["hex"]))
@@ -727,7 +727,7 @@ func TestKeepOtherEvents(t *testing.T) {
 }
 
 func TestEmitterRefuses(t *testing.T) {
-	for _, opt := range [][]string{{"--fail-emitter"}, {"--emitter-ret", "-2"}} {
+	for _, opt := range [][]string{{"--fail-emitter"}, {"--emitter-ret", "-3"}} {
 		t.Run(opt[0], func(t *testing.T) {
 			chunk, recs := chunkOf(t, formatV2, plainLine, logFile)
 			r := runHost(t, hostCurrent, opt, chunk)
@@ -751,7 +751,7 @@ func TestEmitterRefuses(t *testing.T) {
 			if len(seen) != 3 {
 				r.fatalf("variants kept: %v", seen)
 			}
-			if !r.hasLog("plugin", 2, "emitter refused 1 records for tag opsworks.stacks (its queue is over emitter_mem_buf_limit); they stay under the incoming tag") {
+			if !r.hasLog("plugin", 2, "emitter refused 1 records for tag opsworks.stacks (it is paused: over emitter_mem_buf_limit or its storage limit); they stay under the incoming tag") {
 				r.fatalf("missing warning about the refused records")
 			}
 			if len(r.events("reinject")) != 1 {
