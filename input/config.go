@@ -34,6 +34,7 @@ var Options = []config.Option{
 	{Key: "start_time", Default: "", Description: "Read files delivered at or after this time (RFC 3339 or YYYY-MM-DD, UTC). Unset: from the start of the archive."},
 	{Key: "end_time", Default: "", Description: "Read files delivered before this time (RFC 3339 or YYYY-MM-DD, UTC). Unset: up to now. Not with `follow`."},
 	{Key: "follow", Default: "off", Description: "Keep polling for new files after the backfill. `off` stops after one pass (a bounded backfill)."},
+	{Key: "exit_on_eof", Default: "off", Description: "Fluent Bit only (tail's name for it): when the window is read to its end and every batch was collected and committed, stop Fluent Bit gracefully; it exits 0, or 2 when objects failed or were unusable. Not with `follow on` or `queue_url`."},
 	{Key: "poll_interval", Default: "5m", Description: "With `follow on`: the wait between two listings."},
 	{Key: "late_arrival_window", Default: "1h", Description: "How far behind the newest delivered file late files are still looked for."},
 	{Key: "include_insight", Default: "off", Description: "Also read CloudTrail Insights files (`CloudTrail-Insight/`)."},
@@ -72,6 +73,7 @@ var (
 		{"prefix", "notifications name whole keys; narrow them with the notification's prefix filter"},
 		{"discover_orgs", "notifications name whole keys"},
 		{"follow", "SQS mode always runs until stopped"},
+		{"exit_on_eof", "SQS mode always runs until stopped"},
 		{"poll_interval", "SQS mode receives continuously"},
 		{"late_arrival_window", "a late file is announced like any other"},
 		{"state_dir", "the queue is the state: a message is deleted once its objects are delivered"},
@@ -91,6 +93,7 @@ type Config struct {
 	StartTime         time.Time // zero: unset
 	EndTime           time.Time // zero: unset
 	Follow            bool
+	ExitOnEOF         bool // Fluent Bit only: the CLI ends at the end of a window anyway
 	PollInterval      time.Duration
 	LateArrivalWindow time.Duration
 	IncludeInsight    bool
@@ -152,7 +155,7 @@ func LoadConfig(g config.Getter) (*Config, error) {
 		SQSRegion: r.String("sqs_region"), SQSRoleARN: r.String("sqs_role_arn"), SQSEndpoint: r.String("sqs_endpoint"),
 		EventSources: parseEventSources(r.String("event_sources")),
 
-		DiscoverOrgs: r.Bool("discover_orgs"), Follow: r.Bool("follow"), IncludeInsight: r.Bool("include_insight"),
+		DiscoverOrgs: r.Bool("discover_orgs"), Follow: r.Bool("follow"), ExitOnEOF: r.Bool("exit_on_eof"), IncludeInsight: r.Bool("include_insight"),
 		ForcePathStyle: r.Bool("force_path_style"),
 
 		PollInterval: r.Duration("poll_interval"), LateArrivalWindow: r.Duration("late_arrival_window"),
@@ -232,6 +235,8 @@ func (c *Config) validateTimes() error {
 	switch { // the order of start_time and end_time: ListOptions.Validate
 	case c.Follow && !c.EndTime.IsZero():
 		return fmt.Errorf("end_time: cannot be combined with follow on (a followed archive has no end)")
+	case c.Follow && c.ExitOnEOF:
+		return fmt.Errorf("exit_on_eof: cannot be combined with follow on (a followed archive has no end)")
 	case c.PollInterval <= 0:
 		return fmt.Errorf("poll_interval: must be positive, got %s", c.PollInterval)
 	case c.LateArrivalWindow <= 0:

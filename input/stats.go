@@ -45,6 +45,18 @@ type Stats struct {
 	SQS *SQSStats // SQS mode only
 }
 
+// ExitCode is what a run that ends with these counters exits with: 0 when
+// every object was delivered, 2 when objects failed (retried out) or were
+// unusable (bad content, archived, denied). 2, not 1: Fluent Bit and
+// shells use 1 for "did not run at all", and a Kubernetes Job or a script
+// must tell "ran, but the record is incomplete" apart from that.
+func (s Stats) ExitCode() int {
+	if s.ObjectsFailed > 0 || s.ObjectsBad > 0 {
+		return 2
+	}
+	return 0
+}
+
 // Summary is the final account of a run.
 type Summary struct {
 	Stats

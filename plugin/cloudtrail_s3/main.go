@@ -17,6 +17,7 @@ package main
 #cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "flblog.h"
+#include "engineexit.h"
 */
 import "C"
 
@@ -51,6 +52,7 @@ type state struct {
 	// appended batches wait commitDelay before they are committed (see
 	// commitDelay); the next collects commit them, and exit commits the rest.
 	appended []appendedBatch
+	exiting  bool // exit_on_eof asked Fluent Bit to stop
 }
 
 type appendedBatch struct {
@@ -82,6 +84,29 @@ func commitSettled(eng *input.Engine, now time.Time, all bool) {
 		n++
 	}
 	plugin.appended = plugin.appended[n:]
+}
+
+// exitIfDone implements exit_on_eof: once the bounded window is read and
+// every batch was committed (which commitDelay puts past Fluent Bit's ring
+// buffer, so the records and the filter's re-tagged copies are in chunks),
+// it asks Fluent Bit to stop gracefully with the run's exit code. The Grace
+// period then delivers the chunks; FLBPluginExit saves the checkpoint. The
+// caller holds plugin.mu.
+func exitIfDone(eng *input.Engine) {
+	if !plugin.cfg.ExitOnEOF || plugin.exiting || !eng.Done() {
+		return
+	}
+	plugin.exiting = true
+	st := eng.Stats()
+	code := st.ExitCode()
+	level, how := 3, "every object was delivered"
+	if code != 0 {
+		level, how = 1, fmt.Sprintf("%d objects failed and %d were unusable (see the summary)", st.ObjectsFailed, st.ObjectsBad)
+	}
+	logf(level, "exit_on_eof: the window is read and committed, %s; stopping Fluent Bit with exit code %d", how, code)
+	if C.cts3_engine_exit(C.int(code)) != 0 {
+		logf(1, "exit_on_eof: Fluent Bit did not accept the stop request; stop it by hand")
+	}
 }
 
 func logf(level int, format string, args ...any) {
@@ -128,6 +153,13 @@ func FLBPluginInit(ptr unsafe.Pointer) (code int) {
 		logf(1, "configuration error: %v", err)
 		return flbinput.FLB_ERROR
 	}
+	if cfg.ExitOnEOF {
+		var msg [256]C.char
+		if C.cts3_engine_attach(ptr, &msg[0], C.size_t(len(msg))) != 0 {
+			logf(1, "exit_on_eof: cannot stop Fluent Bit from this input: %s", C.GoString(&msg[0]))
+			return flbinput.FLB_ERROR
+		}
+	}
 	eng, err := input.NewEngine(cfg, input.Deps{Logf: logf})
 	if err != nil {
 		logf(1, "%v", err)
@@ -158,6 +190,7 @@ func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (code int) {
 		return flbinput.FLB_OK
 	}
 	commitSettled(eng, time.Now(), false)
+	exitIfDone(eng)
 	b := eng.Collect(plugin.cfg.BatchSize)
 	if b == nil || len(b.Records) == 0 {
 		return flbinput.FLB_OK // the engine logs progress and, at the end of a backfill, its summary

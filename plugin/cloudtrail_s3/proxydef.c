@@ -114,7 +114,7 @@ static int main_program_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 1; /* stop after the main program */
 }
 
-static int in_main_program(void *addr)
+int cts3_in_main_program(void *addr)
 {
     struct addr_probe p = {(uintptr_t) addr, 0};
     dl_iterate_phdr(main_program_cb, &p);
@@ -230,7 +230,7 @@ static void probe_version(void)
         snprintf(probe_error, sizeof(probe_error), "the host exports no flb_plugin_proxy_register");
         return;
     }
-    if (!in_main_program(sym)) {
+    if (!cts3_in_main_program(sym)) {
         snprintf(probe_error, sizeof(probe_error),
                  "Fluent Bit is a library in this process, not its executable");
         return;

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
 
 // shutdownRuns is how many times each shutdown scenario runs: a loss at
@@ -131,4 +132,151 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// exitConf is cloudtrail_s3 (exit_on_eof on, inputKeys) → opsworks (retag
+// on) → one file output for everything: the re-tagged events, whatever
+// stays under the incoming tag and the error records.
+func exitConf(p *pipeline, in, filterSO, inputKeys, out string) string {
+	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	var keys strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(inputKeys), "\n") {
+		keys.WriteString("    " + strings.TrimSpace(line) + "\n")
+	}
+	return fmt.Sprintf(`[SERVICE]
+    Flush        1
+    Grace        10
+    Log_Level    info
+    plugins_file %s
+
+[INPUT]
+    Name         cloudtrail_s3
+    Tag          cloudtrail
+    exit_on_eof  on
+%s
+[FILTER]
+    Name   opsworks
+    Match  cloudtrail
+
+[OUTPUT]
+    Name   file
+    Match  *
+    Path   %s
+    File   %s
+`, p.path("plugins.conf"), keys.String(), p.dir, out)
+}
+
+// exitRun runs conf until Fluent Bit ends by itself and returns its exit
+// code, its log and the OpsWorks events of out by eventID (error records
+// are counted apart).
+func exitRun(t *testing.T, bin string, p *pipeline, conf, out string, want map[string]bool) (code int, log string, seen map[string]int, errorRecords int) {
+	t.Helper()
+	cfg := p.write("fluent-bit.conf", conf)
+	start := time.Now()
+	b, err, stopped := runToExit(bin, cfg, 120*time.Second)
+	log = string(b)
+	if !stopped {
+		t.Fatalf("Fluent Bit did not end by itself with exit_on_eof on\n%s", log)
+	}
+	seen = map[string]int{}
+	for _, e := range readOutput(t, p.path(out)) {
+		if e.Body["opsworks_error"] != nil {
+			errorRecords++
+			continue
+		}
+		id, _ := e.Body["eventID"].(string)
+		if !want[id] {
+			t.Fatalf("unexpected record %v", e.Body)
+		}
+		seen[id]++
+	}
+	t.Logf("ended by itself after %s with exit code %d", time.Since(start).Round(100*time.Millisecond), exitCode(err))
+	return exitCode(err), log, seen, errorRecords
+}
+
+// checkAll fails unless seen holds every wanted event exactly once.
+func checkAll(t *testing.T, what string, want map[string]bool, seen map[string]int, log string) {
+	t.Helper()
+	dup := 0
+	for _, n := range seen {
+		dup += n - 1
+	}
+	t.Logf("%s: expected %d, delivered %d, duplicated %d", what, len(want), len(seen), dup)
+	if len(seen) != len(want) || dup != 0 {
+		t.Fatalf("%s: %d of %d OpsWorks events delivered, %d duplicated\n%s", what, len(seen), len(want), dup, log)
+	}
+}
+
+// cloudtrail_s3 with exit_on_eof: a bounded backfill ends Fluent Bit by
+// itself once everything was collected and committed, the re-tagged events
+// still reach the output, and the exit code says whether the record is
+// complete (0) or objects were unusable (2). A second run over the same
+// state_dir reads nothing and ends at once.
+func TestRealFluentBitInputExitOnEOF(t *testing.T) {
+	bin := fluentBit(t)
+	filterSO := pluginSO(t)
+	in := inputPluginSO(t)
+
+	t.Run("local", func(t *testing.T) {
+		archive, want := localArchive(t, corpus.Options{Seed: 31, Events: 4000, OpsWorksShare: 0.2, EventsPerFile: 20})
+		for run := 1; run <= 3; run++ {
+			p := newPipeline(t)
+			state := t.TempDir()
+			keys := fmt.Sprintf("path %s\nstate_dir %s\nbatch_size 512K", archive, state)
+			code, log, seen, _ := exitRun(t, bin, p, exitConf(p, in, filterSO, keys, "events.out"), "events.out", want)
+			if code != 0 {
+				t.Fatalf("run %d: exit code %d, want 0\n%s", run, code, log)
+			}
+			checkAll(t, fmt.Sprintf("run %d", run), want, seen, log)
+			if run == 3 {
+				p2 := newPipeline(t)
+				start := time.Now()
+				code, log, seen, _ = exitRun(t, bin, p2, exitConf(p2, in, filterSO, keys, "again.out"), "again.out", want)
+				if code != 0 || len(seen) != 0 {
+					t.Fatalf("second run over the same state_dir: exit %d, %d events; want 0 and none\n%s", code, len(seen), log)
+				}
+				if d := time.Since(start); d > 30*time.Second {
+					t.Fatalf("second run took %s to end", d)
+				}
+			}
+		}
+	})
+
+	t.Run("minio", func(t *testing.T) {
+		srv := s3test.MinIO(t)
+		srv.CreateBucket(t, "trail")
+		o := corpus.Options{Seed: 32, Events: 3000, OpsWorksShare: 0.2, EventsPerFile: 25}
+		files := corpus.LogFiles(o)
+		srv.UploadArchive(t, "trail", files, true)
+		want := opsworksIDs(t, files)
+		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		p := newPipeline(t)
+		keys := fmt.Sprintf("bucket trail\nregion us-east-1\nendpoint %s\nforce_path_style on\nstate_dir %s", srv.Endpoint, t.TempDir())
+		code, log, seen, _ := exitRun(t, bin, p, exitConf(p, in, filterSO, keys, "events.out"), "events.out", want)
+		if code != 0 {
+			t.Fatalf("exit code %d, want 0\n%s", code, log)
+		}
+		checkAll(t, "minio", want, seen, log)
+	})
+
+	t.Run("unusable object", func(t *testing.T) {
+		archive, want := localArchive(t, corpus.Options{Seed: 33, Events: 1500, OpsWorksShare: 0.2, EventsPerFile: 20})
+		bad := filepath.Join(archive, "AWSLogs", "111122223333", "CloudTrail", "us-east-1", "2024", "05", "31",
+			"111122223333_CloudTrail_us-east-1_20240531T2355Z_broken.json.gz")
+		if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bad, []byte("not gzip"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := newPipeline(t)
+		keys := fmt.Sprintf("path %s\nstate_dir %s", archive, t.TempDir())
+		code, log, seen, errs := exitRun(t, bin, p, exitConf(p, in, filterSO, keys, "events.out"), "events.out", want)
+		if code != 2 || errs != 1 {
+			t.Fatalf("exit code %d and %d error records, want 2 and 1\n%s", code, errs, log)
+		}
+		checkAll(t, "unusable object", want, seen, log)
+	})
 }

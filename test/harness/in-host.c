@@ -46,10 +46,21 @@
  *    flb_plugin_proxy_register (Fluent Bit's proxy API is in the main
  *    program) and flb_config_map_get_raw (a 5.0.3+ host: 104-byte
  *    struct flb_config_map).
+ *  - engine exit (exit_on_eof): the fluent-bit executable exports its
+ *    context, the global `flb_ctx_t *ctx` (struct flb_lib_ctx: status,
+ *    event_loop, event_channel, config), and flb_engine_exit_status(config,
+ *    code). The fake input instance handed to init is a malloc'd block that
+ *    holds the config pointer at --config-offset (default 600; -1: nowhere,
+ *    as with a context that is not this instance's); --no-lib-ctx leaves ctx
+ *    NULL. flb_engine_exit_status() with that config prints "engine_exit
+ *    CODE"; as Fluent Bit does, the host then pauses the input, runs
+ *    --grace-ticks more ticks without collecting, calls FLBPluginExit and
+ *    exits with CODE. Called with any other pointer, it prints a violation.
  *
  * Usage: in-host PLUGIN.so -o OUT [-p key=value]... [--ticks N]
  *        [--interval-ms M] [--idle-exit N] [--pause-at K --resume-at L]
  *        [--fail-append-at K] [--flb-version V] [--def-size 32|40|48]
+ *        [--config-offset N] [--no-lib-ctx] [--grace-ticks N]
  *        in-host --version
  * --idle-exit N stops after N consecutive empty collects that follow at least
  * one non-empty one (or after --ticks). --fail-append-at K emulates an append
@@ -58,7 +69,8 @@
  * not commit that batch).
  * Output on stdout, one line each: "register NAME", "def SIZE",
  * "config_map ENTRY_SIZE KEY,KEY,..." or "config_map none", "init RET",
- * "collect TICK BYTES", "log LEVEL MESSAGE", "pause", "resume", "exit RET".
+ * "collect TICK BYTES", "log LEVEL MESSAGE", "pause", "resume",
+ * "engine_exit CODE", "exit RET".
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -182,11 +194,37 @@ struct flbgo_input_plugin {
     int (*cb_exit)(void);
 };
 
+/* include/fluent-bit/flb_lib.h; exported as the executable's global `ctx`. */
+struct flb_lib_ctx {
+    int status;
+    void *event_loop;
+    void *event_channel;
+    void *config;
+};
+struct flb_lib_ctx *ctx;
+static struct flb_lib_ctx lib_ctx;
+static char fake_config[512];
+static volatile int engine_exit_code = -1;
+
+/* src/flb_engine.c */
+int flb_engine_exit_status(void *config, int status)
+{
+    if (config != fake_config) {
+        printf("violation flb_engine_exit_status with config %p, not the host's %p\n", config,
+               (void *) fake_config);
+        fflush(stdout);
+        return -1;
+    }
+    printf("engine_exit %d\n", status);
+    fflush(stdout);
+    engine_exit_code = status;
+    return 0;
+}
+
 #define MAX_PROPS 64
 static const char *prop_keys[MAX_PROPS];
 static const char *prop_vals[MAX_PROPS];
 static int nprops;
-static int fake_instance;
 
 /* flb_input_get_property(): case-insensitive, first match (flb_kv). */
 static const char *input_get_property(const char *key, void *ins)
@@ -242,7 +280,8 @@ int main(int argc, char **argv)
 {
     const char *so = NULL, *out = NULL, *flb_version = "5.1.1";
     int ticks = 100000, interval_ms = 10, idle_exit = 0, pause_at = -1, resume_at = -1, fail_at = -1;
-    long size_opt = 0;
+    long size_opt = 0, config_offset = 600;
+    int no_lib_ctx = 0, grace_ticks = 5;
 
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         /* Fluent Bit's flb_version(); the version comes from the parent in-host. */
@@ -275,6 +314,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--fail-append-at") == 0 && i + 1 < argc) fail_at = atoi(argv[++i]);
         else if (strcmp(argv[i], "--flb-version") == 0 && i + 1 < argc) flb_version = argv[++i];
         else if (strcmp(argv[i], "--def-size") == 0 && i + 1 < argc) size_opt = atol(argv[++i]);
+        else if (strcmp(argv[i], "--config-offset") == 0 && i + 1 < argc) config_offset = atol(argv[++i]);
+        else if (strcmp(argv[i], "--grace-ticks") == 0 && i + 1 < argc) grace_ticks = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-lib-ctx") == 0) no_lib_ctx = 1;
         else if (argv[i][0] != '-' && !so) so = argv[i];
         else usage();
     }
@@ -354,7 +396,19 @@ int main(int argc, char **argv)
     memset(&p, 0, sizeof(p));
     p.name = def.name;
     p.api = &api;
-    p.i_ins = &fake_instance;
+    /* struct flb_input_instance: flb_calloc'd, config somewhere inside. */
+    char *instance = calloc(1, 1024);
+    if (!instance) {
+        perror("in-host: calloc");
+        return 2;
+    }
+    if (config_offset >= 0 && config_offset % 8 == 0 && config_offset + 8 <= 1024) {
+        void *cfg = fake_config;
+        memcpy(instance + config_offset, &cfg, sizeof(cfg));
+    }
+    lib_ctx.config = fake_config;
+    ctx = no_lib_ctx ? NULL : &lib_ctx;
+    p.i_ins = instance;
     p.cb_init = (int (*)(struct flbgo_input_plugin *)) dlsym(h, "FLBPluginInit");
     p.cb_collect = (int (*)(void **, size_t *)) dlsym(h, "FLBPluginInputCallback");
     p.cb_collect_ctx = (int (*)(void *, void **, size_t *)) dlsym(h, "FLBPluginInputCallbackCtx");
@@ -382,6 +436,14 @@ int main(int argc, char **argv)
     }
     int paused = 0, idle = 0, seen = 0;
     for (int tick = 0; tick < ticks; tick++) {
+        if (engine_exit_code >= 0) {
+            /* flb_engine_stop_ingestion(): pause every input; the grace
+             * period passes without collects; then cb_exit. */
+            if (cb_pause) cb_pause();
+            printf("pause\n");
+            usleep((useconds_t) grace_ticks * interval_ms * 1000);
+            break;
+        }
         if (tick == pause_at) {
             paused = 1;
             if (cb_pause) cb_pause();
@@ -435,5 +497,6 @@ int main(int argc, char **argv)
     ret = p.cb_exit ? p.cb_exit() : 0;
     printf("exit %d\n", ret);
     fflush(stdout);
-    return 0;
+    free(instance);
+    return engine_exit_code > 0 ? engine_exit_code : 0; /* src/fluent-bit.c: config->exit_status_code */
 }
