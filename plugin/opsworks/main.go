@@ -132,7 +132,7 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 		return filterNotouch
 	}
 	for i := range res.Emits {
-		inst.emit(&res.Emits[i], res)
+		inst.emit(&res.Emits[i], iIns, res)
 	}
 	*outBuf, *outSize = nil, 0
 	if len(res.Keep) > 0 {
@@ -154,7 +154,7 @@ const emitPiece = 256 << 10
 // emit appends e's records to the emitter input under e.Tag (opsworks_emit
 // in opsworks.c says why directly). What the emitter refuses stays in the
 // stream under the incoming tag (as rewrite_tag does), counted and logged.
-func (inst *instance) emit(e *filter.Emission, res *filter.Result) {
+func (inst *instance) emit(e *filter.Emission, iIns *C.struct_flb_input_instance, res *filter.Result) {
 	if e.Count == 0 {
 		return
 	}
@@ -162,7 +162,10 @@ func (inst *instance) emit(e *filter.Emission, res *filter.Result) {
 	refused := 0
 	for _, p := range e.Pieces(emitPiece) {
 		if refused == 0 {
-			ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&p.Records[0])), C.size_t(len(p.Records)))
+			ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&p.Records[0])), C.size_t(len(p.Records)), iIns)
+			if ret == 1 {
+				inst.proc.Stats.Queued.Add(uint64(p.Count))
+			}
 			if ret >= 0 {
 				continue
 			}
@@ -185,7 +188,19 @@ func goOpsworksExit(id C.uintptr_t) {
 		return
 	}
 	inst := v.(*instance)
-	logf(C.OPSWORKS_LOG_INFO, "[%s] %s", inst.name, inst.proc.Stats.String())
+	st := &inst.proc.Stats
+	level := C.int(C.OPSWORKS_LOG_INFO)
+	if st.Refused.Load() > 0 || st.Queued.Load() > 0 {
+		level = C.OPSWORKS_LOG_WARN
+	}
+	logf(level, "[%s] %s", inst.name, st.String())
+	if n := st.Queued.Load(); n > 0 {
+		// Fluent Bit frees the emitter's queue at exit without appending it.
+		logf(C.OPSWORKS_LOG_WARN, "[%s] %d records were queued by a paused emitter during the run; those still queued when Fluent Bit stopped are lost (see the README, \"Shutdown\")", inst.name, n)
+	}
+	if n := st.Refused.Load(); n > 0 {
+		logf(C.OPSWORKS_LOG_WARN, "[%s] %d records the emitter refused stayed under their incoming tag: route that tag to the same destination", inst.name, n)
+	}
 }
 
 func main() {}

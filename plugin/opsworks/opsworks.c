@@ -66,6 +66,9 @@ WEAK int flb_input_name_exists(const char *name, struct flb_config *config);
 WEAK int flb_storage_input_create(void *cio, struct flb_input_instance *in);
 WEAK int flb_input_log_append(struct flb_input_instance *ins, const char *tag, size_t tag_len,
                               const void *buf, size_t buf_size);
+WEAK int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data,
+                               size_t buf_size, struct flb_input_instance *in,
+                               struct flb_input_instance *i_ins);
 
 /* ---- config map ---- */
 
@@ -148,16 +151,31 @@ void opsworks_set_context(struct flb_filter_instance *ins, uintptr_t id)
  * filters matching their new tag, as the collector's would; this filter
  * recognises its emitter as their input and leaves them alone.
  *
- * When the emitter's buffer is paused (over emitter_mem_buf_limit or its
- * storage limit), the append fails and the caller keeps the records in the
- * stream under the incoming tag (counted as refused), as rewrite_tag does
- * for a full queue. The emitter then has no sender registered to pause:
- * the source input is throttled by its own buffer limits only.
+ * When the emitter's buffer is paused (over emitter_mem_buf_limit, or its
+ * storage limit with emitter_storage.type filesystem, e.g. while an output
+ * is down), the append fails. The records then go through
+ * in_emitter_add_record() after all, for what only it does: it registers
+ * the source input with the emitter, which from then on pauses that input
+ * whenever the emitter is paused and resumes it after (backpressure, so the
+ * path is rarely taken again). It either queues the records (returns 0:
+ * delivered when the emitter resumes; lost only if Fluent Bit stops while
+ * the emitter is still paused, the one case left, counted as
+ * emitter_queued and warned about at exit) or refuses them (< 0): the
+ * caller keeps them in the stream under the incoming tag, counted as
+ * refused, as rewrite_tag does.
+ *
+ * Returns 0 when appended, 1 when queued by the emitter, < 0 when refused.
  */
 int opsworks_emit(struct flb_input_instance *emitter, const char *tag, int tag_len,
-                  const char *buf, size_t size)
+                  const char *buf, size_t size, struct flb_input_instance *i_ins)
 {
-    return flb_input_log_append(emitter, tag, (size_t) tag_len, buf, size);
+    if (flb_input_log_append(emitter, tag, (size_t) tag_len, buf, size) == 0) {
+        return 0;
+    }
+    if (!in_emitter_add_record) {
+        return -1;
+    }
+    return in_emitter_add_record(tag, tag_len, buf, size, emitter, i_ins) == 0 ? 1 : -1;
 }
 
 /* Creates the emitter input exactly like rewrite_tag's emitter_create(). */

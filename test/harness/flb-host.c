@@ -29,6 +29,8 @@
  *                        record (-1, as for a paused emitter)
  *     --emitter-ret N    flb_input_log_append() on the emitter returns N
  *                        instead of 0
+ *     --queue-ret N      what in_emitter_add_record() returns (default -2,
+ *                        FLB_EMITTER_BUSY; 0: the paused emitter queued)
  *     --cio-offset N     put config->cio at byte offset N of struct
  *                        flb_config (default 1192 = Fluent Bit 5.1.1; any
  *                        other value exercises the plugin's scan fallback)
@@ -132,6 +134,10 @@
  *     the bytes are copied into the instance's chunk and 0 returned; it
  *     returns -1 when the instance is paused (flb_input_paused(), e.g. over
  *     its mem_buf_limit), which --fail-emitter / --emitter-ret simulate.
+ *     After a refused append the plugin calls plugins/in_emitter/emitter.c
+ *     in_emitter_add_record(tag, tag_len, buf, size, emitter, i_ins), which
+ *     registers i_ins as a sender and then queues (0) or refuses (-2); it is
+ *     reported as "queue" and returns --queue-ret.
  *  8. Filtering: src/flb_filter.c flb_filter_do(): cb_filter(data, bytes,
  *     ntag (a malloc'd NUL-terminated copy), tag_len, &out_buf, &out_size,
  *     f_ins, i_ins, f_ins->context, config) with out_buf = NULL, out_size =
@@ -658,6 +664,7 @@ static int n_inputs;
 static int next_input_id;
 static struct flb_input_instance *emitter; /* the emitter the plugin created */
 static int emitter_ret;                    /* what flb_input_log_append on the emitter returns */
+static int queue_ret = -2;                 /* what in_emitter_add_record returns */
 static const char *current_chunk = "";
 
 /* Batches the emitter accepted during the current chunk (for re-injection). */
@@ -1180,6 +1187,38 @@ int flb_storage_input_create(struct cio_ctx *ctx, struct flb_input_instance *in)
     return ret;
 }
 
+/* plugins/in_emitter/emitter.c: the plugin's fallback when the append fails. */
+int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data, size_t buf_size,
+                          struct flb_input_instance *in, struct flb_input_instance *i_ins)
+{
+    struct saved_line sl;
+
+    if (in == NULL || in != emitter || !in->initialized || !in->storage_created) {
+        violation("in_emitter_add_record on %p, which is not a fully created emitter (%p)",
+                  (void *) in, (void *) emitter);
+        return -1;
+    }
+    if (!input_known(i_ins) || i_ins == in) {
+        violation("in_emitter_add_record with source input %p", (void *) i_ins);
+    }
+    if (tag == NULL || tag_len <= 0 || buf_data == NULL || buf_size == 0 ||
+        !readable(buf_data, buf_size)) {
+        violation("in_emitter_add_record with tag %p/%d, buffer %p/%zu", (const void *) tag, tag_len,
+                  (const void *) buf_data, buf_size);
+        return -1;
+    }
+    line_push(&sl);
+    rep_begin("queue");
+    rep_str("chunk", current_chunk);
+    rep_strn("tag", tag, (size_t) tag_len);
+    rep_int("size", (long long) buf_size);
+    rep_str("i_ins", input_known(i_ins) ? i_ins->name : NULL);
+    rep_int("ret", queue_ret);
+    rep_end();
+    line_pop(&sl);
+    return queue_ret;
+}
+
 /* src/flb_input_log.c: the plugin appends re-tagged records to its emitter. */
 int flb_input_log_append(struct flb_input_instance *in, const char *tag, size_t tag_len,
                          const void *buf_data, size_t buf_size)
@@ -1329,6 +1368,7 @@ static void usage(FILE *f)
             "  -t, --tag TAG       tag of the chunks (default \"ct\")\n"
             "  --fail-emitter      flb_input_log_append() on the emitter returns -1\n"
             "  --emitter-ret N     flb_input_log_append() on the emitter returns N\n"
+            "  --queue-ret N       in_emitter_add_record() returns N (default -2)\n"
             "  --cio-offset N      offsetof(struct flb_config, cio) (default %d)\n"
             "  --no-cio            no chunkio context (config->cio == NULL)\n"
             "  --storage-path DIR  storage.path (cio root path)\n"
@@ -1475,6 +1515,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, 't'},
         {"fail-emitter", no_argument, NULL, 'F'},
+        {"queue-ret", required_argument, NULL, 'Q'},
         {"emitter-ret", required_argument, NULL, 'R'},
         {"cio-offset", required_argument, NULL, 'O'},
         {"no-cio", no_argument, NULL, 'N'},
@@ -1510,6 +1551,9 @@ int main(int argc, char **argv)
             break;
         case 'F':
             emitter_ret = -1;
+            break;
+        case 'Q':
+            queue_ret = atoi(optarg);
             break;
         case 'R':
             emitter_ret = (int) strtol(optarg, &end, 10);

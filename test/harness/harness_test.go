@@ -757,6 +757,14 @@ func TestEmitterRefuses(t *testing.T) {
 			if len(r.events("reinject")) != 1 {
 				r.fatalf("only the chunk itself should be re-injected")
 			}
+			// Each refused append went to in_emitter_add_record (which
+			// registers the source for backpressure) before being kept.
+			if q := r.events("queue"); len(q) != 3 || q[0]["i_ins"] != "tail.0" {
+				r.fatalf("want 3 in_emitter_add_record calls from tail.0, got %v", q)
+			}
+			if !r.hasLog("plugin", 2, "3 records the emitter refused stayed under their incoming tag: route that tag to the same destination") {
+				r.fatalf("missing exit warning about refused records")
+			}
 		})
 	}
 }
@@ -991,5 +999,26 @@ func TestHarnessSelfCheck(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A paused emitter that queues what in_emitter_add_record hands it: the
+// records are accepted (not kept under the incoming tag), counted as
+// emitter_queued, and the exit warns that those still queued at shutdown
+// are lost.
+func TestEmitterQueues(t *testing.T) {
+	chunk, _ := chunkOf(t, formatV2, plainLine, logFile)
+	r := runHost(t, hostCurrent, []string{"--fail-emitter", "--queue-ret", "0"}, chunk)
+	r.expectOK()
+	res := r.chunk(0)
+	if len(res.out) != 1 {
+		r.fatalf("queued records must not stay in the stream: got %d records", len(res.out))
+	}
+	if q := r.events("queue"); len(q) != 3 {
+		r.fatalf("want 3 in_emitter_add_record calls, got %d", len(q))
+	}
+	if !r.hasLog("plugin", 2, "emitter_refused=0 emitter_queued=3") ||
+		!r.hasLog("plugin", 2, "3 records were queued by a paused emitter during the run") {
+		r.fatalf("missing emitter_queued count or warning")
 	}
 }
