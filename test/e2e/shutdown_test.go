@@ -326,3 +326,32 @@ func TestRealFluentBitInputSIGTERMMidRun(t *testing.T) {
 		}
 	}
 }
+
+// A small emitter_mem_buf_limit and a slow flush: the emitter pauses, the
+// filter's direct append is refused and in_emitter_add_record registers
+// the input, which is then paused with the emitter. Every event arrives,
+// under its variant's tag or (refused) under the incoming tag, and
+// exit_on_eof still ends the run with everything delivered.
+func TestRealFluentBitEmitterPressure(t *testing.T) {
+	bin := fluentBit(t)
+	filterSO := pluginSO(t)
+	in := inputPluginSO(t)
+	archive, want := localArchive(t, corpus.Options{Seed: 35, Events: 1500, OpsWorksShare: 1, EventsPerFile: 40})
+	p := newPipeline(t)
+	conf := exitConf(p, in, filterSO, fmt.Sprintf("path %s\nbatch_size 256K", archive), "events.out")
+	conf = strings.Replace(conf, "    Flush        1\n", "    Flush        3\n", 1)
+	conf = strings.Replace(conf, "    Match  cloudtrail\n", "    Match  cloudtrail\n    emitter_mem_buf_limit 100K\n", 1)
+	code, log, seen, _ := exitRun(t, bin, p, conf, "events.out", want)
+	if code != 0 {
+		t.Fatalf("exit code %d\n%s", code, log)
+	}
+	checkAll(t, "emitter under pressure", want, seen, log)
+	if !strings.Contains(log, "emitter_for_opsworks.0 paused") || strings.Contains(log, "emitter_refused=0 emitter_queued=0") {
+		t.Fatalf("the emitter never refused or queued: the test did not exercise the fallback\n%s", log)
+	}
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "emitter_refused=") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
