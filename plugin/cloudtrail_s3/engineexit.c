@@ -96,12 +96,14 @@ int cts3_engine_attach(void *plugin, char *msg, size_t msg_size)
     return -1;
 }
 
-/* Asks the engine to stop gracefully and exit with code. Thread-safe:
- * flb_engine_exit() writes an event to the engine's channel. */
+/* Asks the engine to stop gracefully and exit with code: 0, or -1 when the
+ * request could not be made. Thread-safe: flb_engine_exit() writes an event
+ * to the engine's channel and returns what the write returned (the number
+ * of bytes, 8, on success; -1 on error). */
 int cts3_engine_exit(int code)
 {
     if (!engine_config || !flb_engine_exit_status) {
         return -1;
     }
-    return flb_engine_exit_status(engine_config, code);
+    return flb_engine_exit_status(engine_config, code) < 0 ? -1 : 0;
 }

@@ -278,6 +278,18 @@ func tail(b []byte) string {
 // carry exactly the labels Fluent Bit sends. It returns the base URL.
 func realLoki(t *testing.T) string {
 	t.Helper()
+	return realLokiWith(t, "2020-10-24", `  reject_old_samples: false
+  max_query_length: 0
+  max_line_size: 1MB
+  discover_log_levels: false
+  discover_service_name: []`)
+}
+
+// realLokiWith starts a real Loki whose only schema period starts on
+// schemaFrom (YYYY-MM-DD) and whose limits_config is limits (indented by
+// two spaces).
+func realLokiWith(t *testing.T, schemaFrom, limits string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("a real Loki: not with -short (building it takes minutes the first time)")
 	}
@@ -307,7 +319,7 @@ common:
       store: inmemory
 schema_config:
   configs:
-    - from: 2020-10-24
+    - from: %[5]s
       store: tsdb
       object_store: filesystem
       schema: v13
@@ -323,14 +335,10 @@ ingester:
   # ingesters whatever the time range (see schema/loki.md).
   query_store_max_look_back_period: -1
 limits_config:
-  reject_old_samples: false
-  max_query_length: 0
-  max_line_size: 1MB
-  discover_log_levels: false
-  discover_service_name: []
+%[4]s
 analytics:
   reporting_enabled: false
-`, httpPort, grpcPort, dir)
+`, httpPort, grpcPort, dir, limits, schemaFrom)
 	if err := os.WriteFile(filepath.Join(dir, "loki.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -191,6 +191,9 @@ func exitRun(t *testing.T, bin string, p *pipeline, conf, out string, want map[s
 		seen[id]++
 	}
 	t.Logf("ended by itself after %s with exit code %d", time.Since(start).Round(100*time.Millisecond), exitCode(err))
+	if strings.Contains(log, "did not accept the stop request") {
+		t.Fatalf("the input took its stop request for a failure\n%s", log)
+	}
 	return exitCode(err), log, seen, errorRecords
 }
 

@@ -206,7 +206,8 @@ static struct flb_lib_ctx lib_ctx;
 static char fake_config[512];
 static volatile int engine_exit_code = -1;
 
-/* src/flb_engine.c */
+/* src/flb_engine.c: sets the exit code and returns flb_engine_exit(), the
+ * result of writing the 8-byte stop event to the engine's channel. */
 int flb_engine_exit_status(void *config, int status)
 {
     if (config != fake_config) {
@@ -218,7 +219,7 @@ int flb_engine_exit_status(void *config, int status)
     printf("engine_exit %d\n", status);
     fflush(stdout);
     engine_exit_code = status;
-    return 0;
+    return 8; /* flb_pipe_w()'s byte count, as Fluent Bit returns it */
 }
 
 #define MAX_PROPS 64

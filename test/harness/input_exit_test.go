@@ -27,8 +27,9 @@ func TestInputExitOnEOF(t *testing.T) {
 	if first.exit != 0 || !strings.Contains(first.log, "engine_exit 0\n") || strings.Contains(first.log, "violation") {
 		t.Fatalf("exit %d, want 0 after engine_exit 0:\n%s", first.exit, first.log)
 	}
-	if !strings.Contains(first.log, "exit_on_eof: the window is read and committed, every object was delivered") {
-		t.Fatalf("missing exit_on_eof log line:\n%s", first.log)
+	if !strings.Contains(first.log, "exit_on_eof: the window is read and committed, every object was delivered") ||
+		strings.Contains(first.log, "did not accept the stop request") {
+		t.Fatalf("missing exit_on_eof log line, or a stop taken for a failure:\n%s", first.log)
 	}
 	// The stop came after the last collect: nothing was collected once the
 	// engine was asked to stop.
