@@ -1,0 +1,65 @@
+package integrity
+
+import (
+	"crypto/md5"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// PublicKeys are CloudTrail's digest signing keys by fingerprint
+// (lower-case hex, as digestPublicKeyFingerprint spells it).
+type PublicKeys map[string]*rsa.PublicKey
+
+// Add parses a key as CloudTrail's ListPublicKeys returns it (Value: a
+// PKCS #1 DER RSA public key) and files it under fingerprint.
+func (k PublicKeys) Add(fingerprint string, der []byte) error {
+	pub, err := x509.ParsePKCS1PublicKey(der)
+	if err != nil {
+		return fmt.Errorf("public key %s: not a PKCS #1 RSA public key: %v", fingerprint, err)
+	}
+	k[strings.ToLower(fingerprint)] = pub
+	return nil
+}
+
+// ParsePublicKeysJSON reads what `aws cloudtrail list-public-keys` prints:
+// {"PublicKeyList": [{"Value": base64 DER, "Fingerprint": hex, …}]}. Errors
+// start with name (the file).
+func (k PublicKeys) ParsePublicKeysJSON(name string, data []byte) error {
+	var doc struct {
+		PublicKeyList *[]struct {
+			Value       string
+			Fingerprint string
+		}
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: not the JSON of aws cloudtrail list-public-keys: %v", name, err)
+	}
+	if doc.PublicKeyList == nil {
+		return fmt.Errorf("%s: no PublicKeyList (want the JSON of aws cloudtrail list-public-keys)", name)
+	}
+	for i, e := range *doc.PublicKeyList {
+		der, err := base64.StdEncoding.DecodeString(e.Value)
+		if err != nil {
+			return fmt.Errorf("%s: PublicKeyList[%d].Value: not base64: %v", name, i, err)
+		}
+		if e.Fingerprint == "" {
+			return fmt.Errorf("%s: PublicKeyList[%d].Fingerprint: missing", name, i)
+		}
+		if err := k.Add(e.Fingerprint, der); err != nil {
+			return fmt.Errorf("%s: PublicKeyList[%d]: %v", name, i, err)
+		}
+	}
+	return nil
+}
+
+// Fingerprint is how the tests (and a user's own keys) name a key: the hex
+// MD5 of its PKCS #1 DER, the form CloudTrail's fingerprints take.
+func Fingerprint(pub *rsa.PublicKey) string {
+	sum := md5.Sum(x509.MarshalPKCS1PublicKey(pub))
+	return hex.EncodeToString(sum[:])
+}

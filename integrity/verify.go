@@ -1,0 +1,394 @@
+package integrity
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+)
+
+// Statuses, exactly as they appear in the CLI's output and in records.
+const (
+	StatusValid           = "valid"            // the file's hash matches a digest whose signature and chain check out
+	StatusLogMissing      = "log_missing"      // named by a digest, absent
+	StatusLogModified     = "log_modified"     // its SHA-256 differs from the digest's
+	StatusLogUnreferenced = "log_unreferenced" // delivered inside a verified digest's period, named by no digest
+	StatusLogUnverified   = "log_unverified"   // no checked digest vouches for it
+	StatusDigestMissing   = "digest_missing"   // named as previous by the next digest, absent
+	StatusDigestInvalid   = "digest_invalid"   // signature, hash chain, format or location fails
+	StatusDigestUnsigned  = "digest_unsigned"  // no signature available (a local copy's newest digest)
+	StatusChainGap        = "chain_gap"        // the chain restarts: validation or the trail was off for a while
+)
+
+// Tampered reports whether a status means the archive was changed: the
+// statuses that make `verify` exit 2.
+func Tampered(status string) bool {
+	switch status {
+	case StatusLogMissing, StatusLogModified, StatusLogUnreferenced, StatusDigestMissing, StatusDigestInvalid:
+		return true
+	}
+	return false
+}
+
+// Finding is the verdict on one file (or, for chain_gap, one period).
+type Finding struct {
+	Status    string     `json:"status"`
+	Key       string     `json:"key"`
+	Bucket    string     `json:"bucket,omitempty"`
+	Detail    string     `json:"detail"`
+	DigestKey string     `json:"digest_key,omitempty"` // the digest that names the file, or names the missing digest
+	Delivered *time.Time `json:"delivered,omitempty"`  // the file's delivery time, from its name
+	Start     *time.Time `json:"start,omitempty"`      // chain_gap: the period without digests
+	End       *time.Time `json:"end,omitempty"`
+}
+
+// DigestLag is how far past the log window digests must be read: a log
+// file delivered at the window's end is named by the next hour's digest.
+const DigestLag = time.Hour
+
+// Options configure a Verifier.
+type Options struct {
+	// Keys verify the digests' signatures, matched by fingerprint.
+	Keys PublicKeys
+	// Start and End are the window of log files handed over (delivery
+	// time, [Start, End); zero: unbounded). Digests are expected from Start
+	// to End+DigestLag. Files a digest names outside the window were not
+	// read, and are not missing.
+	Start, End time.Time
+}
+
+// LogFile is a log file that was read: its SHA-256 is over the uncompressed
+// content.
+type LogFile struct {
+	Bucket string // "" for a local copy
+	Key    string
+	SHA256 [32]byte
+}
+
+// DigestFile is a digest that was read.
+type DigestFile struct {
+	Bucket string // "" for a local copy
+	Key    string
+	Data   []byte // uncompressed
+	// Signature is the object's x-amz-meta-signature (hex); "" when the
+	// copy has no metadata (aws s3 sync drops it).
+	Signature string
+}
+
+type streamID struct{ org, account, region string }
+
+type logEntry struct {
+	LogFile
+	delivered time.Time
+}
+
+// Verifier collects a window's log file hashes and digests and judges them
+// per stream (organization, account, region). Not safe for concurrent use.
+type Verifier struct {
+	opts    Options
+	logs    map[streamID]map[string]*logEntry // by logTail
+	digests map[streamID][]*DigestFile
+}
+
+// NewVerifier returns an empty verifier.
+func NewVerifier(opts Options) *Verifier {
+	return &Verifier{opts: opts, logs: map[streamID]map[string]*logEntry{}, digests: map[streamID][]*DigestFile{}}
+}
+
+func streamOf(k cloudtrail.Key) streamID { return streamID{k.OrgID, k.Account, k.Region} }
+
+// AddLog records a log file; its key must be in the CloudTrail layout.
+func (v *Verifier) AddLog(f LogFile) error {
+	k, ok := cloudtrail.ParseKey(f.Key)
+	if !ok || k.Kind != cloudtrail.KindLog {
+		return fmt.Errorf("%s: not a CloudTrail log file key (AWSLogs/…/CloudTrail/REGION/YYYY/MM/DD/…)", f.Key)
+	}
+	id := streamOf(k)
+	if v.logs[id] == nil {
+		v.logs[id] = map[string]*logEntry{}
+	}
+	v.logs[id][logTail(f.Key)] = &logEntry{LogFile: f, delivered: k.Time}
+	return nil
+}
+
+// AddDigest records a digest file; its key must be in the CloudTrail layout.
+func (v *Verifier) AddDigest(f DigestFile) error {
+	k, ok := cloudtrail.ParseKey(f.Key)
+	if !ok || k.Kind != cloudtrail.KindDigest {
+		return fmt.Errorf("%s: not a CloudTrail digest key (AWSLogs/…/CloudTrail-Digest/REGION/YYYY/MM/DD/…)", f.Key)
+	}
+	v.digests[streamOf(k)] = append(v.digests[streamOf(k)], &f)
+	return nil
+}
+
+// Finish judges everything added and calls emit once per finding, stream by
+// stream (sorted), each chain in time order, then the stream's unnamed
+// log files. The verifier is empty afterwards.
+func (v *Verifier) Finish(emit func(Finding)) {
+	ids := map[streamID]bool{}
+	for id := range v.logs {
+		ids[id] = true
+	}
+	for id := range v.digests {
+		ids[id] = true
+	}
+	sorted := make([]streamID, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	slices.SortFunc(sorted, func(a, b streamID) int {
+		return cmp.Or(cmp.Compare(a.org, b.org), cmp.Compare(a.account, b.account), cmp.Compare(a.region, b.region))
+	})
+	for _, id := range sorted {
+		v.finishStream(v.logs[id], v.digests[id], emit)
+		delete(v.logs, id)
+		delete(v.digests, id)
+	}
+}
+
+// digestState is one digest being judged.
+type digestState struct {
+	file      *DigestFile
+	key       cloudtrail.Key
+	d         *Digest // nil when it does not parse
+	sum       [32]byte
+	signature string // the metadata's, else the successor's previousDigestSignature
+	invalid   string // why it is digest_invalid
+	unsigned  bool
+}
+
+func (s *digestState) vouches() bool { return s.d != nil && s.invalid == "" && !s.unsigned }
+
+type period struct{ start, end time.Time }
+
+func (v *Verifier) logListed(t time.Time) bool {
+	return (v.opts.Start.IsZero() || !t.Before(v.opts.Start)) && (v.opts.End.IsZero() || t.Before(v.opts.End))
+}
+
+func (v *Verifier) digestListed(t time.Time) bool {
+	return (v.opts.Start.IsZero() || !t.Before(v.opts.Start)) && (v.opts.End.IsZero() || t.Before(v.opts.End.Add(DigestLag)))
+}
+
+func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*DigestFile, emit func(Finding)) {
+	chains := map[string][]*digestState{}
+	for _, f := range digests {
+		k, _ := cloudtrail.ParseKey(f.Key)
+		s := &digestState{file: f, key: k, sum: sha256.Sum256(f.Data)}
+		chains[k.Trail] = append(chains[k.Trail], s)
+	}
+	trails := make([]string, 0, len(chains))
+	for t := range chains {
+		trails = append(trails, t)
+	}
+	slices.Sort(trails)
+	named := map[string]bool{}
+	var vouched []period
+	for _, t := range trails {
+		vouched = v.judgeChain(chains[t], logs, named, vouched, emit)
+	}
+	v.unnamedLogs(logs, named, vouched, emit)
+}
+
+// judgeChain checks one trail's digests of one stream and the log files
+// they name; it returns vouched extended by the periods of the digests
+// that check out.
+func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, named map[string]bool, vouched []period, emit func(Finding)) []period {
+	slices.SortFunc(chain, func(a, b *digestState) int {
+		return cmp.Or(a.key.Time.Compare(b.key.Time), cmp.Compare(a.file.Key, b.file.Key))
+	})
+	byTail := map[string]*digestState{}
+	for _, s := range chain {
+		byTail[logTail(s.file.Key)] = s
+		d, err := ParseDigest(s.file.Data)
+		if err != nil {
+			s.invalid = err.Error()
+			continue
+		}
+		s.d = d
+		if logTail(d.DigestS3Object) != logTail(s.file.Key) ||
+			(s.file.Bucket != "" && (d.DigestS3Bucket != s.file.Bucket || d.DigestS3Object != s.file.Key)) {
+			s.invalid = fmt.Sprintf("moved: the digest names itself %s/%s", d.DigestS3Bucket, d.DigestS3Object)
+		}
+		s.signature = s.file.Signature
+	}
+	// A copy without metadata: a digest's signature is in its successor.
+	for _, s := range chain {
+		if s.d == nil || !s.d.hasPrevious() || s.d.PreviousDigestSignature == nil {
+			continue
+		}
+		if p := byTail[logTail(*s.d.PreviousDigestS3Object)]; p != nil && p.signature == "" {
+			p.signature = *s.d.PreviousDigestSignature
+		}
+	}
+	for _, s := range chain {
+		if s.d == nil || s.invalid != "" {
+			continue
+		}
+		if s.signature == "" {
+			s.unsigned = true
+			continue
+		}
+		pub := v.opts.Keys[strings.ToLower(s.d.DigestPublicKeyFingerprint)]
+		if pub == nil {
+			s.invalid = fmt.Sprintf("signed with public key %s, which is not among the %d keys given", s.d.DigestPublicKeyFingerprint, len(v.opts.Keys))
+			continue
+		}
+		if err := checkSignature(pub, StringToSign(s.d, s.sum), s.signature); err != nil {
+			s.invalid = err.Error()
+		}
+	}
+	// The chain: each digest names its predecessor and that one's hash and
+	// signature; a digest that names none starts a chain again.
+	for i, s := range chain {
+		if s.d == nil {
+			continue
+		}
+		if !s.d.hasPrevious() {
+			if i > 0 {
+				prev := chain[i-1]
+				start := prev.key.Time
+				if prev.d != nil {
+					start = prev.d.End()
+				}
+				end := s.d.Start()
+				emit(Finding{Status: StatusChainGap, Key: s.file.Key, Bucket: s.file.Bucket, Start: &start, End: &end,
+					Detail: fmt.Sprintf("the digest chain restarts: no digests from %s to %s (log file validation or the trail was off)", start.Format(time.RFC3339), end.Format(time.RFC3339))})
+			}
+			continue
+		}
+		prevKey := *s.d.PreviousDigestS3Object
+		p := byTail[logTail(prevKey)]
+		if p == nil {
+			if pk, ok := cloudtrail.ParseKey(logTail(prevKey)); ok && v.digestListed(pk.Time) {
+				bucket := ""
+				if s.d.PreviousDigestS3Bucket != nil {
+					bucket = *s.d.PreviousDigestS3Bucket
+				}
+				emit(Finding{Status: StatusDigestMissing, Key: prevKey, Bucket: bucket, DigestKey: s.file.Key,
+					Detail: "named as previous digest by " + s.file.Key + ", absent"})
+			}
+			continue
+		}
+		if s.d.PreviousDigestHashValue == nil || !strings.EqualFold(*s.d.PreviousDigestHashValue, hex.EncodeToString(p.sum[:])) {
+			s.invalid = cmp.Or(s.invalid, "previousDigestHashValue does not match "+p.file.Key)
+		}
+		if p.file.Signature != "" && s.d.PreviousDigestSignature != nil && *s.d.PreviousDigestSignature != p.file.Signature {
+			s.invalid = cmp.Or(s.invalid, "previousDigestSignature differs from the signature of "+p.file.Key)
+		}
+	}
+	for _, s := range chain {
+		f := Finding{Key: s.file.Key, Bucket: s.file.Bucket}
+		switch {
+		case s.invalid != "":
+			f.Status, f.Detail = StatusDigestInvalid, s.invalid
+		case s.unsigned:
+			f.Status, f.Detail = StatusDigestUnsigned, "no signature: the copy has no object metadata and no later digest carries it"
+		default:
+			f.Status, f.Detail = StatusValid, "signature and chain verified"
+		}
+		emit(f)
+		if s.d == nil {
+			continue
+		}
+		if s.vouches() {
+			vouched = append(vouched, period{s.d.Start(), s.d.End()})
+		}
+		v.namedLogs(s, logs, named, emit)
+	}
+	return vouched
+}
+
+// namedLogs judges the log files one digest lists.
+func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named map[string]bool, emit func(Finding)) {
+	for _, item := range s.d.LogFiles {
+		tail := logTail(item.S3Object)
+		named[tail] = true
+		l := logs[tail]
+		if l == nil {
+			if s.invalid != "" {
+				continue // an invalid digest's list proves nothing
+			}
+			if k, ok := cloudtrail.ParseKey(tail); !ok || v.logListed(k.Time) {
+				emit(Finding{Status: StatusLogMissing, Key: item.S3Object, Bucket: item.S3Bucket, DigestKey: s.file.Key,
+					Detail: "named by digest " + s.file.Key + ", absent"})
+			}
+			continue
+		}
+		delivered := l.delivered
+		f := Finding{Key: l.Key, Bucket: l.Bucket, DigestKey: s.file.Key, Delivered: &delivered}
+		want, _ := hex.DecodeString(item.HashValue)
+		switch {
+		case s.invalid != "":
+			f.Status, f.Detail = StatusLogUnverified, "its digest is invalid: "+s.invalid
+		case !bytes.Equal(want, l.SHA256[:]):
+			f.Status, f.Detail = StatusLogModified, fmt.Sprintf("SHA-256 %x, the digest says %s", l.SHA256, strings.ToLower(item.HashValue))
+		case s.unsigned:
+			f.Status, f.Detail = StatusLogUnverified, "matches its digest, which is unsigned"
+		default:
+			f.Status, f.Detail = StatusValid, "SHA-256 matches a verified digest"
+		}
+		emit(f)
+	}
+}
+
+// unnamedLogs judges the log files no digest names.
+func (v *Verifier) unnamedLogs(logs map[string]*logEntry, named map[string]bool, vouched []period, emit func(Finding)) {
+	var rest []*logEntry
+	for tail, l := range logs {
+		if !named[tail] {
+			rest = append(rest, l)
+		}
+	}
+	slices.SortFunc(rest, func(a, b *logEntry) int { return cmp.Compare(a.Key, b.Key) })
+	spans := mergePeriods(vouched)
+	var newest time.Time
+	if len(spans) > 0 {
+		newest = spans[len(spans)-1].end
+	}
+	for _, l := range rest {
+		delivered := l.delivered
+		f := Finding{Key: l.Key, Bucket: l.Bucket, Delivered: &delivered}
+		// A name gives the minute of delivery only: the file is inside a
+		// span when its whole minute is.
+		covered := slices.ContainsFunc(spans, func(p period) bool {
+			return !delivered.Before(p.start) && !delivered.Add(time.Minute).After(p.end)
+		})
+		switch {
+		case covered:
+			f.Status, f.Detail = StatusLogUnreferenced, "delivered inside a verified digest's period, named by no digest"
+		case newest.IsZero():
+			f.Status, f.Detail = StatusLogUnverified, "no verified digest covers its stream"
+		case !delivered.Before(newest):
+			f.Status, f.Detail = StatusLogUnverified, "delivered after the newest verified digest"
+		default:
+			f.Status, f.Detail = StatusLogUnverified, "delivered where no verified digest covers the stream (a chain gap, or an unsigned or invalid digest)"
+		}
+		emit(f)
+	}
+}
+
+// mergePeriods joins the periods of consecutive verified digests into
+// spans: a chain's periods follow one another without a gap, and a file
+// delivered in the minute where one period ends and the next begins is
+// covered either way.
+func mergePeriods(ps []period) []period {
+	ps = slices.Clone(ps)
+	slices.SortFunc(ps, func(a, b period) int { return a.start.Compare(b.start) })
+	var out []period
+	for _, p := range ps {
+		if n := len(out); n > 0 && !p.start.After(out[n-1].end.Add(time.Minute)) {
+			if p.end.After(out[n-1].end) {
+				out[n-1].end = p.end
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}

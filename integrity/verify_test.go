@@ -1,0 +1,299 @@
+package integrity_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/integrity"
+	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
+)
+
+var (
+	keyOnce sync.Once
+	testKey *rsa.PrivateKey
+)
+
+func key(t *testing.T) *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		var err error
+		if testKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return testKey
+}
+
+func build(t *testing.T, o trailsign.Options) *trailsign.Archive {
+	t.Helper()
+	if o.Corpus.Seed == 0 {
+		o.Corpus = corpus.Options{Seed: 5, Events: 400, OpsWorksShare: 0.3, EventsPerFile: 10,
+			Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
+			Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 8, 0, 0, 0, time.UTC)}
+	}
+	o.Key = key(t)
+	a, err := trailsign.Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// run feeds an archive to a verifier: with S3 metadata (signatures) or as
+// a local copy without; keys verify the signatures.
+func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.PublicKeys) []integrity.Finding {
+	t.Helper()
+	v := integrity.NewVerifier(integrity.Options{Keys: keys})
+	bucket := ""
+	if metadata {
+		bucket = a.Bucket
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
+		data, err := trailsign.Gunzip(a.Files[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(k, "/CloudTrail-Digest/") {
+			sig := ""
+			if metadata {
+				sig = a.Signatures[k]
+			}
+			if err := v.AddDigest(integrity.DigestFile{Bucket: bucket, Key: k, Data: data, Signature: sig}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := v.AddLog(integrity.LogFile{Bucket: bucket, Key: k, SHA256: sha256.Sum256(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []integrity.Finding
+	v.Finish(func(f integrity.Finding) { out = append(out, f) })
+	return out
+}
+
+func keysOf(t *testing.T, a *trailsign.Archive) integrity.PublicKeys {
+	t.Helper()
+	k := integrity.PublicKeys{}
+	if err := k.ParsePublicKeysJSON("keys.json", a.KeysJSON); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func counts(fs []integrity.Finding) map[string]int {
+	c := map[string]int{}
+	for _, f := range fs {
+		c[f.Status]++
+	}
+	return c
+}
+
+func find(fs []integrity.Finding, status string) []integrity.Finding {
+	var out []integrity.Finding
+	for _, f := range fs {
+		if f.Status == status {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// logKeys and digestKeys of an archive, sorted.
+func logKeys(a *trailsign.Archive) (logs, digests []string) {
+	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
+		if strings.Contains(k, "/CloudTrail-Digest/") {
+			digests = append(digests, k)
+		} else {
+			logs = append(logs, k)
+		}
+	}
+	return logs, digests
+}
+
+func TestCleanArchives(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		org  string
+	}{{"single account", ""}, {"organization trail", "o-abcdefghij"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := trailsign.Options{}
+			if tc.org != "" {
+				o.Corpus = corpus.Options{Seed: 6, Events: 300, OpsWorksShare: 0.3, EventsPerFile: 10, OrgID: tc.org,
+					Accounts: []string{"111122223333", "444455556666"}, Regions: []string{"us-east-1"},
+					Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}
+			}
+			a := build(t, o)
+			logs, digests := logKeys(a)
+			fs := run(t, a, true, keysOf(t, a))
+			if c := counts(fs); len(c) != 1 || c[integrity.StatusValid] != len(logs)+len(digests) {
+				t.Fatalf("want %d valid and nothing else, got %v: %v", len(logs)+len(digests), c, fs)
+			}
+		})
+	}
+}
+
+// A copy without metadata: every digest but the newest of each stream is
+// verified through its successor's previousDigestSignature.
+func TestLocalCopyUsesTheSuccessorsSignature(t *testing.T) {
+	a := build(t, trailsign.Options{})
+	fs := run(t, a, false, keysOf(t, a))
+	c := counts(fs)
+	unsigned := find(fs, integrity.StatusDigestUnsigned)
+	if len(unsigned) != 2 { // one stream per region
+		t.Fatalf("want the newest digest of each of the 2 streams unsigned, got %v", c)
+	}
+	for _, f := range unsigned {
+		if !strings.HasSuffix(f.Key, ".json.gz") || c[integrity.StatusValid] == 0 {
+			t.Fatalf("unexpected %v", f)
+		}
+	}
+	for _, f := range fs {
+		if integrity.Tampered(f.Status) {
+			t.Fatalf("a clean copy reported %v", f)
+		}
+		if f.Status == integrity.StatusLogUnverified && !strings.Contains(f.Detail, "unsigned") {
+			t.Fatalf("log_unverified for another reason: %v", f)
+		}
+	}
+}
+
+func TestTampering(t *testing.T) {
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type check func(t *testing.T, a *trailsign.Archive, fs []integrity.Finding, target string)
+	cases := []struct {
+		name   string
+		mutate func(t *testing.T, a *trailsign.Archive) string // returns the key to look for
+		keys   func(a *trailsign.Archive) integrity.PublicKeys
+		status string
+		extra  check
+	}{
+		{name: "deleted log file", status: integrity.StatusLogMissing, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			logs, _ := logKeys(a)
+			delete(a.Files, logs[3])
+			return logs[3]
+		}},
+		{name: "changed byte", status: integrity.StatusLogModified, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			logs, _ := logKeys(a)
+			body, _ := trailsign.Gunzip(a.Files[logs[5]])
+			body = bytes.Replace(body, []byte(`"eventName":"`), []byte(`"eventName":"X`), 1)
+			a.Files[logs[5]], _ = trailsign.Gzip(body)
+			return logs[5]
+		}},
+		{name: "forged file", status: integrity.StatusLogUnreferenced, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			logs, _ := logKeys(a)
+			forged := logs[4][:len(logs[4])-len("0123456789abcdef.json.gz")] + "ffffffffffffffff.json.gz"
+			a.Files[forged] = a.Files[logs[4]]
+			return forged
+		}},
+		{name: "deleted digest", status: integrity.StatusDigestMissing, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			_, digests := logKeys(a)
+			delete(a.Files, digests[2])
+			return digests[2]
+		}, extra: func(t *testing.T, a *trailsign.Archive, fs []integrity.Finding, target string) {
+			for _, f := range find(fs, integrity.StatusDigestMissing) {
+				if f.DigestKey == "" {
+					t.Fatalf("digest_missing without the digest naming it: %v", f)
+				}
+			}
+		}},
+		{name: "edited digest", status: integrity.StatusDigestInvalid, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			_, digests := logKeys(a)
+			body, _ := trailsign.Gunzip(a.Files[digests[3]])
+			body = bytes.Replace(body, []byte(`"hashValue":"`), []byte(`"hashValue":"0`), 1)
+			body = bytes.Replace(body, []byte(`","hashAlgorithm"`), []byte(`","hashAlgorithm"`), 1)
+			i := bytes.Index(body, []byte(`"hashValue":"0`)) + len(`"hashValue":"0`) + 63
+			body = append(body[:i:i], body[i+1:]...) // keep 64 hex digits
+			a.Files[digests[3]], _ = trailsign.Gzip(body)
+			return digests[3]
+		}},
+		{name: "wrong key", status: integrity.StatusDigestInvalid, keys: func(a *trailsign.Archive) integrity.PublicKeys {
+			k := integrity.PublicKeys{}
+			_ = k.Add(integrity.Fingerprint(&a.Key.PublicKey), x509PKCS1(&other.PublicKey))
+			return k
+		}, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			_, digests := logKeys(a)
+			return digests[0]
+		}},
+		{name: "moved digest", status: integrity.StatusDigestInvalid, mutate: func(t *testing.T, a *trailsign.Archive) string {
+			_, digests := logKeys(a)
+			moved := strings.Replace(digests[1], "/2024/05/30/", "/2024/05/29/", 1)
+			a.Files[moved], a.Signatures[moved] = a.Files[digests[1]], a.Signatures[digests[1]]
+			delete(a.Files, digests[1])
+			return moved
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, metadata := range []bool{true, false} {
+				a := build(t, trailsign.Options{})
+				target := tc.mutate(t, a)
+				keys := keysOf(t, a)
+				if tc.keys != nil {
+					keys = tc.keys(a)
+				}
+				fs := run(t, a, metadata, keys)
+				hit := false
+				for _, f := range find(fs, tc.status) {
+					if f.Key == target {
+						hit = true
+					}
+				}
+				if !hit {
+					t.Fatalf("metadata %v: no %s for %s; got %v", metadata, tc.status, target, counts(fs))
+				}
+				for _, f := range fs {
+					if integrity.Tampered(f.Status) && f.Status != tc.status && tc.status != integrity.StatusDigestInvalid &&
+						!(tc.status == integrity.StatusDigestMissing && f.Status == integrity.StatusLogUnreferenced) {
+						t.Errorf("metadata %v: unexpected %v", metadata, f)
+					}
+				}
+				if tc.extra != nil {
+					tc.extra(t, a, fs, target)
+				}
+			}
+		})
+	}
+}
+
+// Validation off for three hours: a chain_gap with its period, the logs
+// delivered inside it unverified, nothing reported as tampering.
+func TestChainRestart(t *testing.T) {
+	gap := [2]time.Time{time.Date(2024, 5, 30, 3, 0, 0, 0, time.UTC), time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}
+	a := build(t, trailsign.Options{Gap: gap})
+	fs := run(t, a, true, keysOf(t, a))
+	gaps := find(fs, integrity.StatusChainGap)
+	if len(gaps) != 2 {
+		t.Fatalf("want one chain_gap per stream, got %v", counts(fs))
+	}
+	for _, g := range gaps {
+		if g.Start == nil || g.End == nil || g.Start.After(gap[0]) || g.End.Before(gap[1].Add(-time.Hour)) {
+			t.Fatalf("gap period %v – %v does not cover %v", g.Start, g.End, gap)
+		}
+	}
+	unverified := find(fs, integrity.StatusLogUnverified)
+	if len(unverified) == 0 {
+		t.Fatal("no log file inside the gap")
+	}
+	for _, f := range unverified {
+		if f.Delivered.Before(gap[0].Add(-time.Hour)) || !f.Delivered.Before(gap[1]) {
+			t.Fatalf("log_unverified outside the gap: %v", f)
+		}
+	}
+	for _, f := range fs {
+		if integrity.Tampered(f.Status) {
+			t.Fatalf("a chain restart reported as tampering: %v", f)
+		}
+	}
+}
