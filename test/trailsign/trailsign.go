@@ -28,9 +28,9 @@ import (
 // Options say what to build.
 type Options struct {
 	Corpus     corpus.Options
-	Bucket     string         // digestS3Bucket and the logs' s3Bucket; default "trail"
-	Trail      string         // default "org-trail"
-	HomeRegion string         // default "us-east-1"
+	Bucket     string          // digestS3Bucket and the logs' s3Bucket; default "trail"
+	Trail      string          // default "org-trail"
+	HomeRegion string          // default "us-east-1"
 	Key        *rsa.PrivateKey // nil: one is generated
 	// Gap leaves out the digests whose period ends inside [Gap[0], Gap[1])
 	// and starts the chain again after it (log file validation off for a
