@@ -63,6 +63,26 @@ type S3ClientOptions struct {
 // off, because a backfill that is throttled for a while must slow down,
 // not fail. Nothing here logs credentials.
 func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
+	awsCfg, err := loadAWSConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.UsePathStyle = cfg.ForcePathStyle
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+			// S3-compatible servers do not all speak the newer checksum
+			// headers; gzip's own CRC already checks every object read.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	}), nil
+}
+
+// loadAWSConfig is the SDK configuration NewS3Client (and the CloudTrail
+// client of the integrity check) starts from: credentials, region, profile,
+// role and retries as S3ClientOptions say.
+func loadAWSConfig(ctx context.Context, cfg S3ClientOptions) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -80,12 +100,12 @@ func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		if cfg.Profile != "" {
-			return nil, fmt.Errorf("profile: loading AWS configuration for profile %q: %w", cfg.Profile, err)
+			return aws.Config{}, fmt.Errorf("profile: loading AWS configuration for profile %q: %w", cfg.Profile, err)
 		}
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		return nil, errors.New("region: no AWS region configured; set region (the bucket's region), or AWS_REGION, or a region in the profile")
+		return aws.Config{}, errors.New("region: no AWS region configured; set region (the bucket's region), or AWS_REGION, or a region in the profile")
 	}
 	if cfg.RoleARN != "" {
 		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient(awsCfg, cfg.APITimeout), cfg.RoleARN,
@@ -96,16 +116,7 @@ func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
 				}
 			}))
 	}
-	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.UsePathStyle = cfg.ForcePathStyle
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-			// S3-compatible servers do not all speak the newer checksum
-			// headers; gzip's own CRC already checks every object read.
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		}
-	}), nil
+	return awsCfg, nil
 }
 
 // AccessError is a failed start-up check: Permission is the IAM action

@@ -91,14 +91,16 @@ type logEntry struct {
 // Verifier collects a window's log file hashes and digests and judges them
 // per stream (organization, account, region). Not safe for concurrent use.
 type Verifier struct {
-	opts    Options
-	logs    map[streamID]map[string]*logEntry // by logTail
-	digests map[streamID][]*DigestFile
+	opts       Options
+	logs       map[streamID]map[string]*logEntry // by logTail
+	digests    map[streamID][]*DigestFile
+	unreadable map[string]bool // by logTail: present, but could not be read
 }
 
 // NewVerifier returns an empty verifier.
 func NewVerifier(opts Options) *Verifier {
-	return &Verifier{opts: opts, logs: map[streamID]map[string]*logEntry{}, digests: map[streamID][]*DigestFile{}}
+	return &Verifier{opts: opts, logs: map[streamID]map[string]*logEntry{}, digests: map[streamID][]*DigestFile{},
+		unreadable: map[string]bool{}}
 }
 
 func streamOf(k cloudtrail.Key) streamID { return streamID{k.OrgID, k.Account, k.Region} }
@@ -126,6 +128,11 @@ func (v *Verifier) AddDigest(f DigestFile) error {
 	v.digests[streamOf(k)] = append(v.digests[streamOf(k)], &f)
 	return nil
 }
+
+// AddUnreadable records a file that exists but could not be read: it is
+// neither judged nor reported missing (the caller reports the error, and
+// the verification is incomplete).
+func (v *Verifier) AddUnreadable(key string) { v.unreadable[logTail(key)] = true }
 
 // Finish judges everything added and calls emit once per finding, stream by
 // stream (sorted), each chain in time order, then the stream's unnamed
@@ -264,6 +271,9 @@ func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, n
 		}
 		prevKey := *s.d.PreviousDigestS3Object
 		p := byTail[logTail(prevKey)]
+		if p == nil && v.unreadable[logTail(prevKey)] {
+			continue
+		}
 		if p == nil {
 			if pk, ok := cloudtrail.ParseKey(logTail(prevKey)); ok && v.digestListed(pk.Time) {
 				bucket := ""
@@ -311,7 +321,7 @@ func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named ma
 		named[tail] = true
 		l := logs[tail]
 		if l == nil {
-			if s.invalid != "" {
+			if s.invalid != "" || v.unreadable[tail] {
 				continue // an invalid digest's list proves nothing
 			}
 			if k, ok := cloudtrail.ParseKey(tail); !ok || v.logListed(k.Time) {

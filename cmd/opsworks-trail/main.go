@@ -4,6 +4,7 @@
 //
 //	opsworks-trail [flags] [PATH ...]
 //	opsworks-trail enqueue [flags] s3://bucket/prefix --queue-url URL
+//	opsworks-trail verify [flags] s3://bucket/prefix | DIR
 //
 // SOURCE is a CloudTrail log file (.json or .json.gz, gzip is detected by
 // its magic bytes), an NDJSON file of events or log files, "-" / nothing for
@@ -73,6 +74,9 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "enqueue" {
 		return runEnqueue(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runVerify(args[1:], stdout, stderr)
 	}
 	fl := flag.NewFlagSet("opsworks-trail", flag.ContinueOnError)
 	fl.SetOutput(stderr)

@@ -49,6 +49,15 @@ func (p *progress) update(s input.Stats) {
 	fmt.Fprintf(p.w, "\r\033[K%s", p.line(s))
 }
 
+// draw shows line as the progress line (at most five times a second).
+func (p *progress) draw(line string) {
+	if !p.on || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+}
+
 // done prints the final line (always: it is the run's summary).
 func (p *progress) done(s input.Stats) {
 	prefix := ""

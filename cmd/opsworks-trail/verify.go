@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/input"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
+)
+
+// repeatable is a flag that may be given several times.
+type repeatable []string
+
+func (r *repeatable) String() string     { return strings.Join(*r, ",") }
+func (r *repeatable) Set(v string) error { *r = append(*r, v); return nil }
+
+// runVerify is `opsworks-trail verify [flags] SOURCE`: CloudTrail log file
+// integrity validation of an archive (s3://bucket/prefix) or a local copy,
+// as `aws cloudtrail validate-logs` does, plus log files no digest names,
+// and copies without S3 metadata (see package integrity).
+func runVerify(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("opsworks-trail verify", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	since := fl.String("since", "", "verify log files delivered at or after this time (RFC 3339 or YYYY-MM-DD)")
+	until := fl.String("until", "", "verify log files delivered before this time (RFC 3339 or YYYY-MM-DD); default now. Digests are read one hour past it")
+	var keyFiles repeatable
+	fl.Var(&keyFiles, "public-keys", "offline public keys: the JSON `aws cloudtrail list-public-keys` prints (repeatable: one file per region, or merged). Default: CloudTrail ListPublicKeys, per region")
+	verbose := fl.Bool("v", false, "print every file's verdict, not only problems")
+	workers := fl.Int("workers", 8, "objects read in parallel")
+	bar := fl.String("progress", "auto", "progress line on stderr: auto (when stderr is a terminal), on, off")
+	inOpts := newKeyValues(input.Options)
+	fl.Var(inOpts, "input", "cloudtrail_s3 option key=value for the listing and AWS access (repeatable): region, profile, role_arn, endpoint, force_path_style, accounts, regions, org_id, discover_orgs")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "usage: opsworks-trail verify [flags] SOURCE\n\n"+
+			"Validates CloudTrail log file integrity: digest signatures and chain, the SHA-256 of\n"+
+			"every log file, and log files that no digest names. SOURCE is s3://bucket[/prefix] or a\n"+
+			"local copy. One JSON object per line on stdout ({\"status\",\"key\",\"detail\",…}; problems\n"+
+			"only unless -v), a summary on stderr. Exit 0: nothing tampered with; 2: tampering found;\n"+
+			"1: usage, access or read failures left the verification incomplete.\n\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return exitFailure
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "opsworks-trail verify: "+format+"\n", a...)
+		return exitFailure
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return exitFailure
+	}
+	if *workers < 1 || *workers > 256 {
+		return fail("-workers: must be between 1 and 256, got %d", *workers)
+	}
+	if *bar != "auto" && *bar != "on" && *bar != "off" {
+		return fail("-progress: want auto, on or off, got %q", *bar)
+	}
+	src := fl.Arg(0)
+	c := &cli{inputOpts: inOpts.m, since: *since, until: *until}
+	cfg, err := c.listConfig(src)
+	if err != nil {
+		return fail("%v", err)
+	}
+	keys := integrity.PublicKeys{}
+	for _, f := range keyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fail("-public-keys: %v", err)
+		}
+		if err := keys.ParsePublicKeysJSON(f, b); err != nil {
+			return fail("-public-keys: %v", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}, regions: map[string]bool{}}
+	opts := cfg.ListOptions()
+	opts.IncludeDigest = true
+	logEnd := opts.End
+	if logEnd.IsZero() {
+		logEnd = time.Now().UTC()
+	}
+	opts.End = logEnd.Add(integrity.DigestLag)
+	var lister cloudtrail.Lister
+	if cfg.Bucket != "" {
+		client, err := cloudtrail.NewS3Client(ctx, cfg.S3ClientOptions())
+		if err != nil {
+			return fail("%v", err)
+		}
+		if lister, err = cloudtrail.NewS3Lister(client, cfg.Bucket, opts); err != nil {
+			return fail("%v", err)
+		}
+		v.read = s3Reader{client: client, bucket: cfg.Bucket, timeout: cfg.APITimeout}.read
+		v.bucket = cfg.Bucket
+	} else {
+		fsys := os.DirFS(cfg.Path)
+		if lister, err = cloudtrail.NewDirLister(fsys, opts); err != nil {
+			return fail("%v", err)
+		}
+		v.read = dirReader{fsys: fsys}.read
+	}
+	v.ver = integrity.NewVerifier(integrity.Options{Keys: keys, Start: opts.Start, End: logEnd})
+	p := newProgress(stderr, *bar, src)
+	started := time.Now()
+	if err := v.readAll(ctx, lister, *workers, logEnd, func() { v.progress(p) }); err != nil {
+		return fail("%v", err)
+	}
+	if len(keyFiles) == 0 {
+		for _, region := range slices.Sorted(maps.Keys(v.regions)) {
+			list, err := cloudtrail.ListPublicKeys(ctx, cfg.S3ClientOptions(), region, opts.Start, opts.End)
+			if err != nil {
+				return fail("public keys: %v (or give them with -public-keys)", err)
+			}
+			for _, k := range list {
+				if err := keys.Add(k.Fingerprint, k.Value); err != nil {
+					return fail("public keys of %s: %v", region, err)
+				}
+			}
+		}
+	}
+	v.ver.Finish(v.emit)
+	v.summary(stderr, src, time.Since(started), p.on)
+	switch {
+	case v.tampered > 0:
+		return exitBadInput
+	case v.readErrors > 0 || v.unlayout > 0:
+		return exitFailure
+	}
+	return exitOK
+}
+
+// verifyRun is one verification: what was read, and the verdicts.
+type verifyRun struct {
+	read    func(ctx context.Context, key string) (data []byte, signature string, err error)
+	bucket  string
+	ver     *integrity.Verifier
+	out     *json.Encoder
+	verbose bool
+
+	mu                             sync.Mutex
+	listed, done, logs, digests    int
+	readErrors, unlayout, tampered int
+	counts                         map[string]int
+	regions                        map[string]bool
+	firstErrors                    []string
+}
+
+// readAll lists the window and reads every object with n workers: log files
+// are hashed (SHA-256 of the uncompressed content) and dropped, digests
+// kept whole (a few KB each).
+func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int, logEnd time.Time, tick func()) error {
+	jobs := make(chan cloudtrail.Object, 4*n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range jobs {
+				v.readOne(ctx, o)
+				tick()
+			}
+		}()
+	}
+	err := lister.List(ctx, func(o cloudtrail.Object) error {
+		if o.Key.Kind == cloudtrail.KindLog && !o.Key.Time.IsZero() && !o.Key.Time.Before(logEnd) {
+			return nil // digests only in the extra hour
+		}
+		if o.Key.Kind == cloudtrail.KindInsight {
+			return nil // Insights files are not in digests
+		}
+		v.mu.Lock()
+		v.listed++
+		v.mu.Unlock()
+		select {
+		case jobs <- o:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	return err
+}
+
+func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
+	key := o.Key.Path
+	data, sig, err := v.read(ctx, key)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.done++
+	if err != nil {
+		v.readErrors++
+		v.ver.AddUnreadable(key)
+		if len(v.firstErrors) < 20 {
+			v.firstErrors = append(v.firstErrors, fmt.Sprintf("%s: %v", key, err))
+		}
+		return
+	}
+	if o.Key.Time.IsZero() { // outside the CloudTrail layout: no digest can name it
+		v.unlayout++
+		if len(v.firstErrors) < 20 {
+			v.firstErrors = append(v.firstErrors, key+": not in the CloudTrail key layout, cannot be verified")
+		}
+		return
+	}
+	if o.Key.Kind == cloudtrail.KindDigest {
+		v.digests++
+		v.regions[o.Key.Region] = true
+		err = v.ver.AddDigest(integrity.DigestFile{Bucket: v.bucket, Key: key, Data: data, Signature: sig})
+	} else {
+		v.logs++
+		err = v.ver.AddLog(integrity.LogFile{Bucket: v.bucket, Key: key, SHA256: sha256.Sum256(data)})
+	}
+	if err != nil {
+		v.readErrors++
+		v.firstErrors = append(v.firstErrors, err.Error())
+	}
+}
+
+func (v *verifyRun) emit(f integrity.Finding) {
+	v.counts[f.Status]++
+	if integrity.Tampered(f.Status) {
+		v.tampered++
+	}
+	if f.Status != integrity.StatusValid || v.verbose {
+		_ = v.out.Encode(f)
+	}
+}
+
+func (v *verifyRun) progress(p *progress) {
+	if !p.on {
+		return
+	}
+	v.mu.Lock()
+	line := fmt.Sprintf("%s: %d/%d files read (%d log files, %d digests)", p.src, v.done, v.listed, v.logs, v.digests)
+	v.mu.Unlock()
+	p.draw(line)
+}
+
+func (v *verifyRun) summary(w io.Writer, src string, took time.Duration, tty bool) {
+	if tty {
+		fmt.Fprint(w, "\r\033[K")
+	}
+	var parts []string
+	for _, s := range []string{integrity.StatusValid, integrity.StatusLogMissing, integrity.StatusLogModified,
+		integrity.StatusLogUnreferenced, integrity.StatusLogUnverified, integrity.StatusDigestMissing,
+		integrity.StatusDigestInvalid, integrity.StatusDigestUnsigned, integrity.StatusChainGap} {
+		if n := v.counts[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s, n))
+		}
+	}
+	verdict := "nothing tampered with"
+	if v.tampered > 0 {
+		verdict = fmt.Sprintf("TAMPERING: %d findings", v.tampered)
+	}
+	fmt.Fprintf(w, "opsworks-trail verify: %s: %d log files and %d digests in %s; %s; %s\n", src, v.logs, v.digests,
+		took.Round(time.Millisecond), strings.Join(parts, ", "), verdict)
+	if n := v.readErrors + v.unlayout; n > 0 {
+		fmt.Fprintf(w, "opsworks-trail verify: %d files could not be verified (the verification is incomplete):\n  %s\n", n, strings.Join(v.firstErrors, "\n  "))
+	}
+}
+
+// maxVerifySize bounds one object's uncompressed size, as the input does.
+const maxVerifySize = cloudtrail.DefaultMaxObjectSize
+
+// uncompressed returns the content of a stored object (gzip detected by its
+// magic bytes), at most maxVerifySize bytes.
+func uncompressed(r io.Reader) ([]byte, error) {
+	var head [2]byte
+	n, err := io.ReadFull(r, head[:])
+	if err != nil && n == 0 {
+		return nil, fmt.Errorf("empty object")
+	}
+	src := io.MultiReader(bytes.NewReader(head[:n]), r)
+	if n == 2 && head == [2]byte{0x1f, 0x8b} {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %v", err)
+		}
+		src = zr
+	}
+	data, err := io.ReadAll(io.LimitReader(src, maxVerifySize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxVerifySize {
+		return nil, fmt.Errorf("more than %d bytes uncompressed", maxVerifySize)
+	}
+	return data, nil
+}
+
+type s3Reader struct {
+	client  cloudtrail.S3API
+	bucket  string
+	timeout time.Duration
+}
+
+// read gets an object and its x-amz-meta-signature (digests carry it).
+func (r s3Reader) read(ctx context.Context, key string) ([]byte, string, error) {
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, "", fmt.Errorf("s3://%s/%s: %w", r.bucket, key, err)
+	}
+	defer out.Body.Close()
+	data, err := uncompressed(out.Body)
+	if err != nil {
+		return nil, "", fmt.Errorf("s3://%s/%s: %w", r.bucket, key, err)
+	}
+	return data, out.Metadata["signature"], nil
+}
+
+type dirReader struct{ fsys fs.FS }
+
+// read reads a file of a local copy: no metadata, so no signature.
+func (r dirReader) read(_ context.Context, key string) ([]byte, string, error) {
+	f, err := r.fsys.Open(key)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	data, err := uncompressed(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", key, err)
+	}
+	return data, "", nil
+}

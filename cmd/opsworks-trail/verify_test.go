@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opsworks-trail/opsworks-trail/integrity"
+	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
+	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
+)
+
+var (
+	signedOnce sync.Once
+	signedKey  *rsa.PrivateKey
+)
+
+// signedArchive builds a small archive with digests, signed with a key
+// made for the tests.
+func signedArchive(t *testing.T) *trailsign.Archive {
+	t.Helper()
+	signedOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signedKey = k
+	})
+	a, err := trailsign.Build(trailsign.Options{Key: signedKey, Corpus: corpus.Options{Seed: 8, Events: 300, OpsWorksShare: 0.3,
+		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
+		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+type verdict struct {
+	Status    string `json:"status"`
+	Key       string `json:"key"`
+	Detail    string `json:"detail"`
+	DigestKey string `json:"digest_key"`
+}
+
+func runVerifyCLI(t *testing.T, args ...string) (int, []verdict, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"verify", "-progress", "off"}, args...), strings.NewReader(""), &out, &errb)
+	var vs []verdict
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var v verdict
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("output line is not JSON: %v\n%s", err, l)
+		}
+		vs = append(vs, v)
+	}
+	return code, vs, errb.String()
+}
+
+func statusCount(vs []verdict) map[string]int {
+	c := map[string]int{}
+	for _, v := range vs {
+		c[v.Status]++
+	}
+	return c
+}
+
+func writeKeys(t *testing.T, a *trailsign.Archive) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(p, a.KeysJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestVerifyLocalCopy(t *testing.T) {
+	a := signedArchive(t)
+	dir := t.TempDir()
+	if err := a.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	keys := writeKeys(t, a)
+	window := []string{"-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31"}
+
+	code, vs, stderr := runVerifyCLI(t, append(window, dir)...)
+	c := statusCount(vs)
+	if code != exitOK || c[integrity.StatusDigestUnsigned] != 2 || c[integrity.StatusValid] != 0 {
+		t.Fatalf("clean copy: exit %d, %v\n%s", code, c, stderr)
+	}
+	if !strings.Contains(stderr, "nothing tampered with") {
+		t.Fatalf("summary: %s", stderr)
+	}
+	code, vs, _ = runVerifyCLI(t, append(append([]string{"-v"}, window...), dir)...)
+	if n := len(vs); code != exitOK || n != len(a.Files) {
+		t.Fatalf("-v: exit %d, %d verdicts for %d files", code, n, len(a.Files))
+	}
+
+	// Tamper: delete one log file, forge another.
+	var logs []string
+	for k := range a.Files {
+		if !strings.Contains(k, "Digest") {
+			logs = append(logs, k)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, logs[0])); err != nil {
+		t.Fatal(err)
+	}
+	forged := filepath.Join(dir, strings.Replace(logs[1], ".json.gz", "", 1)[:len(logs[1])-len("0123456789abcdef.json.gz")]+"ffffffffffffffff.json.gz")
+	if err := os.WriteFile(forged, a.Files[logs[1]], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, vs, stderr = runVerifyCLI(t, append(window, dir)...)
+	c = statusCount(vs)
+	if code != exitBadInput || c[integrity.StatusLogMissing] != 1 || !strings.Contains(stderr, "TAMPERING") {
+		t.Fatalf("tampered copy: exit %d, %v\n%s", code, c, stderr)
+	}
+	// The forged file sits in a verified period unless it is in the newest
+	// (unsigned) digest's hour.
+	if c[integrity.StatusLogUnreferenced]+c[integrity.StatusLogUnverified] == 0 {
+		t.Fatalf("forged file not reported: %v", c)
+	}
+
+	// Wrong key: every signature fails.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	wrong := bytes.Replace(a.KeysJSON, []byte(base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(&signedKey.PublicKey))),
+		[]byte(base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(&other.PublicKey))), 1)
+	wrongFile := filepath.Join(t.TempDir(), "wrong.json")
+	_ = os.WriteFile(wrongFile, wrong, 0o644)
+	code, vs, _ = runVerifyCLI(t, "-public-keys", wrongFile, "-since", "2024-05-30", "-until", "2024-05-31", dir)
+	if c := statusCount(vs); code != exitBadInput || c[integrity.StatusDigestInvalid] == 0 {
+		t.Fatalf("wrong key: exit %d, %v", code, c)
+	}
+}
+
+func TestVerifyUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"-workers", "0", "x"}, {"-public-keys", "/no/such/file", t.TempDir()}} {
+		if code, _, stderr := runVerifyCLI(t, args...); code != exitFailure {
+			t.Errorf("%v: exit %d, want 1\n%s", args, code, stderr)
+		}
+	}
+}
+
+// fakeCloudTrail answers ListPublicKeys (AWS JSON 1.1) with the archive's key.
+func fakeCloudTrail(t *testing.T, a *trailsign.Archive) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".ListPublicKeys") {
+			http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
+			return
+		}
+		var in struct{ StartTime, EndTime float64 }
+		_ = json.Unmarshal(body, &in)
+		// list-public-keys prints times as text; the API sends epoch seconds.
+		var keys struct{ PublicKeyList []struct{ Value, Fingerprint string } }
+		_ = json.Unmarshal(a.KeysJSON, &keys)
+		var list []map[string]any
+		for _, k := range keys.PublicKeyList {
+			list = append(list, map[string]any{"Value": k.Value, "Fingerprint": k.Fingerprint,
+				"ValidityStartTime": 1.3885344e9, "ValidityEndTime": 2.0e9})
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_ = json.NewEncoder(w).Encode(map[string]any{"PublicKeyList": list})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// S3 via MinIO with the signatures as object metadata, the public keys
+// from a local CloudTrail endpoint (AWS_ENDPOINT_URL_CLOUDTRAIL).
+func TestVerifyS3(t *testing.T) {
+	a := signedArchive(t)
+	srv := s3test.MinIO(t)
+	srv.CreateBucket(t, a.Bucket)
+	client := srv.Client(t)
+	for k, b := range a.Files {
+		in := &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(k), Body: bytes.NewReader(b)}
+		if sig, ok := a.Signatures[k]; ok {
+			in.Metadata = map[string]string{"signature": sig}
+		}
+		if _, err := client.PutObject(t.Context(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ct := fakeCloudTrail(t, a)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", ct.URL)
+	args := []string{"-input", "endpoint=" + srv.Endpoint, "-input", "force_path_style=on", "-input", "region=us-east-1",
+		"-since", "2024-05-30", "-until", "2024-05-31", "s3://" + a.Bucket}
+	code, vs, stderr := runVerifyCLI(t, append([]string{"-v"}, args...)...)
+	c := statusCount(vs)
+	if code != exitOK || c[integrity.StatusValid] != len(a.Files) || len(c) != 1 {
+		t.Fatalf("clean bucket: exit %d, %v (want %d valid)\n%s", code, c, len(a.Files), stderr)
+	}
+
+	// An edited digest (re-uploaded with its old signature) and a changed log file.
+	edited, changed := a.Digests[2], ""
+	body, _ := trailsign.Gunzip(a.Files[edited])
+	body = bytes.Replace(body, []byte(`"awsAccountId":"111122223333"`), []byte(`"awsAccountId":"111122223334"`), 1)
+	gz, _ := trailsign.Gzip(body)
+	if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(edited),
+		Body: bytes.NewReader(gz), Metadata: map[string]string{"signature": a.Signatures[edited]}}); err != nil {
+		t.Fatal(err)
+	}
+	for k := range a.Files {
+		if !strings.Contains(k, "Digest") {
+			changed = k
+			break
+		}
+	}
+	lb, _ := trailsign.Gunzip(a.Files[changed])
+	lb = bytes.Replace(lb, []byte(`"eventName":"`), []byte(`"eventName":"Z`), 1)
+	lgz, _ := trailsign.Gzip(lb)
+	srv.PutObject(t, a.Bucket, changed, lgz)
+	code, vs, stderr = runVerifyCLI(t, args...)
+	found := map[string]string{}
+	for _, v := range vs {
+		found[v.Key] = v.Status
+	}
+	if code != exitBadInput || found[edited] != integrity.StatusDigestInvalid || found[changed] != integrity.StatusLogModified {
+		t.Fatalf("exit %d; edited digest %q, changed log %q; all: %v\n%s", code, found[edited], found[changed], statusCount(vs), stderr)
+	}
+}
