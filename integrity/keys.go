@@ -15,12 +15,20 @@ import (
 // (lower-case hex, as digestPublicKeyFingerprint spells it).
 type PublicKeys map[string]*rsa.PublicKey
 
-// Add parses a key as CloudTrail's ListPublicKeys returns it (Value: a
-// PKCS #1 DER RSA public key) and files it under fingerprint.
-func (k PublicKeys) Add(fingerprint string, der []byte) error {
-	pub, err := x509.ParsePKCS1PublicKey(der)
+// Add parses a key as CloudTrail's ListPublicKeys returns it (Value: "the
+// DER encoded public key value in PKCS#1 format"; the SDK decodes the
+// wire's base64) and files it under fingerprint. Base64 text of the DER is
+// accepted too (a key pasted from `aws cloudtrail list-public-keys`).
+func (k PublicKeys) Add(fingerprint string, value []byte) error {
+	pub, err := x509.ParsePKCS1PublicKey(value)
 	if err != nil {
-		return fmt.Errorf("public key %s: not a PKCS #1 RSA public key: %v", fingerprint, err)
+		der, b64err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(value)))
+		if b64err != nil {
+			return fmt.Errorf("public key %s: neither a PKCS #1 DER RSA public key nor base64 of one: %v", fingerprint, err)
+		}
+		if pub, err = x509.ParsePKCS1PublicKey(der); err != nil {
+			return fmt.Errorf("public key %s: not a PKCS #1 RSA public key: %v", fingerprint, err)
+		}
 	}
 	k[strings.ToLower(fingerprint)] = pub
 	return nil

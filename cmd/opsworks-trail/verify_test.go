@@ -142,8 +142,13 @@ func TestVerifyLocalCopy(t *testing.T) {
 
 	// Wrong key: every signature fails.
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
-	wrong := bytes.Replace(a.KeysJSON, []byte(base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(&signedKey.PublicKey))),
-		[]byte(base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(&other.PublicKey))), 1)
+	b64 := func(pub *rsa.PublicKey) []byte {
+		return []byte(base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(pub)))
+	}
+	wrong := bytes.Replace(a.KeysJSON, b64(&signedKey.PublicKey), b64(&other.PublicKey), 1)
+	if bytes.Equal(wrong, a.KeysJSON) {
+		t.Fatal("the key was not replaced")
+	}
 	wrongFile := filepath.Join(t.TempDir(), "wrong.json")
 	_ = os.WriteFile(wrongFile, wrong, 0o644)
 	code, vs, _ = runVerifyCLI(t, "-public-keys", wrongFile, "-since", "2024-05-30", "-until", "2024-05-31", dir)
@@ -195,7 +200,7 @@ func TestVerifyS3(t *testing.T) {
 	for k, b := range a.Files {
 		in := &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(k), Body: bytes.NewReader(b)}
 		if sig, ok := a.Signatures[k]; ok {
-			in.Metadata = map[string]string{"signature": sig}
+			in.Metadata = map[string]string{"signature": sig, "signature-algorithm": "SHA256withRSA"} // as CloudTrail sets them
 		}
 		if _, err := client.PutObject(t.Context(), in); err != nil {
 			t.Fatal(err)
@@ -222,7 +227,7 @@ func TestVerifyS3(t *testing.T) {
 	body = bytes.Replace(body, []byte(`"awsAccountId":"111122223333"`), []byte(`"awsAccountId":"111122223334"`), 1)
 	gz, _ := trailsign.Gzip(body)
 	if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(edited),
-		Body: bytes.NewReader(gz), Metadata: map[string]string{"signature": a.Signatures[edited]}}); err != nil {
+		Body: bytes.NewReader(gz), Metadata: map[string]string{"signature": a.Signatures[edited], "signature-algorithm": "SHA256withRSA"}}); err != nil {
 		t.Fatal(err)
 	}
 	for k := range a.Files {
