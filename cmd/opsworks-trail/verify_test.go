@@ -176,7 +176,9 @@ func fakeCloudTrail(t *testing.T, a *trailsign.Archive) *httptest.Server {
 		var in struct{ StartTime, EndTime float64 }
 		_ = json.Unmarshal(body, &in)
 		// list-public-keys prints times as text; the API sends epoch seconds.
-		var keys struct{ PublicKeyList []struct{ Value, Fingerprint string } }
+		var keys struct {
+			PublicKeyList []struct{ Value, Fingerprint string }
+		}
 		_ = json.Unmarshal(a.KeysJSON, &keys)
 		var list []map[string]any
 		for _, k := range keys.PublicKeyList {
