@@ -63,6 +63,7 @@ fuzz:
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./filter || exit 1; done
 	for f in FuzzSplitRecords FuzzParseNotification; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./cloudtrail || exit 1; done
+	$(GO) test -run XXX -fuzz FuzzParseDigest -fuzztime 30s ./integrity
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./filter

@@ -1,7 +1,6 @@
 package integrity
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -93,13 +92,13 @@ type logEntry struct {
 type Verifier struct {
 	opts       Options
 	logs       map[streamID]map[string]*logEntry // by logTail
-	digests    map[streamID][]*DigestFile
+	digests    map[streamID][]*digestState
 	unreadable map[string]bool // by logTail: present, but could not be read
 }
 
 // NewVerifier returns an empty verifier.
 func NewVerifier(opts Options) *Verifier {
-	return &Verifier{opts: opts, logs: map[streamID]map[string]*logEntry{}, digests: map[streamID][]*DigestFile{},
+	return &Verifier{opts: opts, logs: map[streamID]map[string]*logEntry{}, digests: map[streamID][]*digestState{},
 		unreadable: map[string]bool{}}
 }
 
@@ -120,12 +119,33 @@ func (v *Verifier) AddLog(f LogFile) error {
 }
 
 // AddDigest records a digest file; its key must be in the CloudTrail layout.
+// The digest is parsed at once and only what the checks need is kept (not
+// its bytes): a window of years holds tens of thousands of digests.
 func (v *Verifier) AddDigest(f DigestFile) error {
 	k, ok := cloudtrail.ParseKey(f.Key)
 	if !ok || k.Kind != cloudtrail.KindDigest {
 		return fmt.Errorf("%s: not a CloudTrail digest key (AWSLogs/…/CloudTrail-Digest/REGION/YYYY/MM/DD/…)", f.Key)
 	}
-	v.digests[streamOf(k)] = append(v.digests[streamOf(k)], &f)
+	s := &digestState{bucket: f.Bucket, objectKey: f.Key, key: k, sum: sha256.Sum256(f.Data), signature: f.Signature,
+		metaSignature: f.Signature}
+	d, err := ParseDigest(f.Data)
+	if err != nil {
+		s.invalid = err.Error()
+	} else {
+		s.d = d
+		s.logs = make([]logRef, len(d.LogFiles))
+		for i, l := range d.LogFiles {
+			s.logs[i] = logRef{bucket: l.S3Bucket, object: l.S3Object}
+			if _, err := hex.Decode(s.logs[i].hash[:], []byte(l.HashValue)); err != nil {
+				s.invalid, s.d = fmt.Sprintf("logFiles[%d].hashValue: not hex", i), nil
+				break
+			}
+		}
+		if s.d != nil {
+			s.d.LogFiles = nil
+		}
+	}
+	v.digests[streamOf(k)] = append(v.digests[streamOf(k)], s)
 	return nil
 }
 
@@ -161,13 +181,21 @@ func (v *Verifier) Finish(emit func(Finding)) {
 
 // digestState is one digest being judged.
 type digestState struct {
-	file      *DigestFile
-	key       cloudtrail.Key
-	d         *Digest // nil when it does not parse
-	sum       [32]byte
-	signature string // the metadata's, else the successor's previousDigestSignature
-	invalid   string // why it is digest_invalid
-	unsigned  bool
+	bucket, objectKey string // where it was read
+	key               cloudtrail.Key
+	d                 *Digest // nil when it does not parse; LogFiles moved to logs
+	logs              []logRef
+	sum               [32]byte
+	metaSignature     string // from the object's metadata
+	signature         string // the metadata's, else the successor's previousDigestSignature
+	invalid           string // why it is digest_invalid
+	unsigned          bool
+}
+
+// logRef is a digest's entry for one log file.
+type logRef struct {
+	bucket, object string
+	hash           [32]byte
 }
 
 func (s *digestState) vouches() bool { return s.d != nil && s.invalid == "" && !s.unsigned }
@@ -182,12 +210,10 @@ func (v *Verifier) digestListed(t time.Time) bool {
 	return (v.opts.Start.IsZero() || !t.Before(v.opts.Start)) && (v.opts.End.IsZero() || t.Before(v.opts.End.Add(DigestLag)))
 }
 
-func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*DigestFile, emit func(Finding)) {
+func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*digestState, emit func(Finding)) {
 	chains := map[string][]*digestState{}
-	for _, f := range digests {
-		k, _ := cloudtrail.ParseKey(f.Key)
-		s := &digestState{file: f, key: k, sum: sha256.Sum256(f.Data)}
-		chains[k.Trail] = append(chains[k.Trail], s)
+	for _, s := range digests {
+		chains[s.key.Trail] = append(chains[s.key.Trail], s)
 	}
 	trails := make([]string, 0, len(chains))
 	for t := range chains {
@@ -207,22 +233,15 @@ func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*DigestFile
 // that check out.
 func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, named map[string]bool, vouched []period, emit func(Finding)) []period {
 	slices.SortFunc(chain, func(a, b *digestState) int {
-		return cmp.Or(a.key.Time.Compare(b.key.Time), cmp.Compare(a.file.Key, b.file.Key))
+		return cmp.Or(a.key.Time.Compare(b.key.Time), cmp.Compare(a.objectKey, b.objectKey))
 	})
 	byTail := map[string]*digestState{}
 	for _, s := range chain {
-		byTail[logTail(s.file.Key)] = s
-		d, err := ParseDigest(s.file.Data)
-		if err != nil {
-			s.invalid = err.Error()
-			continue
-		}
-		s.d = d
-		if logTail(d.DigestS3Object) != logTail(s.file.Key) ||
-			(s.file.Bucket != "" && (d.DigestS3Bucket != s.file.Bucket || d.DigestS3Object != s.file.Key)) {
+		byTail[logTail(s.objectKey)] = s
+		if d := s.d; d != nil && (logTail(d.DigestS3Object) != logTail(s.objectKey) ||
+			(s.bucket != "" && (d.DigestS3Bucket != s.bucket || d.DigestS3Object != s.objectKey))) {
 			s.invalid = fmt.Sprintf("moved: the digest names itself %s/%s", d.DigestS3Bucket, d.DigestS3Object)
 		}
-		s.signature = s.file.Signature
 	}
 	// A copy without metadata: a digest's signature is in its successor.
 	for _, s := range chain {
@@ -264,7 +283,7 @@ func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, n
 					start = prev.d.End()
 				}
 				end := s.d.Start()
-				emit(Finding{Status: StatusChainGap, Key: s.file.Key, Bucket: s.file.Bucket, Start: &start, End: &end,
+				emit(Finding{Status: StatusChainGap, Key: s.objectKey, Bucket: s.bucket, Start: &start, End: &end,
 					Detail: fmt.Sprintf("the digest chain restarts: no digests from %s to %s (log file validation or the trail was off)", start.Format(time.RFC3339), end.Format(time.RFC3339))})
 			}
 			continue
@@ -280,20 +299,20 @@ func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, n
 				if s.d.PreviousDigestS3Bucket != nil {
 					bucket = *s.d.PreviousDigestS3Bucket
 				}
-				emit(Finding{Status: StatusDigestMissing, Key: prevKey, Bucket: bucket, DigestKey: s.file.Key,
-					Detail: "named as previous digest by " + s.file.Key + ", absent"})
+				emit(Finding{Status: StatusDigestMissing, Key: prevKey, Bucket: bucket, DigestKey: s.objectKey,
+					Detail: "named as previous digest by " + s.objectKey + ", absent"})
 			}
 			continue
 		}
 		if s.d.PreviousDigestHashValue == nil || !strings.EqualFold(*s.d.PreviousDigestHashValue, hex.EncodeToString(p.sum[:])) {
-			s.invalid = cmp.Or(s.invalid, "previousDigestHashValue does not match "+p.file.Key)
+			s.invalid = cmp.Or(s.invalid, "previousDigestHashValue does not match "+p.objectKey)
 		}
-		if p.file.Signature != "" && s.d.PreviousDigestSignature != nil && *s.d.PreviousDigestSignature != p.file.Signature {
-			s.invalid = cmp.Or(s.invalid, "previousDigestSignature differs from the signature of "+p.file.Key)
+		if p.metaSignature != "" && s.d.PreviousDigestSignature != nil && *s.d.PreviousDigestSignature != p.metaSignature {
+			s.invalid = cmp.Or(s.invalid, "previousDigestSignature differs from the signature of "+p.objectKey)
 		}
 	}
 	for _, s := range chain {
-		f := Finding{Key: s.file.Key, Bucket: s.file.Bucket}
+		f := Finding{Key: s.objectKey, Bucket: s.bucket}
 		switch {
 		case s.invalid != "":
 			f.Status, f.Detail = StatusDigestInvalid, s.invalid
@@ -316,8 +335,8 @@ func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, n
 
 // namedLogs judges the log files one digest lists.
 func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named map[string]bool, emit func(Finding)) {
-	for _, item := range s.d.LogFiles {
-		tail := logTail(item.S3Object)
+	for _, item := range s.logs {
+		tail := logTail(item.object)
 		named[tail] = true
 		l := logs[tail]
 		if l == nil {
@@ -325,19 +344,18 @@ func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named ma
 				continue // an invalid digest's list proves nothing
 			}
 			if k, ok := cloudtrail.ParseKey(tail); !ok || v.logListed(k.Time) {
-				emit(Finding{Status: StatusLogMissing, Key: item.S3Object, Bucket: item.S3Bucket, DigestKey: s.file.Key,
-					Detail: "named by digest " + s.file.Key + ", absent"})
+				emit(Finding{Status: StatusLogMissing, Key: item.object, Bucket: item.bucket, DigestKey: s.objectKey,
+					Detail: "named by digest " + s.objectKey + ", absent"})
 			}
 			continue
 		}
 		delivered := l.delivered
-		f := Finding{Key: l.Key, Bucket: l.Bucket, DigestKey: s.file.Key, Delivered: &delivered}
-		want, _ := hex.DecodeString(item.HashValue)
+		f := Finding{Key: l.Key, Bucket: l.Bucket, DigestKey: s.objectKey, Delivered: &delivered}
 		switch {
 		case s.invalid != "":
 			f.Status, f.Detail = StatusLogUnverified, "its digest is invalid: "+s.invalid
-		case !bytes.Equal(want, l.SHA256[:]):
-			f.Status, f.Detail = StatusLogModified, fmt.Sprintf("SHA-256 %x, the digest says %s", l.SHA256, strings.ToLower(item.HashValue))
+		case item.hash != l.SHA256:
+			f.Status, f.Detail = StatusLogModified, fmt.Sprintf("SHA-256 %x, the digest says %x", l.SHA256, item.hash)
 		case s.unsigned:
 			f.Status, f.Detail = StatusLogUnverified, "matches its digest, which is unsigned"
 		default:
