@@ -91,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	bar := fl.String("progress", "auto", "progress bar on stderr for archive sources: auto (when stderr is a terminal), on, off")
 	verbose := fl.Bool("v", false, "show the input engine's info messages")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: opsworks-trail [flags] [SOURCE ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, - for stdin (the default),\nor an archive: s3://bucket/prefix or a directory.\n\n")
+		fmt.Fprintf(stderr, "usage: opsworks-trail [flags] [SOURCE ...]\n       opsworks-trail enqueue [flags] s3://bucket/prefix   (announce files to an SQS queue)\n       opsworks-trail verify [flags] SOURCE                (log file integrity)\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, - for stdin (the default),\nor an archive: s3://bucket/prefix or a directory.\n\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {

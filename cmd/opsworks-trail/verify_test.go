@@ -251,3 +251,22 @@ func TestVerifyS3(t *testing.T) {
 		t.Fatalf("exit %d; edited digest %q, changed log %q; all: %v\n%s", code, found[edited], found[changed], statusCount(vs), stderr)
 	}
 }
+
+// A backfill digest is not checked yet: it is named in the summary and the
+// verification counts as incomplete (exit 1), never silently passed over.
+func TestVerifyBackfillDigestIsReported(t *testing.T) {
+	a := signedArchive(t)
+	dir := t.TempDir()
+	if err := a.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	d := a.Digests[0]
+	backfill := strings.TrimSuffix(d, ".json.gz") + "_backfill.json.gz"
+	if err := os.WriteFile(filepath.Join(dir, backfill), a.Files[d], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runVerifyCLI(t, "-public-keys", writeKeys(t, a), "-since", "2024-05-30", "-until", "2024-05-31", dir)
+	if code != exitFailure || !strings.Contains(stderr, backfill) || !strings.Contains(stderr, "backfill digests are not checked yet") {
+		t.Fatalf("exit %d, want 1 naming the backfill digest:\n%s", code, stderr)
+	}
+}
