@@ -32,15 +32,15 @@ func runEnqueue(args []string, stderr io.Writer) int {
 	inOpts := newKeyValues(input.Options)
 	fl.Var(inOpts, "input", "cloudtrail_s3 option key=value for the listing and S3 access (repeatable): region, profile, role_arn, endpoint, force_path_style, accounts, regions, org_id, discover_orgs, include_insight")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: opsworks-trail enqueue [flags] s3://bucket/prefix\n\n"+
+		fmt.Fprintf(fl.Output(), "usage: opsworks-trail enqueue [flags] s3://bucket/prefix\n\n"+
 			"Sends one S3 event notification per CloudTrail log file of the window to an SQS queue,\n"+
 			"so that cloudtrail_s3 inputs in SQS mode (queue_url) backfill it in parallel.\n"+
 			"Running the same window again announces every file again: the inputs read them again\n"+
 			"(duplicates downstream, see the README's \"Backfilling with a fleet\").\n\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		return exitFailure
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "opsworks-trail enqueue: "+format+"\n", a...)

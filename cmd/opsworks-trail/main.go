@@ -71,13 +71,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "enqueue" {
-		return runEnqueue(args[1:], stderr)
-	}
-	if len(args) > 0 && args[0] == "verify" {
-		return runVerify(args[1:], stdout, stderr)
-	}
+// runPrint is the default subcommand: print the OpsWorks events of the
+// sources as NDJSON.
+func runPrint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("opsworks-trail", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	opts := newKeyValues(filter.Options)
@@ -91,11 +87,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	bar := fl.String("progress", "auto", "progress bar on stderr for archive sources: auto (when stderr is a terminal), on, off")
 	verbose := fl.Bool("v", false, "show the input engine's info messages")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: opsworks-trail [flags] [SOURCE ...]\n       opsworks-trail enqueue [flags] s3://bucket/prefix   (announce files to an SQS queue)\n       opsworks-trail verify [flags] SOURCE                (log file integrity)\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, - for stdin (the default),\nor an archive: s3://bucket/prefix or a directory.\n\n")
+		fmt.Fprintf(fl.Output(), "usage: opsworks-trail [print] [flags] [SOURCE ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, several JSON documents in a row, - for stdin\n(the default), or an archive: s3://bucket/prefix or a directory.\nOther subcommands: opsworks-trail --help.\n\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		return exitFailure
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *bar != "auto" && *bar != "on" && *bar != "off" {
 		fmt.Fprintf(stderr, "opsworks-trail: -progress: want auto, on or off, got %q\n", *bar)

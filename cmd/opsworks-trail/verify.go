@@ -49,7 +49,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	inOpts := newKeyValues(input.Options)
 	fl.Var(inOpts, "input", "cloudtrail_s3 option key=value for the listing and AWS access (repeatable): region, profile, role_arn, endpoint, force_path_style, accounts, regions, org_id, discover_orgs")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: opsworks-trail verify [flags] SOURCE\n\n"+
+		fmt.Fprintf(fl.Output(), "usage: opsworks-trail verify [flags] SOURCE\n\n"+
 			"Validates CloudTrail log file integrity: digest signatures and chain, the SHA-256 of\n"+
 			"every log file, and log files that no digest names. SOURCE is s3://bucket[/prefix] or a\n"+
 			"local copy. One JSON object per line on stdout ({\"status\",\"key\",\"detail\",…}; problems\n"+
@@ -57,8 +57,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			"1: usage, access or read failures left the verification incomplete.\n\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		return exitFailure
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "opsworks-trail verify: "+format+"\n", a...)
