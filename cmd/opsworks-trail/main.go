@@ -16,8 +16,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
@@ -185,11 +183,7 @@ type cli struct {
 
 func (c *cli) path(p string, stdin io.Reader) error {
 	if p == "-" {
-		data, err := readAll(stdin)
-		if err != nil {
-			return fmt.Errorf("stdin: %w", err)
-		}
-		return c.content("stdin", data)
+		return c.stream("stdin", stdin)
 	}
 	if strings.HasPrefix(p, "s3://") {
 		return c.archiveSource(p)
@@ -201,73 +195,12 @@ func (c *cli) path(p string, stdin io.Reader) error {
 	if info.IsDir() {
 		return c.archiveSource(p)
 	}
-	return c.file(p)
-}
-
-func (c *cli) file(path string) error {
-	f, err := os.Open(path)
+	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	data, err := readAll(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return c.content(path, data)
-}
-
-// readAll reads r, gunzipping when the data starts with gzip's magic bytes.
-func readAll(r io.Reader) ([]byte, error) {
-	br := bufio.NewReader(r)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		data, err := io.ReadAll(zr)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w (truncated or corrupt archive)", err)
-		}
-		return data, nil
-	}
-	return io.ReadAll(br)
-}
-
-// content processes one file's text: a single JSON document, or NDJSON
-// (one event or log file per line) when the first document is followed by more.
-func (c *cli) content(name string, data []byte) error {
-	if isNDJSON(data) {
-		for n, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			if err := c.document(fmt.Sprintf("%s:%d", name, n+1), line); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return c.document(name, data)
-}
-
-// isNDJSON: more than one non-empty line, each starting with '{'. A
-// pretty-printed document has lines starting with other characters.
-func isNDJSON(data []byte) bool {
-	lines := 0
-	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		if line[0] != '{' || line[len(line)-1] != '}' {
-			return false
-		}
-		lines++
-	}
-	return lines > 1
+	return c.stream(p, f)
 }
 
 func (c *cli) document(name string, text []byte) error {
