@@ -136,6 +136,20 @@ func ParseKey(key string) (Key, bool) {
 	return k, true
 }
 
+// nameTime is the delivery time in a CloudTrail file name wherever the file
+// sits: ACCOUNT_CloudTrail[-Insight]_REGION_YYYYMMDDTHHmmZ_UNIQUE.json[.gz].
+func nameTime(name string) (time.Time, bool) {
+	stem, ok := trimJSONExt(name)
+	if !ok {
+		return time.Time{}, false
+	}
+	parts := strings.Split(stem, "_")
+	if len(parts) != 5 || !IsAccount(parts[0]) || kindOfFolder(parts[1]) == 0 || kindOfFolder(parts[1]) == KindDigest || !IsRegion(parts[2]) {
+		return time.Time{}, false
+	}
+	return parseStamp(parts[3])
+}
+
 // parseFileName checks a file name against its folders and returns the
 // delivery time (and, for digests, the trail name).
 func parseFileName(name, account string, kind Kind, region string) (time.Time, string, bool) {

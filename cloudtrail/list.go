@@ -27,6 +27,10 @@ type Object struct {
 	Bucket       string // SQS mode: the bucket a notification named; "" means the configured one
 	Size         int64
 	LastModified time.Time
+	// Named is the delivery time in the name of a local file outside the
+	// CloudTrail layout (ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_…), zero
+	// if the name has none; Key.Time is zero for such files.
+	Named time.Time
 	// StorageClass is S3's storage class ("" for local files and STANDARD).
 	// GLACIER and DEEP_ARCHIVE objects cannot be read without a restore;
 	// reading one fails with ReasonArchived.
@@ -76,6 +80,10 @@ type ListOptions struct {
 	IncludeDigest  bool
 	// PageSize is MaxKeys per ListObjectsV2 call; 0 is S3's default (1000).
 	PageSize int32
+	// Skipped, when set, hears of every file (or pruned folder) a
+	// DirLister leaves out for another reason than the window: not
+	// .json/.json.gz, a kind not asked for. Nothing is skipped silently.
+	Skipped func(path, reason string)
 	// Now is the clock for a zero End; nil is time.Now.
 	Now func() time.Time
 }
@@ -484,22 +492,57 @@ func (l *DirLister) List(ctx context.Context, fn func(Object) error) error {
 	})
 }
 
+func (l *DirLister) skipped(p, reason string) {
+	if l.opts.Skipped != nil {
+		l.opts.Skipped(p, reason)
+	}
+}
+
 // object turns a walked file into an Object, or reports it is not wanted.
 func (l *DirLister) object(p string, d fs.DirEntry) (Object, bool, error) {
-	if _, isJSON := trimJSONExt(path.Base(p)); !isJSON || !d.Type().IsRegular() {
+	if !d.Type().IsRegular() {
+		l.skipped(p, "not a regular file")
+		return Object{}, false, nil
+	}
+	if _, isJSON := trimJSONExt(path.Base(p)); !isJSON {
+		l.skipped(p, "not .json or .json.gz")
 		return Object{}, false, nil
 	}
 	key, inLayout := ParseKey(p)
 	if inLayout {
 		start, end := l.opts.window(key.Stream())
+		if !l.opts.wantsKind(key.Kind) {
+			l.skipped(p, key.Kind.String()+" file (not asked for)")
+			return Object{}, false, nil
+		}
 		if !l.opts.Wants(key, start, end) {
 			return Object{}, false, nil
 		}
 	} else {
-		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") && !l.opts.IncludeDigest {
+		base := path.Base(p)
+		if strings.Contains(base, "_CloudTrail-Digest_") && !l.opts.IncludeDigest {
+			l.skipped(p, "digest file (not asked for)")
 			return Object{}, false, nil // a digest moved out of its folder
 		}
 		key = Key{Path: p, Kind: KindLog}
+		// Outside the layout the folders say nothing, but a CloudTrail
+		// file name still carries its delivery time: the window applies.
+		// Key.Time stays zero (the key is not in a stream); Object.Named
+		// holds the time.
+		if t, ok := nameTime(base); ok {
+			start, end := l.opts.Start, l.opts.End
+			if end.IsZero() && l.opts.Now != nil {
+				end = l.opts.Now()
+			}
+			if (!start.IsZero() && t.Before(start)) || (!end.IsZero() && !t.Before(end)) {
+				return Object{}, false, nil
+			}
+			info, err := d.Info()
+			if err != nil {
+				return Object{}, false, fmt.Errorf("archive: stat %s: %w", p, err)
+			}
+			return Object{Key: key, Size: info.Size(), LastModified: info.ModTime(), Named: t}, true, nil
+		}
 	}
 	info, err := d.Info()
 	if err != nil {
@@ -517,7 +560,11 @@ func (l *DirLister) skipDir(p string) bool {
 	segs := strings.Split(p, "/")
 	at := kindFolderIndex(segs)
 	if at < 0 {
-		return path.Base(p) == KindDigest.Folder() && !l.opts.IncludeDigest
+		if path.Base(p) == KindDigest.Folder() && !l.opts.IncludeDigest {
+			l.skipped(p+"/", "digest folder (digests hold no events)")
+			return true
+		}
+		return false
 	}
 	s := Stream{Account: segs[at-1], Kind: kindOfFolder(segs[at])}
 	if at >= 2 && IsOrgID(segs[at-2]) {
@@ -527,6 +574,11 @@ func (l *DirLister) skipDir(p string) bool {
 		s.Region = segs[at+1]
 	}
 	if !l.opts.wantsStream(s) {
+		// Accounts, regions or organizations left out on purpose are the
+		// selection, not a surprise; kinds are reported (Insights, digests).
+		if len(segs) == at+1 && !l.opts.wantsKind(s.Kind) {
+			l.skipped(p+"/", s.Kind.String()+" folder (not asked for)")
+		}
 		return true
 	}
 	if len(segs) <= at+2 {

@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -572,3 +574,40 @@ func TestS3ListUnboundedStopsAtTheLastDay(t *testing.T) {
 }
 
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+// What a DirLister leaves out for another reason than the window is
+// reported with the reason; files outside the layout are windowed by the
+// time in their name.
+func TestDirListerReportsSkipped(t *testing.T) {
+	fsys := fstest.MapFS{
+		"AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/31/111122223333_CloudTrail_us-east-1_20240531T2355Z_abcdefghijklmnop.json.gz":            &fstest.MapFile{Data: []byte("x")},
+		"AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/31/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240531T235500Z.json.gz": &fstest.MapFile{Data: []byte("x")},
+		"loose/111122223333_CloudTrail_us-east-1_20240101T0000Z_abcdefghijklmnop.json.gz":                                                           {Data: []byte("x")},
+		"loose/111122223333_CloudTrail_us-east-1_20240601T0000Z_abcdefghijklmnop.json.gz":                                                           {Data: []byte("x")},
+		"loose/undated.json":  {Data: []byte("x")},
+		"loose/notes.txt":     {Data: []byte("x")},
+		"loose/events.ndjson": &fstest.MapFile{Data: []byte("x")},
+	}
+	skipped := map[string]string{}
+	l, err := NewDirLister(fsys, ListOptions{Start: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC),
+		Skipped: func(p, reason string) { skipped[p] = reason }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	if err := l.List(context.Background(), func(o Object) error { listed = append(listed, o.Key.Path); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/31/111122223333_CloudTrail_us-east-1_20240531T2355Z_abcdefghijklmnop.json.gz", "loose/undated.json"}
+	if strings.Join(listed, " ") != strings.Join(want, " ") {
+		t.Fatalf("listed %v, want %v", listed, want)
+	}
+	wantSkipped := map[string]string{
+		"AWSLogs/111122223333/CloudTrail-Digest/": "digest folder (not asked for)",
+		"loose/notes.txt":                         "not .json or .json.gz",
+		"loose/events.ndjson":                     "not .json or .json.gz",
+	}
+	if fmt.Sprint(skipped) != fmt.Sprint(wantSkipped) {
+		t.Fatalf("skipped %v, want %v", skipped, wantSkipped)
+	}
+}

@@ -138,6 +138,10 @@ type Deps struct {
 	Logf func(level int, format string, args ...any)
 	// Now is the clock. nil: time.Now.
 	Now func() time.Time
+	// Skipped hears of each local file the listing leaves out (not
+	// .json/.json.gz, a kind not asked for) with the reason; they are
+	// counted in Stats.SkippedFiles either way.
+	Skipped func(path, reason string)
 }
 
 // Tuning that is not configuration.
@@ -440,6 +444,12 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 			return nil, nil, fmt.Errorf("path: %w", err)
 		}
 		poll.where = "dir:" + abs
+		poll.list.Skipped = func(p, reason string) {
+			env.st.skippedFile(reason)
+			if deps.Skipped != nil {
+				deps.Skipped(p, reason)
+			}
+		}
 		poll.checkpoint.Source = poll.where
 		poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
 		poll.access = func(context.Context) error { return localAccess(fsys, cfg.Path) }

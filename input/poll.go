@@ -130,6 +130,9 @@ func (p *pollSource) dispatch(ctx context.Context, o cloudtrail.Object, pass int
 		return err // paused: the listing waits here too (local trees)
 	}
 	p.env.st.listed(o.Key.Time)
+	if o.Key.Time.IsZero() && o.Named.IsZero() {
+		p.env.st.objectsUndated.Add(1)
+	}
 	if !p.ck.Begin(o.Key) {
 		if pass == 1 && p.ck.Committed(o.Key) {
 			p.env.st.objectsSkipped.Add(1)

@@ -40,7 +40,13 @@ type Stats struct {
 	BufferedPeak int // the most Buffered has been
 
 	Failures map[string]int64 // problems by reason: objects and elements
-	Elapsed  time.Duration
+	// SkippedFiles are local files (or folders) not read, by reason (not
+	// .json/.json.gz, a kind not asked for); ObjectsUndated local files
+	// outside the layout without a delivery time in their name, read
+	// whatever the window.
+	SkippedFiles   map[string]int64
+	ObjectsUndated int64
+	Elapsed        time.Duration
 
 	SQS *SQSStats // SQS mode only
 }
@@ -68,6 +74,7 @@ type Summary struct {
 // stats is the engine's mutable side of Stats.
 type stats struct {
 	objectsListed, objectsSkipped, objectsRead, objectsBad, objectsFailed, objectsCommitted, retries atomic.Int64
+	objectsUndated                                                                                   atomic.Int64
 	eventsSeen, eventsKept, records, errorRecords, delivered                                         atomic.Int64
 	bytesRead, bytesUncompressed                                                                     atomic.Int64
 
@@ -75,6 +82,7 @@ type stats struct {
 	started    time.Time
 	newest     time.Time
 	failures   map[string]int64
+	skipped    map[string]int64
 	failedKeys []string
 	last       progressPoint // at the previous progress line
 }
@@ -111,6 +119,16 @@ func (s *stats) read(stored int64, res *cloudtrail.Result) {
 
 func (s *stats) collected(b *Batch) { s.delivered.Add(int64(b.Count)) }
 
+// skippedFile counts a local file the lister left out, by reason.
+func (s *stats) skippedFile(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.skipped == nil {
+		s.skipped = map[string]int64{}
+	}
+	s.skipped[reason]++
+}
+
 // failure counts a problem by reason and remembers the object ("" for
 // element problems, which the object's key already shows in its record).
 func (s *stats) failure(reason, object string) {
@@ -125,7 +143,8 @@ func (s *stats) failure(reason, object string) {
 // snapshot returns the counters, with the queue's figures.
 func (s *stats) snapshot(buffered, peak int, oldest time.Time) Stats {
 	s.mu.Lock()
-	out := Stats{Newest: s.newest, Failures: maps.Clone(s.failures), Buffered: buffered, BufferedPeak: peak}
+	out := Stats{Newest: s.newest, Failures: maps.Clone(s.failures), SkippedFiles: maps.Clone(s.skipped), Buffered: buffered, BufferedPeak: peak,
+		ObjectsUndated: s.objectsUndated.Load()}
 	if !s.started.IsZero() {
 		out.Elapsed = time.Since(s.started)
 	}
@@ -197,6 +216,16 @@ func (sum Summary) text(what string) string {
 	}
 	if len(sum.FailedKeys) > 0 {
 		msg += fmt.Sprintf("; first failed objects: %s", strings.Join(sum.FailedKeys, ", "))
+	}
+	if len(sum.SkippedFiles) > 0 {
+		var parts []string
+		for _, r := range slices.Sorted(maps.Keys(sum.SkippedFiles)) {
+			parts = append(parts, fmt.Sprintf("%d %s", sum.SkippedFiles[r], r))
+		}
+		msg += "; not read: " + strings.Join(parts, ", ")
+	}
+	if sum.ObjectsUndated > 0 {
+		msg += fmt.Sprintf("; %d files outside the CloudTrail layout without a delivery time in their name, read whatever the window", sum.ObjectsUndated)
 	}
 	return msg
 }

@@ -119,6 +119,9 @@ func (e *Engine) encode(j job, res *cloudtrail.Result) *prepared {
 func (e *Engine) newRecordBuilder(o cloudtrail.Object) *recordBuilder {
 	t := o.Key.Time
 	if t.IsZero() {
+		t = o.Named
+	}
+	if t.IsZero() {
 		t = e.now()
 	}
 	return newRecordBuilder(o, e.store.provenance(o), t, recordReport{st: &e.st, warn: e.warn, where: e.store.where(o)})

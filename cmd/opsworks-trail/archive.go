@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +64,18 @@ func (c *cli) archiveSource(src string) error {
 	if cfg.Follow {
 		return fmt.Errorf("-input follow=on: the CLI reads a bounded window; use the Fluent Bit input to follow a trail")
 	}
-	eng, err := input.NewEngine(cfg, input.Deps{Logf: c.engineLog})
+	// Local files the archive listing leaves out: NDJSON is read below as
+	// documents, everything else is named in the summary.
+	var ndjson []string
+	skipped := map[string][]string{}
+	deps := input.Deps{Logf: c.engineLog, Skipped: func(p, reason string) {
+		if isNDJSONName(p) {
+			ndjson = append(ndjson, p)
+			return
+		}
+		skipped[reason] = append(skipped[reason], p)
+	}}
+	eng, err := input.NewEngine(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -87,7 +102,39 @@ func (c *cli) archiveSource(src string) error {
 	sum := eng.Stop()
 	bar.done(sum.Stats)
 	c.archiveFailures += sum.ObjectsBad + sum.ObjectsFailed + sum.ErrorRecords
+	if n := sum.ObjectsUndated; n > 0 && (c.since != "" || c.until != "") {
+		fmt.Fprintf(c.stderr, "note: %d files outside the CloudTrail layout have no delivery time in their name: read whatever -since/-until\n", n)
+	}
+	for _, reason := range slices.Sorted(maps.Keys(skipped)) {
+		fmt.Fprintf(c.stderr, "skipped: %d files: %s\n", len(skipped[reason]), reason)
+		if c.verbose {
+			for _, p := range skipped[reason] {
+				fmt.Fprintf(c.stderr, "  %s\n", filepath.Join(cfg.Path, p))
+			}
+		}
+	}
+	for _, p := range ndjson {
+		if err := c.ndjsonFile(filepath.Join(cfg.Path, filepath.FromSlash(p))); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// isNDJSONName: files of documents the archive listing does not take
+// (.ndjson, .jsonl, gzipped or not), read by the CLI one document at a time.
+func isNDJSONName(p string) bool {
+	p = strings.TrimSuffix(strings.ToLower(p), ".gz")
+	return strings.HasSuffix(p, ".ndjson") || strings.HasSuffix(p, ".jsonl")
+}
+
+func (c *cli) ndjsonFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.stream(p, f)
 }
 
 // records filters a chunk of input records and prints the result.
