@@ -70,6 +70,9 @@ func (p *pollSource) run(ctx context.Context) {
 		if p.listPass(ctx, pass) {
 			p.ck.EndPass()
 		}
+		if !p.o.follow {
+			p.env.st.listingDone.Store(true)
+		}
 		if !p.o.follow || ctx.Err() != nil || !sleep(ctx, p.o.pollInterval) {
 			return
 		}
@@ -140,6 +143,7 @@ func (p *pollSource) dispatch(ctx context.Context, o cloudtrail.Object, pass int
 		return nil
 	}
 	p.env.st.objectsListed.Add(1)
+	p.env.st.bytesListed.Add(o.Size)
 	return p.env.put(ctx, o, nil)
 }
 

@@ -30,6 +30,8 @@ type Stats struct {
 	ErrorRecords int64
 	Delivered    int64 // records handed out by Collect
 
+	BytesListed       int64 // stored bytes of the objects listed (begun)
+	ListingDone       bool  // a bounded run's listing is over: ObjectsListed and BytesListed are the totals
 	BytesRead         int64 // stored bytes of the objects read (compressed for gzip)
 	BytesUncompressed int64
 
@@ -76,7 +78,8 @@ type stats struct {
 	objectsListed, objectsSkipped, objectsRead, objectsBad, objectsFailed, objectsCommitted, retries atomic.Int64
 	objectsUndated                                                                                   atomic.Int64
 	eventsSeen, eventsKept, records, errorRecords, delivered                                         atomic.Int64
-	bytesRead, bytesUncompressed                                                                     atomic.Int64
+	bytesRead, bytesUncompressed, bytesListed                                                        atomic.Int64
+	listingDone                                                                                      atomic.Bool
 
 	mu         sync.Mutex
 	started    time.Time
@@ -157,6 +160,7 @@ func (s *stats) snapshot(buffered, peak int, oldest time.Time) Stats {
 	out.Retries, out.EventsSeen, out.EventsKept = s.retries.Load(), s.eventsSeen.Load(), s.eventsKept.Load()
 	out.Records, out.ErrorRecords, out.Delivered = s.records.Load(), s.errorRecords.Load(), s.delivered.Load()
 	out.BytesRead, out.BytesUncompressed = s.bytesRead.Load(), s.bytesUncompressed.Load()
+	out.BytesListed, out.ListingDone = s.bytesListed.Load(), s.listingDone.Load()
 	return out
 }
 

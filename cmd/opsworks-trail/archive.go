@@ -106,7 +106,7 @@ func (c *cli) archiveSource(src string) error {
 		fmt.Fprintf(c.stderr, "note: %d files outside the CloudTrail layout have no delivery time in their name: read whatever -since/-until\n", n)
 	}
 	for _, reason := range slices.Sorted(maps.Keys(skipped)) {
-		fmt.Fprintf(c.stderr, "skipped: %d files: %s\n", len(skipped[reason]), reason)
+		fmt.Fprintf(c.stderr, "skipped: %s: %d\n", reason, len(skipped[reason]))
 		if c.verbose {
 			for _, p := range skipped[reason] {
 				fmt.Fprintf(c.stderr, "  %s\n", filepath.Join(cfg.Path, p))

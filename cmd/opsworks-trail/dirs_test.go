@@ -62,7 +62,7 @@ func TestDirectoriesOutsideTheLayout(t *testing.T) {
 	if code != exitOK || fromNDJSON == 0 || got != 2*all+fromNDJSON {
 		t.Fatalf("with events.ndjson: exit %d, %d events, want %d\n%s", code, got, 2*all+fromNDJSON, stderr)
 	}
-	if !strings.Contains(stderr, "skipped: 1 files: not .json or .json.gz") || !strings.Contains(stderr, "README.txt") {
+	if !strings.Contains(stderr, "skipped: not .json or .json.gz: 1") || !strings.Contains(stderr, "README.txt") {
 		t.Fatalf("README.txt not reported:\n%s", stderr)
 	}
 }

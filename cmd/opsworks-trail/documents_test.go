@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/input"
 )
 
 func gz(t *testing.T, s string) []byte {
@@ -98,5 +101,27 @@ func TestConcatenatedGzipOnStdin(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "2 documents") {
 		t.Fatalf("summary: %s", stderr)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	st := input.Stats{ObjectsListed: 40, ObjectsCommitted: 10, BytesRead: 25e6, BytesListed: 100e6, EventsKept: 5, EventsSeen: 500}
+	cases := []struct {
+		name    string
+		done    bool
+		elapsed time.Duration
+		want    string
+	}{
+		{"listing", false, 10 * time.Second, "src: listing, 40 objects so far, 10 done, 5/500 events kept, 25.0 MB read (2.5 MB/s)"},
+		{"listed", true, 10 * time.Second, "src: 10/40 objects, 25.0/100.0 MB (25%), 5/500 events kept, 2.5 MB/s, ETA 30s"},
+	}
+	for _, tc := range cases {
+		st.ListingDone = tc.done
+		if got := progressLine("src", st, tc.elapsed); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	if got := progressLine("src", input.Stats{ListingDone: true}, time.Second); strings.Contains(got, "ETA") || strings.Contains(got, "behind") {
+		t.Errorf("empty run: %s", got)
 	}
 }

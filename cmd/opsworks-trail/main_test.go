@@ -63,7 +63,7 @@ func TestCLI(t *testing.T) {
 		tags     string
 		stderrIn string
 	}{
-		{"directory tree with gzip, plain and digest", []string{"testdata/trail"}, "", exitOK, "opsworks.stacks,opsworks.chef_automate", "2/2 objects, 2/3 events kept"},
+		{"directory tree with gzip, plain and digest", []string{"testdata/trail"}, "", exitOK, "opsworks.stacks,opsworks.chef_automate", "2/2 objects, 0.0/0.0 MB (100%), 2/3 events kept"},
 		{"directory with a window", []string{"-since", "2021-03-04T00:03:00Z", "-until", "2021-03-05", "testdata/trail"}, "", exitOK, "opsworks.chef_automate", "1/1 objects"},
 		{"directory, bad input option", []string{"-input", "workers=lots", "testdata/trail"}, "", exitFailure, "", "workers"},
 		{"s3 source without bucket", []string{"s3://"}, "", exitFailure, "", "no bucket"},

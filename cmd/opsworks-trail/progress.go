@@ -34,11 +34,33 @@ func newProgress(w io.Writer, mode, src string) *progress {
 }
 
 func (p *progress) line(s input.Stats) string {
-	mb := float64(s.BytesUncompressed) / 1e6
-	secs := time.Since(p.started).Seconds()
+	return progressLine(p.src, s, time.Since(p.started))
+}
+
+// progressLine is the archive progress of a bounded run (the CLI never
+// follows a trail, so there is no "behind"): while the listing goes on,
+// what is done so far; once it is over, objects and bytes done of the
+// totals, a percentage and an estimate of the time left, from the bytes
+// read so far.
+func progressLine(src string, s input.Stats, elapsed time.Duration) string {
+	secs := max(elapsed.Seconds(), 0.001)
 	done := s.ObjectsCommitted + s.ObjectsBad + s.ObjectsFailed
-	return fmt.Sprintf("%s: %d/%d objects, %d/%d events kept, %.1f MB (%.1f MB/s), %s behind",
-		p.src, done, s.ObjectsListed, s.EventsKept, s.EventsSeen, mb, mb/max(secs, 0.001), s.Lag.Round(time.Minute))
+	rate := float64(s.BytesRead) / 1e6 / secs
+	events := fmt.Sprintf("%d/%d events kept", s.EventsKept, s.EventsSeen)
+	if !s.ListingDone {
+		return fmt.Sprintf("%s: listing, %d objects so far, %d done, %s, %.1f MB read (%.1f MB/s)",
+			src, s.ObjectsListed, done, events, float64(s.BytesRead)/1e6, rate)
+	}
+	line := fmt.Sprintf("%s: %d/%d objects, %.1f/%.1f MB", src, done, s.ObjectsListed, float64(s.BytesRead)/1e6, float64(s.BytesListed)/1e6)
+	if s.BytesListed > 0 {
+		line += fmt.Sprintf(" (%.0f%%)", 100*min(float64(s.BytesRead)/float64(s.BytesListed), 1))
+	}
+	line += fmt.Sprintf(", %s, %.1f MB/s", events, rate)
+	if left := s.BytesListed - s.BytesRead; left > 0 && s.BytesRead > 0 {
+		eta := time.Duration(float64(left) / float64(s.BytesRead) * float64(elapsed))
+		line += ", ETA " + eta.Round(time.Second).String()
+	}
+	return line
 }
 
 func (p *progress) update(s input.Stats) {
