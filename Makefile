@@ -5,6 +5,9 @@ FILTER_SO := $(BUILD)/flb-filter_opsworks.so
 INPUT_SO  := $(BUILD)/in_cloudtrail_s3.so
 CLI       := $(BUILD)/opsworks-trail
 SAMPLE    ?= examples/sample-trail
+# The CLI's --version: stamped from git, since builds may run with
+# -buildvcs=false (GOFLAGS here, the Dockerfile), which leaves no VCS info.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 .PHONY: all build plugin cli generate test test-deps vet fuzz bench bench-fluent-bit run e2e fluent-bit-run clean
 
@@ -21,8 +24,8 @@ $(INPUT_SO): $(shell find record config internal cloudtrail input plugin/cloudtr
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/cloudtrail_s3
 
 cli: $(CLI)
-$(CLI): $(shell find record config internal filter cloudtrail input cmd/opsworks-trail -name '*.go') go.mod
-	$(GO) build -o $@ ./cmd/opsworks-trail
+$(CLI): $(shell find record config internal filter cloudtrail input integrity cmd/opsworks-trail -name '*.go') go.mod
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/opsworks-trail
 
 # Regenerates plugin/opsworks/config_map.h from filter.Options.
 generate:
