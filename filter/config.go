@@ -46,7 +46,7 @@ var Options = []config.Option{
 	{Key: "retag", Default: "on", Description: "Re-emit kept events with `<tag_prefix><variant>` through an emitter input. `off` keeps the incoming tag and only adds the variant field."},
 	{Key: "emitter_name", Default: "emitter_for_<filter name>", Description: "Name of the emitter input instance that re-emits tagged events (as in `rewrite_tag`)."},
 	{Key: "emitter_storage.type", Default: "memory", Description: "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
-	{Key: "emitter_mem_buf_limit", Default: "10M", Description: "Memory limit of the emitter input; the filter's input is paused when it is reached."},
+	{Key: "emitter_mem_buf_limit", Default: "10M", Description: "Memory limit of the emitter input, and of the re-tagged records waiting for it while it is paused; beyond it they stay under the incoming tag."},
 	{Key: "use_event_time", Default: "on", Description: "Set each event's record time from its `eventTime`."},
 	{Key: "redact", Default: "on", Description: "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
 	{Key: "redact_keys", Default: DefaultRedactKeys, Description: "Comma-separated name fragments that mark a value as sensitive."},

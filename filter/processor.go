@@ -38,12 +38,12 @@ type Stats struct {
 	Errors       atomic.Uint64 // records/events kept with opsworks_error (or sent to error_tag)
 	TimeWarnings atomic.Uint64 // events whose eventTime could not be parsed
 	Refused      atomic.Uint64 // records Fluent Bit's emitter refused (kept under the incoming tag)
-	Queued       atomic.Uint64 // records a paused emitter queued (delivered when it resumes; lost if Fluent Bit stops first)
+	Lost         atomic.Uint64 // re-tagged records still waiting for a paused emitter when Fluent Bit stopped
 }
 
 func (s *Stats) String() string {
-	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d time_warnings=%d emitter_refused=%d emitter_queued=%d",
-		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.TimeWarnings.Load(), s.Refused.Load(), s.Queued.Load())
+	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d time_warnings=%d emitter_refused=%d emitter_lost=%d",
+		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.TimeWarnings.Load(), s.Refused.Load(), s.Lost.Load())
 }
 
 // NewProcessor builds a processor; warn receives rate-limited warnings.

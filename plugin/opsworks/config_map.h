@@ -8,7 +8,7 @@ static const struct opsworks_option opsworks_options[] = {
     {"retag", "on", "Re-emit kept events with `<tag_prefix><variant>` through an emitter input. `off` keeps the incoming tag and only adds the variant field."},
     {"emitter_name", NULL, "Name of the emitter input instance that re-emits tagged events (as in `rewrite_tag`)."},
     {"emitter_storage.type", "memory", "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
-    {"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input; the filter's input is paused when it is reached."},
+    {"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input, and of the re-tagged records waiting for it while it is paused; beyond it they stay under the incoming tag."},
     {"use_event_time", "on", "Set each event's record time from its `eventTime`."},
     {"redact", "on", "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
     {"redact_keys", "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert,ssh_key", "Comma-separated name fragments that mark a value as sensitive."},

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	options "github.com/opsworks-trail/opsworks-trail/config" // "config" is Fluent Bit's struct flb_config here
 	"github.com/opsworks-trail/opsworks-trail/filter"
 )
 
@@ -36,11 +37,13 @@ type instance struct {
 	name    string
 	proc    *filter.Processor
 	emitter *C.struct_flb_input_instance
+	stash   stash
 	results sync.Pool
 }
 
 var (
 	instances sync.Map // context id → *instance
+	emitters  sync.Map // emitter input instance → *instance, for the flusher
 	nextID    atomic.Uintptr
 )
 
@@ -90,6 +93,13 @@ func goOpsworksInit(ins *C.struct_flb_filter_instance, config *C.struct_flb_conf
 			logf(C.OPSWORKS_LOG_ERROR, "[%s] %v", name, err)
 			return -1
 		}
+		limit, _ := options.ParseSize(cfg.EmitterMemBufLimit) // validated by LoadConfig
+		inst.stash.limit = int(limit)
+		emitters.Store(uintptr(unsafe.Pointer(inst.emitter)), inst)
+		if C.opsworks_start_flusher(inst.emitter, config) < 0 {
+			logf(C.OPSWORKS_LOG_ERROR, "[%s] retag: cannot register the collector that hands re-tagged records to the emitter; use 'retag off'", name)
+			return -1
+		}
 	}
 	inst.results.New = func() any { return new(filter.Result) }
 	id := nextID.Add(1)
@@ -132,7 +142,7 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 		return filterNotouch
 	}
 	for i := range res.Emits {
-		inst.emit(&res.Emits[i], iIns, res)
+		inst.emit(&res.Emits[i], res)
 	}
 	*outBuf, *outSize = nil, 0
 	if len(res.Keep) > 0 {
@@ -146,37 +156,48 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 	return filterModified
 }
 
-// emitPiece is how much the filter appends to the emitter per call: a
-// paused emitter refuses a whole call, and smaller calls keep what one
-// refusal sends back to the incoming tag small.
+// emitPiece is how much the flusher appends to the emitter per call: a
+// paused emitter refuses a whole call.
 const emitPiece = 256 << 10
 
-// emit appends e's records to the emitter input under e.Tag (opsworks_emit
-// in opsworks.c says why directly). What the emitter refuses stays in the
-// stream under the incoming tag (as rewrite_tag does), counted and logged.
-func (inst *instance) emit(e *filter.Emission, iIns *C.struct_flb_input_instance, res *filter.Result) {
+// emit stashes e's records for the flusher, which appends them to the
+// emitter under e.Tag (opsworks.c says why not from here). What does not
+// fit under emitter_mem_buf_limit stays in the stream under the incoming
+// tag (as rewrite_tag does with a full emitter), counted and logged.
+func (inst *instance) emit(e *filter.Emission, res *filter.Result) {
 	if e.Count == 0 {
 		return
 	}
-	tag := (*C.char)(unsafe.Pointer(unsafe.StringData(e.Tag)))
 	refused := 0
 	for _, p := range e.Pieces(emitPiece) {
-		if refused == 0 {
-			ret := C.opsworks_emit(inst.emitter, tag, C.int(len(e.Tag)), (*C.char)(unsafe.Pointer(&p.Records[0])), C.size_t(len(p.Records)), iIns)
-			if ret == 1 {
-				inst.proc.Stats.Queued.Add(uint64(p.Count))
-			}
-			if ret >= 0 {
-				continue
-			}
+		if refused == 0 && inst.stash.add(e.Tag, p.Records, p.Count) {
+			continue
 		}
 		refused += p.Count
 		res.Keep = append(res.Keep, p.Records...)
 	}
 	if refused > 0 {
 		inst.proc.Stats.Refused.Add(uint64(refused))
-		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s (it is paused: over emitter_mem_buf_limit or its storage limit); they stay under the incoming tag", inst.name, refused, e.Tag)
+		logf(C.OPSWORKS_LOG_WARN, "[%s] emitter refused %d records for tag %s (it is paused and emitter_mem_buf_limit is reached); they stay under the incoming tag", inst.name, refused, e.Tag)
 	}
+}
+
+// goOpsworksFlush is the flusher collector (opsworks.c): it appends the
+// stashed records to the emitter, from Fluent Bit's event loop.
+//
+//export goOpsworksFlush
+func goOpsworksFlush(emitter *C.struct_flb_input_instance) {
+	var code C.int
+	defer recoverTo("flush", &code, 0)
+	v, ok := emitters.Load(uintptr(unsafe.Pointer(emitter)))
+	if !ok {
+		return
+	}
+	inst := v.(*instance)
+	inst.stash.flush(func(tag string, records []byte) bool {
+		t := (*C.char)(unsafe.Pointer(unsafe.StringData(tag)))
+		return C.opsworks_append(inst.emitter, t, C.int(len(tag)), (*C.char)(unsafe.Pointer(&records[0])), C.size_t(len(records))) == 0
+	})
 }
 
 //export goOpsworksExit
@@ -188,16 +209,21 @@ func goOpsworksExit(id C.uintptr_t) {
 		return
 	}
 	inst := v.(*instance)
+	if inst.emitter != nil {
+		emitters.Delete(uintptr(unsafe.Pointer(inst.emitter)))
+	}
 	st := &inst.proc.Stats
+	// Fluent Bit's loop is over: records the emitter would not take (it
+	// stayed paused to the end) cannot be delivered any more.
+	if lost := inst.stash.drop(); lost > 0 {
+		st.Lost.Add(uint64(lost))
+		logf(C.OPSWORKS_LOG_ERROR, "[%s] %d re-tagged records were lost: the emitter stayed paused (over emitter_mem_buf_limit or its storage limit) until Fluent Bit stopped", inst.name, lost)
+	}
 	level := C.int(C.OPSWORKS_LOG_INFO)
-	if st.Refused.Load() > 0 || st.Queued.Load() > 0 {
+	if st.Refused.Load() > 0 || st.Lost.Load() > 0 {
 		level = C.OPSWORKS_LOG_WARN
 	}
 	logf(level, "[%s] %s", inst.name, st.String())
-	if n := st.Queued.Load(); n > 0 {
-		// Fluent Bit frees the emitter's queue at exit without appending it.
-		logf(C.OPSWORKS_LOG_WARN, "[%s] %d records were queued by a paused emitter during the run; those still queued when Fluent Bit stopped are lost (see the README, \"Shutdown\")", inst.name, n)
-	}
 	if n := st.Refused.Load(); n > 0 {
 		logf(C.OPSWORKS_LOG_WARN, "[%s] %d records the emitter refused stayed under their incoming tag: route that tag to the same destination", inst.name, n)
 	}

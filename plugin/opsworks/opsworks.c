@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <stdio.h>
 
 #include "opsworks.h"
@@ -66,9 +67,9 @@ WEAK int flb_input_name_exists(const char *name, struct flb_config *config);
 WEAK int flb_storage_input_create(void *cio, struct flb_input_instance *in);
 WEAK int flb_input_log_append(struct flb_input_instance *ins, const char *tag, size_t tag_len,
                               const void *buf, size_t buf_size);
-WEAK int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data,
-                               size_t buf_size, struct flb_input_instance *in,
-                               struct flb_input_instance *i_ins);
+WEAK int flb_input_set_collector_time(struct flb_input_instance *ins,
+                                      int (*cb)(struct flb_input_instance *, struct flb_config *, void *),
+                                      time_t seconds, long nanoseconds, struct flb_config *config);
 
 /* ---- config map ---- */
 
@@ -130,52 +131,61 @@ void opsworks_set_context(struct flb_filter_instance *ins, uintptr_t id)
 }
 
 /*
- * Appends re-tagged records to the emitter input's chunks at once, not
- * through in_emitter_add_record().
+ * Re-tagged records reach the emitter input's chunks through a collector of
+ * this filter's own on the emitter instance, not through
+ * in_emitter_add_record() (rewrite_tag's path), and not from inside the
+ * filter callback.
  *
- * Why: in_emitter_add_record() (rewrite_tag's path) only queues the records
- * in the emitter's private list; a 25 ms collector of the emitter moves them
- * into chunks. At shutdown (tail's Exit_On_Eof, SIGTERM, flb_engine_exit)
- * Fluent Bit pauses every input, the emitter's collector with it, and frees
- * the queue at exit: whatever was still queued is lost (measured with 5.1.1,
- * 107 of 720 events in one run of test/e2e's tail Exit_On_Eof test). The
- * engine's pause at shutdown calls the plugin's pause callback only; it does
- * not mark the emitter's buffer as paused, so an append still succeeds and
- * the records sit in chunks that the grace period flushes.
+ * Why not in_emitter_add_record(): it queues the records in the emitter's
+ * private list, which the emitter's 25 ms collector moves into chunks. At
+ * shutdown (tail's Exit_On_Eof, SIGTERM, flb_engine_exit) Fluent Bit pauses
+ * every input, and the emitter's pause callback pauses that collector; the
+ * queue is freed at exit. Whatever was queued is lost (measured with 5.1.1:
+ * 107 of 720 events in one run of test/e2e's tail Exit_On_Eof test).
  *
- * This is exactly what the emitter's collector does with its queue
- * (do_in_emitter_add_record() calls flb_input_log_append() on the emitter),
- * only without the delay. Filters run in the engine thread (the Go proxy's
- * threaded input appends through the engine's ring buffer too), the thread
- * that owns the emitter's chunks. Records appended here pass through the
- * filters matching their new tag, as the collector's would; this filter
- * recognises its emitter as their input and leaves them alone.
+ * Why not flb_input_log_append() from the filter callback: the callback runs
+ * inside the source chunk's append (input_chunk_append_raw() holds that
+ * chunk, runs the filters, then writes). A nested append to a filesystem
+ * emitter can make Fluent Bit free space for an output's
+ * storage.total_limit_size by destroying other inputs' chunks, the one being
+ * filtered included: a use-after-free.
  *
- * When the emitter's buffer is paused (over emitter_mem_buf_limit, or its
- * storage limit with emitter_storage.type filesystem, e.g. while an output
- * is down), the append fails. The records then go through
- * in_emitter_add_record() after all, for what only it does: it registers
- * the source input with the emitter, which from then on pauses that input
- * whenever the emitter is paused and resumes it after (backpressure, so the
- * path is rarely taken again). It either queues the records (returns 0:
- * delivered when the emitter resumes; lost only if Fluent Bit stops while
- * the emitter is still paused, the one case left, counted as
- * emitter_queued and warned about at exit) or refuses them (< 0): the
- * caller keeps them in the stream under the incoming tag, counted as
- * refused, as rewrite_tag does.
- *
- * Returns 0 when appended, 1 when queued by the emitter, < 0 when refused.
+ * So the filter keeps the records (package main, the stash) and this
+ * collector, registered on the emitter instance at init
+ * (flb_input_set_collector_time(), every 25 ms like the emitter's own; the
+ * engine starts it with the other collectors), appends them with
+ * flb_input_log_append() from the event loop, outside any other append —
+ * what the emitter's collector does with its queue. The engine's pause at
+ * shutdown pauses only the emitter's own collector (cb_emitter_pause()
+ * pauses ctx->coll_fd), and does not mark the emitter's buffer as paused:
+ * this collector keeps running through the Grace period and its appends
+ * succeed, so the stash is in chunks before the engine's first shutdown
+ * check, a second later. While the emitter's buffer is paused (over
+ * emitter_mem_buf_limit or its storage limit) an append fails and the
+ * records wait in the stash; what is still there at exit is counted and
+ * logged as lost.
  */
-int opsworks_emit(struct flb_input_instance *emitter, const char *tag, int tag_len,
-                  const char *buf, size_t size, struct flb_input_instance *i_ins)
+static int cb_flush_stash(struct flb_input_instance *ins, struct flb_config *config, void *context)
 {
-    if (flb_input_log_append(emitter, tag, (size_t) tag_len, buf, size) == 0) {
-        return 0;
-    }
-    if (!in_emitter_add_record) {
+    (void) config;
+    (void) context;
+    goOpsworksFlush(ins);
+    return 0;
+}
+
+int opsworks_start_flusher(struct flb_input_instance *emitter, struct flb_config *config)
+{
+    if (!flb_input_set_collector_time) {
         return -1;
     }
-    return in_emitter_add_record(tag, tag_len, buf, size, emitter, i_ins) == 0 ? 1 : -1;
+    return flb_input_set_collector_time(emitter, cb_flush_stash, 0, 25000000L, config);
+}
+
+/* Appends records to the emitter: 0, or -1 when it refuses (paused). */
+int opsworks_append(struct flb_input_instance *emitter, const char *tag, int tag_len,
+                    const char *buf, size_t size)
+{
+    return flb_input_log_append(emitter, tag, (size_t) tag_len, buf, size) == 0 ? 0 : -1;
 }
 
 /* Creates the emitter input exactly like rewrite_tag's emitter_create(). */
@@ -188,7 +198,8 @@ struct flb_input_instance *opsworks_emitter_create(struct flb_config *config, co
     void *cio;
 
     if (!flb_input_new || !flb_input_set_property || !flb_input_instance_init ||
-        !flb_storage_input_create || !flb_input_log_append || !flb_input_name_exists) {
+        !flb_storage_input_create || !flb_input_log_append || !flb_input_name_exists ||
+        !flb_input_set_collector_time) {
         snprintf(err, err_size, "the host does not export Fluent Bit's emitter API; use 'retag off'");
         return NULL;
     }

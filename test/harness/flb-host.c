@@ -29,8 +29,6 @@
  *                        record (-1, as for a paused emitter)
  *     --emitter-ret N    flb_input_log_append() on the emitter returns N
  *                        instead of 0
- *     --queue-ret N      what in_emitter_add_record() returns (default -2,
- *                        FLB_EMITTER_BUSY; 0: the paused emitter queued)
  *     --cio-offset N     put config->cio at byte offset N of struct
  *                        flb_config (default 1192 = Fluent Bit 5.1.1; any
  *                        other value exercises the plugin's scan fallback)
@@ -134,10 +132,9 @@
  *     the bytes are copied into the instance's chunk and 0 returned; it
  *     returns -1 when the instance is paused (flb_input_paused(), e.g. over
  *     its mem_buf_limit), which --fail-emitter / --emitter-ret simulate.
- *     After a refused append the plugin calls plugins/in_emitter/emitter.c
- *     in_emitter_add_record(tag, tag_len, buf, size, emitter, i_ins), which
- *     registers i_ins as a sender and then queues (0) or refuses (-2); it is
- *     reported as "queue" and returns --queue-ret.
+ *     The plugin appends from a timer collector it registers on the emitter
+ *     (flb_input_set_collector_time(), reported as "collector"), which the
+ *     host runs after each chunk and once more before the filter's exit.
  *  8. Filtering: src/flb_filter.c flb_filter_do(): cb_filter(data, bytes,
  *     ntag (a malloc'd NUL-terminated copy), tag_len, &out_buf, &out_size,
  *     f_ins, i_ins, f_ins->context, config) with out_buf = NULL, out_size =
@@ -664,7 +661,6 @@ static int n_inputs;
 static int next_input_id;
 static struct flb_input_instance *emitter; /* the emitter the plugin created */
 static int emitter_ret;                    /* what flb_input_log_append on the emitter returns */
-static int queue_ret = -2;                 /* what in_emitter_add_record returns */
 static const char *current_chunk = "";
 
 /* Batches the emitter accepted during the current chunk (for re-injection). */
@@ -1187,36 +1183,51 @@ int flb_storage_input_create(struct cio_ctx *ctx, struct flb_input_instance *in)
     return ret;
 }
 
-/* plugins/in_emitter/emitter.c: the plugin's fallback when the append fails. */
-int in_emitter_add_record(const char *tag, int tag_len, const char *buf_data, size_t buf_size,
-                          struct flb_input_instance *in, struct flb_input_instance *i_ins)
+/* src/flb_input.c: a timer collector on an input instance. The plugin
+ * registers one on its emitter (its flusher, see plugin/opsworks/opsworks.c);
+ * the engine starts it with the others and runs it every interval from the
+ * event loop. Here it runs after each chunk's filter call ("8." below), and
+ * once more before the filter's exit (the Grace period). */
+typedef int (*collect_cb)(struct flb_input_instance *, struct flb_config *, void *);
+#define MAX_COLLECTORS 8
+static collect_cb collectors[MAX_COLLECTORS];
+static struct flb_input_instance *collector_ins[MAX_COLLECTORS];
+static int n_collectors;
+
+int flb_input_set_collector_time(struct flb_input_instance *ins, collect_cb cb, time_t seconds,
+                                 long nanoseconds, struct flb_config *cfg)
 {
     struct saved_line sl;
+    int id = -1;
 
-    if (in == NULL || in != emitter || !in->initialized || !in->storage_created) {
-        violation("in_emitter_add_record on %p, which is not a fully created emitter (%p)",
-                  (void *) in, (void *) emitter);
-        return -1;
+    if (ins == NULL || ins != emitter || !ins->initialized || !ins->storage_created) {
+        violation("flb_input_set_collector_time on %p, which is not a fully created emitter (%p)",
+                  (void *) ins, (void *) emitter);
     }
-    if (!input_known(i_ins) || i_ins == in) {
-        violation("in_emitter_add_record with source input %p", (void *) i_ins);
+    else if (cfg != config || cb == NULL || seconds < 0 || nanoseconds < 0 ||
+             (seconds == 0 && nanoseconds == 0)) {
+        violation("flb_input_set_collector_time with config %p, callback %p, interval %lds %ldns",
+                  (void *) cfg, (void *) cb, (long) seconds, nanoseconds);
     }
-    if (tag == NULL || tag_len <= 0 || buf_data == NULL || buf_size == 0 ||
-        !readable(buf_data, buf_size)) {
-        violation("in_emitter_add_record with tag %p/%d, buffer %p/%zu", (const void *) tag, tag_len,
-                  (const void *) buf_data, buf_size);
-        return -1;
+    else if (n_collectors < MAX_COLLECTORS) {
+        collectors[n_collectors] = cb;
+        collector_ins[n_collectors] = ins;
+        id = n_collectors++;
     }
     line_push(&sl);
-    rep_begin("queue");
-    rep_str("chunk", current_chunk);
-    rep_strn("tag", tag, (size_t) tag_len);
-    rep_int("size", (long long) buf_size);
-    rep_str("i_ins", input_known(i_ins) ? i_ins->name : NULL);
-    rep_int("ret", queue_ret);
+    rep_begin("collector");
+    rep_int("interval_ns", (long long) seconds * 1000000000LL + nanoseconds);
+    rep_int("ret", id);
     rep_end();
     line_pop(&sl);
-    return queue_ret;
+    return id;
+}
+
+static void run_collectors(void)
+{
+    for (int i = 0; i < n_collectors; i++) {
+        collectors[i](collector_ins[i], config, NULL);
+    }
 }
 
 /* src/flb_input_log.c: the plugin appends re-tagged records to its emitter. */
@@ -1368,7 +1379,6 @@ static void usage(FILE *f)
             "  -t, --tag TAG       tag of the chunks (default \"ct\")\n"
             "  --fail-emitter      flb_input_log_append() on the emitter returns -1\n"
             "  --emitter-ret N     flb_input_log_append() on the emitter returns N\n"
-            "  --queue-ret N       in_emitter_add_record() returns N (default -2)\n"
             "  --cio-offset N      offsetof(struct flb_config, cio) (default %d)\n"
             "  --no-cio            no chunkio context (config->cio == NULL)\n"
             "  --storage-path DIR  storage.path (cio root path)\n"
@@ -1515,7 +1525,6 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, 't'},
         {"fail-emitter", no_argument, NULL, 'F'},
-        {"queue-ret", required_argument, NULL, 'Q'},
         {"emitter-ret", required_argument, NULL, 'R'},
         {"cio-offset", required_argument, NULL, 'O'},
         {"no-cio", no_argument, NULL, 'N'},
@@ -1551,9 +1560,6 @@ int main(int argc, char **argv)
             break;
         case 'F':
             emitter_ret = -1;
-            break;
-        case 'Q':
-            queue_ret = atoi(optarg);
             break;
         case 'R':
             emitter_ret = (int) strtol(optarg, &end, 10);
@@ -1875,6 +1881,7 @@ int main(int argc, char **argv)
         current_chunk = argv[c];
         batches_clear();
         filter_call("filter", argv[c], NULL, tag, data, size, tail);
+        run_collectors(); /* the flusher's next tick */
         if (reinject && emitter) {
             /* the emitter's chunks come back through the filter */
             for (int b = 0; b < n_batches; b++) {
@@ -1888,6 +1895,10 @@ int main(int argc, char **argv)
         current_chunk = "";
         free(data);
     }
+
+    /* The Grace period: collectors keep running (the flusher's is not
+     * paused by the emitter's pause callback). */
+    run_collectors();
 
     /* 9. flb_filter_instance_exit(), then flb_input_exit_all() */
     rep_begin("exit");

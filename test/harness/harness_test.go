@@ -726,46 +726,55 @@ func TestKeepOtherEvents(t *testing.T) {
 	}
 }
 
-func TestEmitterRefuses(t *testing.T) {
+// An emitter that refuses every append (paused to the end): the filter's
+// flusher tries each tick, the records wait (they are not kept under the
+// incoming tag while they fit under emitter_mem_buf_limit), and the exit
+// counts and reports them as lost.
+func TestEmitterPausedToTheEnd(t *testing.T) {
 	for _, opt := range [][]string{{"--fail-emitter"}, {"--emitter-ret", "-3"}} {
 		t.Run(opt[0], func(t *testing.T) {
 			chunk, recs := chunkOf(t, formatV2, plainLine, logFile)
 			r := runHost(t, hostCurrent, opt, chunk)
 			r.expectOK()
 			res := r.chunk(0)
-			if len(res.emits) != 0 || len(res.tried) != 3 {
-				r.fatalf("want 3 refused emits, got tried=%v accepted=%v", keys(res.tried), keys(res.emits))
+			// The flusher stops at the first refusal (order is kept) and
+			// tries again next tick.
+			if len(res.emits) != 0 || len(res.tried) != 1 {
+				r.fatalf("want one refused append per tick, got tried=%v accepted=%v", keys(res.tried), keys(res.emits))
 			}
-			if res.ret != 1 || len(res.out) != 4 || !bytes.Equal(res.out[0].Raw, recs[0]) {
-				r.fatalf("refused records must stay in the stream: got %d records", len(res.out))
+			if res.ret != 1 || len(res.out) != 1 || !bytes.Equal(res.out[0].Raw, recs[0]) {
+				r.fatalf("only the plain record stays in the stream: got %d records", len(res.out))
 			}
-			seen := map[string]bool{}
-			for _, e := range res.out[1:] {
-				seen[e.Body.get("opsworks_variant").(string)] = true
-				// kept exactly as they would have been emitted
-				tag := "opsworks." + e.Body.get("opsworks_variant").(string)
-				if !bytes.Equal(e.Raw, res.tried[tag][0].Raw) {
-					r.fatalf("kept record differs from the refused emit for %s", tag)
-				}
-			}
-			if len(seen) != 3 {
-				r.fatalf("variants kept: %v", seen)
-			}
-			if !r.hasLog("plugin", 2, "emitter refused 1 records for tag opsworks.stacks (it is paused: over emitter_mem_buf_limit or its storage limit); they stay under the incoming tag") {
-				r.fatalf("missing warning about the refused records")
+			if !r.hasLog("plugin", 1, "3 re-tagged records were lost: the emitter stayed paused") ||
+				!r.hasLog("plugin", 2, "emitter_refused=0 emitter_lost=3") {
+				r.fatalf("missing the lost count at exit")
 			}
 			if len(r.events("reinject")) != 1 {
 				r.fatalf("only the chunk itself should be re-injected")
 			}
-			// Each refused append went to in_emitter_add_record (which
-			// registers the source for backpressure) before being kept.
-			if q := r.events("queue"); len(q) != 3 || q[0]["i_ins"] != "tail.0" {
-				r.fatalf("want 3 in_emitter_add_record calls from tail.0, got %v", q)
-			}
-			if !r.hasLog("plugin", 2, "3 records the emitter refused stayed under their incoming tag: route that tag to the same destination") {
-				r.fatalf("missing exit warning about refused records")
-			}
 		})
+	}
+}
+
+// Over emitter_mem_buf_limit while the emitter is paused: the records that
+// do not fit stay in the stream under the incoming tag, already processed.
+func TestEmitterRefusesOverLimit(t *testing.T) {
+	chunk, recs := chunkOf(t, formatV2, plainLine, logFile)
+	r := runHost(t, hostCurrent, []string{"--fail-emitter", "-p", "emitter_mem_buf_limit=1"}, chunk)
+	r.expectOK()
+	res := r.chunk(0)
+	if res.ret != 1 || len(res.out) != 3 || !bytes.Equal(res.out[0].Raw, recs[0]) {
+		r.fatalf("want the plain record and 2 refused events in the stream, got %d records", len(res.out))
+	}
+	for _, e := range res.out[1:] {
+		tag := "opsworks." + e.Body.get("opsworks_variant").(string)
+		if e.Body.get("opsworks_variant") == nil || res.tried[tag] != nil {
+			r.fatalf("a refused record was also handed to the emitter, or is not processed: %s", tag)
+		}
+	}
+	if !r.hasLog("plugin", 2, "emitter refused 1 records for tag") ||
+		!r.hasLog("plugin", 1, "1 re-tagged records were lost") {
+		r.fatalf("missing refusal warning or lost count")
 	}
 }
 
@@ -999,26 +1008,5 @@ func TestHarnessSelfCheck(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// A paused emitter that queues what in_emitter_add_record hands it: the
-// records are accepted (not kept under the incoming tag), counted as
-// emitter_queued, and the exit warns that those still queued at shutdown
-// are lost.
-func TestEmitterQueues(t *testing.T) {
-	chunk, _ := chunkOf(t, formatV2, plainLine, logFile)
-	r := runHost(t, hostCurrent, []string{"--fail-emitter", "--queue-ret", "0"}, chunk)
-	r.expectOK()
-	res := r.chunk(0)
-	if len(res.out) != 1 {
-		r.fatalf("queued records must not stay in the stream: got %d records", len(res.out))
-	}
-	if q := r.events("queue"); len(q) != 3 {
-		r.fatalf("want 3 in_emitter_add_record calls, got %d", len(q))
-	}
-	if !r.hasLog("plugin", 2, "emitter_refused=0 emitter_queued=3") ||
-		!r.hasLog("plugin", 2, "3 records were queued by a paused emitter during the run") {
-		r.fatalf("missing emitter_queued count or warning")
 	}
 }
