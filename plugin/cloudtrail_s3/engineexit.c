@@ -25,6 +25,12 @@
  *    receives) is scanned word by word, within its allocation
  *    (malloc_usable_size), for that pointer.
  * Anything else fails init with a message: exit_on_eof is never half on.
+ *
+ * Hot reload: flb_reload() destroys the old context before it starts the new
+ * one, and main() updates `ctx` only afterwards, so during a reload `ctx`
+ * points at freed memory. flb_context_get() (the thread's own context, set
+ * in the pipeline thread) is asked first; `ctx` is read only while the
+ * exported flb_bin_restarting says no reload is in progress.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,6 +44,7 @@
 
 #define WEAK __attribute__((weak))
 WEAK int flb_engine_exit_status(void *config, int status);
+WEAK void *flb_context_get(void);
 
 /* include/fluent-bit/flb_lib.h, 4.0 – 5.1 */
 struct lib_ctx {
@@ -68,12 +75,20 @@ int cts3_engine_attach(void *plugin, char *msg, size_t msg_size)
         snprintf(msg, msg_size, "this Fluent Bit does not export flb_engine_exit_status");
         return -1;
     }
-    ctxp = (struct lib_ctx **) dlsym(RTLD_DEFAULT, "ctx");
-    if (!ctxp || !cts3_in_main_program(ctxp)) {
-        snprintf(msg, msg_size, "the host program exports no Fluent Bit context (not the fluent-bit executable?)");
-        return -1;
+    c = flb_context_get ? (struct lib_ctx *) flb_context_get() : NULL;
+    if (!c) {
+        volatile int *restarting = (volatile int *) dlsym(RTLD_DEFAULT, "flb_bin_restarting");
+        ctxp = (struct lib_ctx **) dlsym(RTLD_DEFAULT, "ctx");
+        if (!ctxp || !cts3_in_main_program(ctxp) || !restarting || !cts3_in_main_program((void *) restarting)) {
+            snprintf(msg, msg_size, "the host program exports no Fluent Bit context (not the fluent-bit executable?)");
+            return -1;
+        }
+        if (*restarting != 0) {
+            snprintf(msg, msg_size, "a hot reload is in progress (exit_on_eof does not survive a reload)");
+            return -1;
+        }
+        c = *ctxp;
     }
-    c = *ctxp;
     if (!c || !c->config) {
         snprintf(msg, msg_size, "Fluent Bit's context has no configuration yet");
         return -1;

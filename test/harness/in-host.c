@@ -52,7 +52,9 @@
  *    code). The fake input instance handed to init is a malloc'd block that
  *    holds the config pointer at --config-offset (default 600; -1: nowhere,
  *    as with a context that is not this instance's); --no-lib-ctx leaves ctx
- *    NULL. flb_engine_exit_status() with that config prints "engine_exit
+ *    NULL; --reloading sets the exported flb_bin_restarting (a hot reload in
+ *    progress, when ctx must not be read). flb_context_get() is not
+ *    provided: the proxy's init runs in the input's thread, where it is NULL. flb_engine_exit_status() with that config prints "engine_exit
  *    CODE"; as Fluent Bit does, the host then pauses the input, runs
  *    --grace-ticks more ticks without collecting, calls FLBPluginExit and
  *    exits with CODE. Called with any other pointer, it prints a violation.
@@ -60,7 +62,7 @@
  * Usage: in-host PLUGIN.so -o OUT [-p key=value]... [--ticks N]
  *        [--interval-ms M] [--idle-exit N] [--pause-at K --resume-at L]
  *        [--fail-append-at K] [--flb-version V] [--def-size 32|40|48]
- *        [--config-offset N] [--no-lib-ctx] [--grace-ticks N]
+ *        [--config-offset N] [--no-lib-ctx] [--reloading] [--grace-ticks N]
  *        in-host --version
  * --idle-exit N stops after N consecutive empty collects that follow at least
  * one non-empty one (or after --ticks). --fail-append-at K emulates an append
@@ -202,6 +204,7 @@ struct flb_lib_ctx {
     void *config;
 };
 struct flb_lib_ctx *ctx;
+volatile int flb_bin_restarting; /* src/fluent-bit.c: FLB_RELOAD_IDLE (0) unless --reloading */
 static struct flb_lib_ctx lib_ctx;
 static char fake_config[512];
 static volatile int engine_exit_code = -1;
@@ -282,7 +285,7 @@ int main(int argc, char **argv)
     const char *so = NULL, *out = NULL, *flb_version = "5.1.1";
     int ticks = 100000, interval_ms = 10, idle_exit = 0, pause_at = -1, resume_at = -1, fail_at = -1;
     long size_opt = 0, config_offset = 600;
-    int no_lib_ctx = 0, grace_ticks = 5;
+    int no_lib_ctx = 0, grace_ticks = 5, reloading = 0;
 
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         /* Fluent Bit's flb_version(); the version comes from the parent in-host. */
@@ -318,6 +321,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--config-offset") == 0 && i + 1 < argc) config_offset = atol(argv[++i]);
         else if (strcmp(argv[i], "--grace-ticks") == 0 && i + 1 < argc) grace_ticks = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-lib-ctx") == 0) no_lib_ctx = 1;
+        else if (strcmp(argv[i], "--reloading") == 0) reloading = 1;
         else if (argv[i][0] != '-' && !so) so = argv[i];
         else usage();
     }
@@ -409,6 +413,7 @@ int main(int argc, char **argv)
     }
     lib_ctx.config = fake_config;
     ctx = no_lib_ctx ? NULL : &lib_ctx;
+    flb_bin_restarting = reloading;
     p.i_ins = instance;
     p.cb_init = (int (*)(struct flbgo_input_plugin *)) dlsym(h, "FLBPluginInit");
     p.cb_collect = (int (*)(void **, size_t *)) dlsym(h, "FLBPluginInputCallback");

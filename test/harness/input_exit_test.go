@@ -72,6 +72,7 @@ func TestInputExitOnEOF(t *testing.T) {
 	for name, extra := range map[string][]string{
 		"no context":        {"--no-lib-ctx"},
 		"another's context": {"--config-offset", "-1"},
+		"hot reload":        {"--reloading"},
 	} {
 		r := runInput(t, nil, props, append([]string{"--ticks", "5"}, extra...)...)
 		if r.exit != 3 || !strings.Contains(r.log, "exit_on_eof: cannot stop Fluent Bit from this input") {
