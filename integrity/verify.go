@@ -114,7 +114,13 @@ func (v *Verifier) AddLog(f LogFile) error {
 	if v.logs[id] == nil {
 		v.logs[id] = map[string]*logEntry{}
 	}
-	v.logs[id][logTail(f.Key)] = &logEntry{LogFile: f, delivered: k.Time}
+	tail := logTail(f.Key)
+	if old, dup := v.logs[id][tail]; dup && old.Key != f.Key {
+		// Two copies of one file (an archive copied twice into a tree):
+		// judging either alone could hide a change in the other.
+		return fmt.Errorf("%s and %s are copies of the same CloudTrail log file: verify one copy of an archive at a time", old.Key, f.Key)
+	}
+	v.logs[id][tail] = &logEntry{LogFile: f, delivered: k.Time}
 	return nil
 }
 
@@ -220,7 +226,7 @@ func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*digestStat
 		trails = append(trails, t)
 	}
 	slices.Sort(trails)
-	named := map[string]bool{}
+	named := map[string]*Finding{} // nil: named by a verified digest (judged); else the verdict of an unverified one
 	var vouched []period
 	for _, t := range trails {
 		vouched = v.judgeChain(chains[t], logs, named, vouched, emit)
@@ -231,7 +237,7 @@ func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*digestStat
 // judgeChain checks one trail's digests of one stream and the log files
 // they name; it returns vouched extended by the periods of the digests
 // that check out.
-func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, named map[string]bool, vouched []period, emit func(Finding)) []period {
+func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, named map[string]*Finding, vouched []period, emit func(Finding)) []period {
 	slices.SortFunc(chain, func(a, b *digestState) int {
 		return cmp.Or(a.key.Time.Compare(b.key.Time), cmp.Compare(a.objectKey, b.objectKey))
 	})
@@ -293,6 +299,16 @@ func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, n
 		if p == nil && v.unreadable[logTail(prevKey)] {
 			continue
 		}
+		if p == nil && elsewhere(s.d) {
+			// The trail's bucket or prefix changed: its earlier digests
+			// are not in this source. The chain is intact as far as it can
+			// be followed here.
+			bucket := *s.d.PreviousDigestS3Bucket
+			start, end := s.d.Start(), s.d.Start()
+			emit(Finding{Status: StatusChainGap, Key: s.objectKey, Bucket: s.bucket, Start: &start, End: &end,
+				Detail: fmt.Sprintf("the previous digest is s3://%s/%s, outside this source (the trail's bucket or prefix changed): verify that source too", bucket, prevKey)})
+			continue
+		}
 		if p == nil {
 			if pk, ok := cloudtrail.ParseKey(logTail(prevKey)); ok && v.digestListed(pk.Time) {
 				bucket := ""
@@ -333,13 +349,22 @@ func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, n
 	return vouched
 }
 
-// namedLogs judges the log files one digest lists.
-func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named map[string]bool, emit func(Finding)) {
+// namedLogs judges the log files one digest lists. A verified digest's
+// verdicts are final; an unsigned or invalid digest's wait in named until
+// unnamedLogs: a file that only such a digest names, delivered inside a
+// period verified digests cover, was slipped in (a forged digest cannot
+// vouch for it).
+func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named map[string]*Finding, emit func(Finding)) {
 	for _, item := range s.logs {
 		tail := logTail(item.object)
-		named[tail] = true
+		if f, done := named[tail]; done && f == nil {
+			continue // a verified digest judged it already
+		}
 		l := logs[tail]
 		if l == nil {
+			if s.vouches() {
+				named[tail] = nil
+			}
 			if s.invalid != "" || v.unreadable[tail] {
 				continue // an invalid digest's list proves nothing
 			}
@@ -361,15 +386,20 @@ func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named ma
 		default:
 			f.Status, f.Detail = StatusValid, "SHA-256 matches a verified digest"
 		}
-		emit(f)
+		if s.vouches() {
+			named[tail] = nil
+			emit(f)
+		} else if _, seen := named[tail]; !seen {
+			named[tail] = &f
+		}
 	}
 }
 
-// unnamedLogs judges the log files no digest names.
-func (v *Verifier) unnamedLogs(logs map[string]*logEntry, named map[string]bool, vouched []period, emit func(Finding)) {
+// unnamedLogs judges the log files no verified digest names.
+func (v *Verifier) unnamedLogs(logs map[string]*logEntry, named map[string]*Finding, vouched []period, emit func(Finding)) {
 	var rest []*logEntry
 	for tail, l := range logs {
-		if !named[tail] {
+		if f, ok := named[tail]; !ok || f != nil {
 			rest = append(rest, l)
 		}
 	}
@@ -387,9 +417,14 @@ func (v *Verifier) unnamedLogs(logs map[string]*logEntry, named map[string]bool,
 		covered := slices.ContainsFunc(spans, func(p period) bool {
 			return !delivered.Before(p.start) && !delivered.Add(time.Minute).After(p.end)
 		})
+		deferred := named[logTail(l.Key)]
 		switch {
+		case covered && deferred != nil:
+			f.Status, f.Detail, f.DigestKey = StatusLogUnreferenced, "delivered inside a verified digest's period, named by no verified digest, only by "+deferred.DigestKey, deferred.DigestKey
 		case covered:
 			f.Status, f.Detail = StatusLogUnreferenced, "delivered inside a verified digest's period, named by no digest"
+		case deferred != nil:
+			f = *deferred
 		case newest.IsZero():
 			f.Status, f.Detail = StatusLogUnverified, "no verified digest covers its stream"
 		case !delivered.Before(newest):
@@ -399,6 +434,16 @@ func (v *Verifier) unnamedLogs(logs map[string]*logEntry, named map[string]bool,
 		}
 		emit(f)
 	}
+}
+
+// elsewhere: does d name a previous digest in another bucket or under
+// another prefix than its own (the trail's destination changed)?
+func elsewhere(d *Digest) bool {
+	if d.PreviousDigestS3Bucket == nil || d.PreviousDigestS3Object == nil {
+		return false
+	}
+	prefix := func(k string) string { return strings.TrimSuffix(k, logTail(k)) }
+	return *d.PreviousDigestS3Bucket != d.DigestS3Bucket || prefix(*d.PreviousDigestS3Object) != prefix(d.DigestS3Object)
 }
 
 // mergePeriods joins the periods of consecutive verified digests into

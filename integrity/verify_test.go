@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -295,5 +298,101 @@ func TestChainRestart(t *testing.T) {
 		if integrity.Tampered(f.Status) {
 			t.Fatalf("a chain restart reported as tampering: %v", f)
 		}
+	}
+}
+
+// A file slipped in together with a forged digest that names it (with no
+// signature to check): an unverified digest cannot vouch for it, so inside
+// the verified period it is still log_unreferenced.
+func TestForgedDigestDoesNotHideAForgedFile(t *testing.T) {
+	a := build(t, trailsign.Options{})
+	logs, digests := logKeys(a)
+	forged := logs[4][:len(logs[4])-len("0123456789abcdef.json.gz")] + "ffffffffffffffff.json.gz"
+	a.Files[forged] = a.Files[logs[4]]
+	body, _ := trailsign.Gunzip(a.Files[forged])
+	sum := sha256.Sum256(body)
+	// A digest of its own, between two real ones, listing only the forgery.
+	real := digests[3]
+	fake := strings.Replace(real, "0017Z", "3017Z", 1) // half past: another name in the same folder
+	d := fmt.Sprintf(`{"awsAccountId":"111122223333","digestStartTime":"2024-05-30T02:00:00Z","digestEndTime":"2024-05-30T02:30:00Z","digestS3Bucket":"trail","digestS3Object":%q,"digestPublicKeyFingerprint":"00","digestSignatureAlgorithm":"SHA256withRSA","previousDigestSignature":null,"logFiles":[{"s3Bucket":"trail","s3Object":%q,"hashValue":"%x","hashAlgorithm":"SHA-256"}]}`, fake, forged, sum)
+	a.Files[fake], _ = trailsign.Gzip([]byte(d))
+	fs := run(t, a, true, keysOf(t, a))
+	got := ""
+	for _, f := range fs {
+		if f.Key == forged {
+			got = f.Status
+		}
+	}
+	if got != integrity.StatusLogUnreferenced {
+		t.Fatalf("the forged file is %q, want log_unreferenced; all: %v", got, counts(fs))
+	}
+}
+
+// The trail moved to another bucket: the first digest in this one names its
+// predecessor there. That is a chain gap to follow up, not a deleted digest.
+func TestPreviousDigestInAnotherBucket(t *testing.T) {
+	a := build(t, trailsign.Options{})
+	_, digests := logKeys(a)
+	first := digests[0]
+	body, _ := trailsign.Gunzip(a.Files[first])
+	body = bytes.Replace(body, []byte(`"previousDigestS3Bucket":null`), []byte(`"previousDigestS3Bucket":"old-trail"`), 1)
+	body = bytes.Replace(body, []byte(`"previousDigestS3Object":null`), []byte(`"previousDigestS3Object":"AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2024/05/29/111122223333_CloudTrail-Digest_eu-west-1_org-trail_us-east-1_20240529T230017Z.json.gz"`), 1)
+	body = bytes.Replace(body, []byte(`"previousDigestHashAlgorithm":null`), []byte(`"previousDigestHashAlgorithm":"SHA-256"`), 1)
+	rechain(t, a, first, body)
+	fs := run(t, a, true, keysOf(t, a))
+	for _, f := range fs {
+		if integrity.Tampered(f.Status) {
+			t.Fatalf("a moved trail reported as tampering: %v", f)
+		}
+	}
+	if c := counts(fs); c[integrity.StatusChainGap] != 1 {
+		t.Fatalf("want one chain_gap, got %v", c)
+	}
+}
+
+// Two copies of the same file in one tree are an error, not a silent pick.
+func TestDuplicateCopies(t *testing.T) {
+	v := integrity.NewVerifier(integrity.Options{})
+	k := "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/30/111122223333_CloudTrail_us-east-1_20240530T0000Z_abcdefghijklmnop.json.gz"
+	if err := v.AddLog(integrity.LogFile{Key: "b1/" + k}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.AddLog(integrity.LogFile{Key: "b2/" + k}); err == nil || !strings.Contains(err.Error(), "copies of the same") {
+		t.Fatalf("want a duplicate error, got %v", err)
+	}
+}
+
+// rechain stores a changed digest and re-links and re-signs the digests
+// after it in its stream, as CloudTrail would have written them.
+func rechain(t *testing.T, a *trailsign.Archive, key string, body []byte) {
+	t.Helper()
+	stream := key[:strings.Index(key, "/2024/")]
+	var chain []string
+	for _, k := range a.Digests {
+		if strings.HasPrefix(k, stream+"/") {
+			chain = append(chain, k)
+		}
+	}
+	at := slices.Index(chain, key)
+	for i := at; i < len(chain); i++ {
+		if i > at {
+			prev := chain[i-1]
+			prevBody, _ := trailsign.Gunzip(a.Files[prev])
+			sum := sha256.Sum256(prevBody)
+			var d map[string]any
+			cur, _ := trailsign.Gunzip(a.Files[chain[i]])
+			if err := json.Unmarshal(cur, &d); err != nil {
+				t.Fatal(err)
+			}
+			d["previousDigestHashValue"] = hex.EncodeToString(sum[:])
+			d["previousDigestSignature"] = a.Signatures[prev]
+			body, _ = json.Marshal(d)
+		}
+		sig, err := trailsign.SignDigest(a.Key, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Files[chain[i]], _ = trailsign.Gzip(body)
+		a.Signatures[chain[i]] = sig
 	}
 }

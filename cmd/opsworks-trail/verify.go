@@ -93,7 +93,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}, regions: map[string]bool{}}
+	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}, regions: map[string]timeSpan{}}
 	opts := cfg.ListOptions()
 	opts.IncludeDigest = true
 	logEnd := opts.End
@@ -126,8 +126,11 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	if len(keyFiles) == 0 {
+		// Keys rotate: ask for those of the digests actually read (without
+		// a start time ListPublicKeys returns only the current key).
 		for _, region := range slices.Sorted(maps.Keys(v.regions)) {
-			list, err := cloudtrail.ListPublicKeys(ctx, cfg.S3ClientOptions(), region, opts.Start, opts.End)
+			span := v.regions[region]
+			list, err := cloudtrail.ListPublicKeys(ctx, cfg.S3ClientOptions(), region, span.first.Add(-2*time.Hour), span.last.Add(time.Hour))
 			if err != nil {
 				return fail("public keys: %v (or give them with -public-keys)", err)
 			}
@@ -149,6 +152,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// timeSpan is the first and last delivery time of a region's digests.
+type timeSpan struct{ first, last time.Time }
+
 // verifyRun is one verification: what was read, and the verdicts.
 type verifyRun struct {
 	read    func(ctx context.Context, key string) (data []byte, signature string, err error)
@@ -162,7 +168,7 @@ type verifyRun struct {
 	readErrors, unlayout, tampered int
 	skippedDigests                 int
 	counts                         map[string]int
-	regions                        map[string]bool
+	regions                        map[string]timeSpan // digests read, by region
 	firstErrors                    []string
 }
 
@@ -216,6 +222,10 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
 	key := o.Key.Path
 	data, sig, err := v.read(ctx, key)
+	var sum [32]byte
+	if err == nil && o.Key.Kind == cloudtrail.KindLog {
+		sum = sha256.Sum256(data) // outside the lock: the workers hash in parallel
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.done++
@@ -236,11 +246,18 @@ func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
 	}
 	if o.Key.Kind == cloudtrail.KindDigest {
 		v.digests++
-		v.regions[o.Key.Region] = true
+		span := v.regions[o.Key.Region]
+		if span.first.IsZero() || o.Key.Time.Before(span.first) {
+			span.first = o.Key.Time
+		}
+		if o.Key.Time.After(span.last) {
+			span.last = o.Key.Time
+		}
+		v.regions[o.Key.Region] = span
 		err = v.ver.AddDigest(integrity.DigestFile{Bucket: v.bucket, Key: key, Data: data, Signature: sig})
 	} else {
 		v.logs++
-		err = v.ver.AddLog(integrity.LogFile{Bucket: v.bucket, Key: key, SHA256: sha256.Sum256(data)})
+		err = v.ver.AddLog(integrity.LogFile{Bucket: v.bucket, Key: key, SHA256: sum})
 	}
 	if err != nil {
 		v.readErrors++
@@ -263,9 +280,8 @@ func (v *verifyRun) progress(p *progress) {
 		return
 	}
 	v.mu.Lock()
-	line := fmt.Sprintf("%s: %d/%d files read (%d log files, %d digests)", p.src, v.done, v.listed, v.logs, v.digests)
-	v.mu.Unlock()
-	p.draw(line)
+	defer v.mu.Unlock() // p is shared by the workers
+	p.draw(fmt.Sprintf("%s: %d/%d files read (%d log files, %d digests)", p.src, v.done, v.listed, v.logs, v.digests))
 }
 
 func (v *verifyRun) summary(w io.Writer, src string, took time.Duration, tty bool) {

@@ -177,6 +177,13 @@ func fakeCloudTrail(t *testing.T, a *trailsign.Archive) *httptest.Server {
 		}
 		var in struct{ StartTime, EndTime float64 }
 		_ = json.Unmarshal(body, &in)
+		// Without a start time CloudTrail returns only the current key, and
+		// keys rotate: a caller must ask for the digests' time range.
+		if in.StartTime == 0 || in.EndTime <= in.StartTime {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			_, _ = w.Write([]byte(`{"PublicKeyList":[]}`))
+			return
+		}
 		// list-public-keys prints times as text; the API sends epoch seconds.
 		var keys struct {
 			PublicKeyList []struct{ Value, Fingerprint string }
