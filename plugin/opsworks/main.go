@@ -141,17 +141,29 @@ func goOpsworksFilter(data unsafe.Pointer, size C.size_t, tag *C.char, tagLen C.
 	if err := inst.proc.FilterChunk(chunk, res); err != nil || !res.Modified {
 		return filterNotouch
 	}
+	// The output buffer is allocated before anything is handed on: with
+	// no memory for it the chunk passes unchanged, and its events must not
+	// also reach the emitter (they would be delivered twice). Refused
+	// emits join Keep, so Keep can grow by at most the emitted bytes.
+	upper := len(res.Keep)
+	for i := range res.Emits {
+		upper += len(res.Emits[i].Records)
+	}
+	var buf unsafe.Pointer
+	if upper > 0 {
+		if buf = C.malloc(C.size_t(upper)); buf == nil { // Fluent Bit releases it with free()
+			return filterNotouch
+		}
+	}
 	for i := range res.Emits {
 		inst.emit(&res.Emits[i], res)
 	}
 	*outBuf, *outSize = nil, 0
 	if len(res.Keep) > 0 {
-		buf := C.malloc(C.size_t(len(res.Keep))) // Fluent Bit releases it with free()
-		if buf == nil {
-			return filterNotouch
-		}
 		copy(unsafe.Slice((*byte)(buf), len(res.Keep)), res.Keep)
 		*outBuf, *outSize = buf, C.size_t(len(res.Keep))
+	} else if buf != nil {
+		C.free(buf)
 	}
 	return filterModified
 }
