@@ -164,12 +164,28 @@ func (v *Verifier) AddUnreadable(key string) { v.unreadable[logTail(key)] = true
 // stream (sorted), each chain in time order, then the stream's unnamed
 // log files. The verifier is empty afterwards.
 func (v *Verifier) Finish(emit func(Finding)) {
+	v.finish(func(streamID) bool { return true }, emit)
+}
+
+// FinishAccount judges and forgets the streams of one account (of one
+// organization, "" for none) once everything of it was added: a caller
+// that lists account by account keeps only one account in memory.
+func (v *Verifier) FinishAccount(org, account string, emit func(Finding)) {
+	v.finish(func(id streamID) bool { return id.org == org && id.account == account }, emit)
+}
+
+func (v *Verifier) finish(want func(streamID) bool, emit func(Finding)) {
 	ids := map[streamID]bool{}
 	for id := range v.logs {
-		ids[id] = true
+		ids[id] = want(id)
 	}
 	for id := range v.digests {
-		ids[id] = true
+		ids[id] = want(id)
+	}
+	for id, ok := range ids {
+		if !ok {
+			delete(ids, id)
+		}
 	}
 	sorted := make([]streamID, 0, len(ids))
 	for id := range ids {

@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -120,28 +118,35 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		v.read = dirReader{fsys: fsys}.read
 	}
 	v.ver = integrity.NewVerifier(integrity.Options{Keys: keys, Start: opts.Start, End: logEnd})
+	v.keys, v.fetched = keys, map[string]timeSpan{}
+	if len(keyFiles) == 0 {
+		s3opts := cfg.S3ClientOptions()
+		v.fetchKeys = func(region string, span timeSpan) error {
+			// Keys rotate: ask for those of the digests' time range
+			// (without a start time ListPublicKeys returns the current key).
+			list, err := cloudtrail.ListPublicKeys(ctx, s3opts, region, span.first.Add(-2*time.Hour), span.last.Add(time.Hour))
+			if err != nil {
+				return fmt.Errorf("public keys: %w (or give them with -public-keys)", err)
+			}
+			for _, k := range list {
+				if err := keys.Add(k.Fingerprint, k.Value); err != nil {
+					return fmt.Errorf("public keys of %s: %w", region, err)
+				}
+			}
+			return nil
+		}
+	}
 	p := newProgress(stderr, *bar, src)
 	started := time.Now()
 	if err := v.readAll(ctx, lister, *workers, logEnd, func() { v.progress(p) }); err != nil {
 		return fail("%v", err)
 	}
-	if len(keyFiles) == 0 {
-		// Keys rotate: ask for those of the digests actually read (without
-		// a start time ListPublicKeys returns only the current key).
-		for _, region := range slices.Sorted(maps.Keys(v.regions)) {
-			span := v.regions[region]
-			list, err := cloudtrail.ListPublicKeys(ctx, cfg.S3ClientOptions(), region, span.first.Add(-2*time.Hour), span.last.Add(time.Hour))
-			if err != nil {
-				return fail("public keys: %v (or give them with -public-keys)", err)
-			}
-			for _, k := range list {
-				if err := keys.Add(k.Fingerprint, k.Value); err != nil {
-					return fail("public keys of %s: %v", region, err)
-				}
-			}
-		}
+	v.mu.Lock()
+	err = v.finishAccount(nil)
+	v.mu.Unlock()
+	if err != nil {
+		return fail("%v", err)
 	}
-	v.ver.Finish(v.emit)
 	v.summary(stderr, src, time.Since(started), p.on)
 	switch {
 	case v.tampered > 0:
@@ -154,6 +159,35 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 
 // timeSpan is the first and last delivery time of a region's digests.
 type timeSpan struct{ first, last time.Time }
+
+// account is what the listing goes through one after the other: both
+// listers list an account's log files and digests (every region) before
+// the next account's, so verify judges and forgets an account as soon as
+// the listing has passed it.
+type account struct{ org, id string }
+
+// finishAccount judges one account (nil: everything left), fetching the
+// public keys its digests need first. The caller holds v.mu.
+func (v *verifyRun) finishAccount(a *account) error {
+	if v.fetchKeys != nil {
+		for region, span := range v.regions {
+			got, ok := v.fetched[region]
+			if ok && !span.first.Before(got.first) && !span.last.After(got.last) {
+				continue
+			}
+			if err := v.fetchKeys(region, span); err != nil {
+				return err
+			}
+			v.fetched[region] = span
+		}
+	}
+	if a == nil {
+		v.ver.Finish(v.emit)
+	} else {
+		v.ver.FinishAccount(a.org, a.id, v.emit)
+	}
+	return nil
+}
 
 // verifyRun is one verification: what was read, and the verdicts.
 type verifyRun struct {
@@ -169,7 +203,13 @@ type verifyRun struct {
 	skippedDigests                 int
 	counts                         map[string]int
 	regions                        map[string]timeSpan // digests read, by region
-	firstErrors                    []string
+	// keys verify the signatures; fetchKeys (nil with -public-keys) adds
+	// a region's keys for a span, fetched records what was asked already.
+	keys        integrity.PublicKeys
+	fetchKeys   func(region string, span timeSpan) error
+	fetched     map[string]timeSpan
+	pending     map[account]*sync.WaitGroup // reads in flight, by account
+	firstErrors []string
 }
 
 // readAll lists the window and reads every object with n workers: log files
@@ -178,12 +218,33 @@ type verifyRun struct {
 func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int, logEnd time.Time, tick func()) error {
 	jobs := make(chan cloudtrail.Object, 4*n)
 	var wg sync.WaitGroup
+	v.pending = map[account]*sync.WaitGroup{}
+	var cur *account
+	var finishErr error
+	finished := map[account]bool{}
+	// passed finishes the account the listing has left, once its reads
+	// are done.
+	passed := func(a account) {
+		v.mu.Lock()
+		pw := v.pending[a]
+		v.mu.Unlock()
+		pw.Wait()
+		v.mu.Lock()
+		if err := v.finishAccount(&a); err != nil && finishErr == nil {
+			finishErr = err
+		}
+		delete(v.pending, a)
+		v.mu.Unlock()
+	}
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for o := range jobs {
 				v.readOne(ctx, o)
+				v.mu.Lock()
+				v.pending[account{o.Key.OrgID, o.Key.Account}].Done()
+				v.mu.Unlock()
 				tick()
 			}
 		}()
@@ -204,8 +265,21 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 			v.mu.Unlock()
 			return nil
 		}
+		a := account{o.Key.OrgID, o.Key.Account}
+		if cur != nil && *cur != a {
+			passed(*cur)
+			finished[*cur] = true
+		}
+		if finished[a] {
+			return fmt.Errorf("%s: account %s comes again after the listing had passed it (the tree holds it under two prefixes?): verify each prefix on its own", o.Key.Path, a.id)
+		}
+		cur = &a
 		v.mu.Lock()
 		v.listed++
+		if v.pending[a] == nil {
+			v.pending[a] = &sync.WaitGroup{}
+		}
+		v.pending[a].Add(1)
 		v.mu.Unlock()
 		select {
 		case jobs <- o:
@@ -216,6 +290,9 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 	})
 	close(jobs)
 	wg.Wait()
+	if err == nil {
+		err = finishErr
+	}
 	return err
 }
 

@@ -282,3 +282,67 @@ func TestVerifyBackfillDigestIsReported(t *testing.T) {
 		t.Fatalf("exit %d, want 1 naming the backfill digest:\n%s", code, stderr)
 	}
 }
+
+// Two accounts in one copy: each is judged once the listing has passed it,
+// with the same verdicts as a whole-run judgement; the same account under a
+// second prefix is refused instead of being judged twice by halves.
+func TestVerifyAccountByAccount(t *testing.T) {
+	a, err := trailsign.Build(trailsign.Options{Key: signedKey, Corpus: corpus.Options{Seed: 9, Events: 300, OpsWorksShare: 0.3,
+		EventsPerFile: 10, Accounts: []string{"111122223333", "444455556666"}, Regions: []string{"us-east-1"},
+		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := a.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	keys := writeKeys(t, a)
+	code, vs, stderr := runVerifyCLI(t, "-v", "-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31", dir)
+	c := statusCount(vs)
+	if code != exitOK || c[integrity.StatusDigestUnsigned] != 2 || len(vs) != len(a.Files) {
+		t.Fatalf("exit %d, %v, %d verdicts for %d files\n%s", code, c, len(vs), len(a.Files), stderr)
+	}
+	// The first account's verdicts all come before the second's.
+	last := ""
+	for _, v := range vs {
+		acct := strings.Split(v.Key, "/")[1]
+		if acct < last {
+			t.Fatalf("verdicts of account %s after those of %s", acct, last)
+		}
+		last = acct
+	}
+	// The same account again under another prefix.
+	if err := os.MkdirAll(filepath.Join(dir, "zz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "AWSLogs", "111122223333"), filepath.Join(dir, "zz", "111122223333")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "zz", "AWSLogs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "zz", "111122223333"), filepath.Join(dir, "zz", "AWSLogs", "111122223333")); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, filepath.Join(dir, "AWSLogs", "444455556666"), filepath.Join(dir, "zz", "AWSLogs", "444455556666"))
+	code, _, stderr = runVerifyCLI(t, "-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31", dir)
+	if code != exitFailure || !strings.Contains(stderr, "comes again after the listing had passed it") {
+		t.Fatalf("an account under two prefixes: exit %d\n%s", code, stderr)
+	}
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		copyFile(t, p, filepath.Join(dst, rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
