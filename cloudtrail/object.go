@@ -103,11 +103,36 @@ func NewObjectReader(opts ReadOptions) *ObjectReader {
 // The request is bounded by APITimeout until its headers arrive, then its
 // body by StallTimeout (see ReadOptions).
 func (r *ObjectReader) Get(ctx context.Context, client s3Getter, bucket, key string) (*Result, error) {
+	var res *Result
+	err := r.get(ctx, client, bucket, key, func(out *s3.GetObjectOutput, body io.Reader) (err error) {
+		res, err = r.readChecked(body, aws.ToInt64(out.ContentLength))
+		return err
+	})
+	return locate(res, err, bucket, key)
+}
+
+// Content reads one S3 object whole and uncompressed, without splitting
+// it, and returns its user metadata (x-amz-meta-*) too: for files that are
+// not log files (digests) and for hashing a log file as stored. Deadlines,
+// size limit and errors are Get's.
+func (r *ObjectReader) Content(ctx context.Context, client s3Getter, bucket, key string) ([]byte, map[string]string, error) {
+	var data []byte
+	var meta map[string]string
+	err := r.get(ctx, client, bucket, key, func(out *s3.GetObjectOutput, body io.Reader) (err error) {
+		meta = out.Metadata
+		data, err = r.content(body, aws.ToInt64(out.ContentLength))
+		return err
+	})
+	return data, meta, locateErr(err, bucket, key)
+}
+
+// get sends a GetObject and hands its body, watched for stalls, to read.
+func (r *ObjectReader) get(ctx context.Context, client s3Getter, bucket, key string, read func(*s3.GetObjectOutput, io.Reader) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out, err := r.getHeaders(ctx, cancel, client, bucket, key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer out.Body.Close()
 	var body io.Reader = out.Body
@@ -116,8 +141,7 @@ func (r *ObjectReader) Get(ctx context.Context, client s3Getter, bucket, key str
 		defer g.stop()
 		body = g
 	}
-	res, err := r.readChecked(body, aws.ToInt64(out.ContentLength))
-	return locate(res, err, bucket, key)
+	return read(out, body)
 }
 
 // getHeaders sends the GetObject; cancel aborts it when the api_timeout
@@ -146,17 +170,36 @@ func getError(bucket, key string, err error, late bool, timeout time.Duration) e
 
 // ReadFile reads one file of a local tree.
 func (r *ObjectReader) ReadFile(fsys fs.FS, name string) (*Result, error) {
+	var res *Result
+	err := openFile(fsys, name, func(f io.Reader, size int64) (err error) {
+		res, err = r.readChecked(f, size)
+		return err
+	})
+	return locate(res, err, "", name)
+}
+
+// FileContent is Content for a file of a local tree (which has no
+// metadata).
+func (r *ObjectReader) FileContent(fsys fs.FS, name string) ([]byte, error) {
+	var data []byte
+	err := openFile(fsys, name, func(f io.Reader, size int64) (err error) {
+		data, err = r.content(f, size)
+		return err
+	})
+	return data, locateErr(err, "", name)
+}
+
+func openFile(fsys fs.FS, name string, read func(io.Reader, int64) error) error {
 	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, &ObjectError{Key: name, Reason: Classify(err), Offset: -1, Err: err}
+		return &ObjectError{Reason: Classify(err), Offset: -1, Err: err}
 	}
 	defer f.Close()
 	var size int64
 	if info, err := f.Stat(); err == nil {
 		size = info.Size()
 	}
-	res, err := r.readChecked(f, size)
-	return locate(res, err, "", name)
+	return read(f, size)
 }
 
 // Decode reads a log file from src; size is its stored size if known
@@ -168,23 +211,44 @@ func (r *ObjectReader) Decode(src io.Reader, size int64) (*Result, error) {
 // locate fills in where a result or error came from.
 func locate(res *Result, err error, bucket, key string) (*Result, error) {
 	if err != nil {
-		var oe *ObjectError
-		if errors.As(err, &oe) {
-			oe.Bucket, oe.Key = bucket, key
-		}
-		return nil, err
+		return nil, locateErr(err, bucket, key)
 	}
 	res.Bucket, res.Key = bucket, key
 	return res, nil
 }
 
+// locateErr names the object in an *ObjectError.
+func locateErr(err error, bucket, key string) error {
+	var oe *ObjectError
+	if errors.As(err, &oe) {
+		oe.Bucket, oe.Key = bucket, key
+	}
+	return err
+}
+
 // readChecked rejects oversized objects before reading them, then reads.
 func (r *ObjectReader) readChecked(src io.Reader, size int64) (*Result, error) {
-	if size > r.maxSize {
-		return nil, &ObjectError{Reason: ReasonOversized, Offset: -1,
-			Detail: fmt.Sprintf("%d bytes stored, more than the %d-byte limit", size, r.maxSize)}
+	if err := r.checkSize(size); err != nil {
+		return nil, err
 	}
 	return r.read(src, size)
+}
+
+func (r *ObjectReader) checkSize(size int64) error {
+	if size > r.maxSize {
+		return &ObjectError{Reason: ReasonOversized, Offset: -1,
+			Detail: fmt.Sprintf("%d bytes stored, more than the %d-byte limit", size, r.maxSize)}
+	}
+	return nil
+}
+
+// content is the uncompressed bytes of an object, unsplit.
+func (r *ObjectReader) content(src io.Reader, size int64) ([]byte, error) {
+	if err := r.checkSize(size); err != nil {
+		return nil, err
+	}
+	data, _, err := r.load(&countingReader{r: src}, size)
+	return data, err
 }
 
 // read decompresses (when the gzip magic is there), bounds the size and

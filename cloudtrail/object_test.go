@@ -2,6 +2,7 @@ package cloudtrail
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +15,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/filter"
 	"github.com/opsworks-trail/opsworks-trail/record"
@@ -271,6 +275,51 @@ func TestGetFromFakeS3(t *testing.T) {
 	if !errors.As(err, &oe) || oe.Reason != ReasonNotFound || Retryable(err) || oe.Key != "AWSLogs/gone.json.gz" {
 		t.Errorf("missing key: %v", err)
 	}
+}
+
+// Content: an object whole, uncompressed and unsplit, with its metadata;
+// errors as Get's, naming the object; FileContent the same for a tree.
+func TestContent(t *testing.T) {
+	f := s3test.NewFakeBucket(t)
+	mixed, _ := readTestdata("mixed.json.gz")
+	plain := []byte(`{"not":"a log file"}`)
+	ctx := context.Background()
+	if _, err := f.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s3test.TestBucket), Key: aws.String("d.json.gz"),
+		Body: bytes.NewReader(mixed), Metadata: map[string]string{"signature": "abc"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.Put(t, "p.json", plain)
+	f.Put(t, "bad.json.gz", mixed[:100])
+	r := NewObjectReader(ReadOptions{})
+	want, err := gunzipAll(mixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, meta, err := r.Content(ctx, f.Client, s3test.TestBucket, "d.json.gz")
+	if err != nil || !bytes.Equal(data, want) || meta["signature"] != "abc" {
+		t.Fatalf("gzip object: %v, %d bytes, metadata %v", err, len(data), meta)
+	}
+	if data, _, err := r.Content(ctx, f.Client, s3test.TestBucket, "p.json"); err != nil || !bytes.Equal(data, plain) {
+		t.Fatalf("plain object: %v %q", err, data)
+	}
+	if _, _, err := r.Content(ctx, f.Client, s3test.TestBucket, "bad.json.gz"); !strings.HasPrefix(errString(err), "s3://"+s3test.TestBucket+"/bad.json.gz: truncated gzip") {
+		t.Fatalf("truncated object: %v", err)
+	}
+	fsys := fstest.MapFS{"d.json.gz": &fstest.MapFile{Data: mixed}}
+	if data, err := r.FileContent(fsys, "d.json.gz"); err != nil || !bytes.Equal(data, want) {
+		t.Fatalf("file: %v, %d bytes", err, len(data))
+	}
+	if _, err := r.FileContent(fsys, "gone.json"); !strings.Contains(errString(err), "gone.json") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func gunzipAll(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 func errString(err error) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
@@ -14,6 +15,7 @@ import (
 
 // progress draws a one-line progress bar on a terminal (or when forced).
 type progress struct {
+	mu      sync.Mutex
 	w       io.Writer
 	on      bool
 	src     string
@@ -63,21 +65,26 @@ func progressLine(src string, s input.Stats, elapsed time.Duration) string {
 	return line
 }
 
-func (p *progress) update(s input.Stats) {
-	if !p.on || time.Since(p.last) < 200*time.Millisecond {
+// show writes the progress line line() makes, at most five times a second
+// unless final. It is safe for concurrent use: enqueue's senders and
+// verify's workers report from several goroutines.
+func (p *progress) show(final bool, write func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !final && (!p.on || time.Since(p.last) < 200*time.Millisecond) {
 		return
 	}
 	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r\033[K%s", p.line(s))
+	write()
 }
 
-// draw shows line as the progress line (at most five times a second).
+func (p *progress) update(s input.Stats) {
+	p.show(false, func() { fmt.Fprintf(p.w, "\r\033[K%s", p.line(s)) })
+}
+
+// draw shows line as the progress line.
 func (p *progress) draw(line string) {
-	if !p.on || time.Since(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	p.show(false, func() { fmt.Fprintf(p.w, "\r\033[K%s", line) })
 }
 
 // done prints the final line (always: it is the run's summary).
@@ -95,21 +102,19 @@ func (p *progress) done(s input.Stats) {
 
 // enqueued draws the enqueue progress line (always the final one).
 func (p *progress) enqueued(s cloudtrail.EnqueueStats, final bool) {
-	if !final && (!p.on || time.Since(p.last) < 200*time.Millisecond) {
-		return
-	}
-	p.last = time.Now()
-	secs := max(time.Since(p.started).Seconds(), 0.001)
-	line := fmt.Sprintf("%s: %d files listed, %d announced (%.0f/s)", p.src, s.Listed, s.Sent, float64(s.Sent)/secs)
-	if !s.Newest.IsZero() {
-		line += ", up to " + s.Newest.UTC().Format(time.RFC3339)
-	}
-	switch {
-	case p.on && final:
-		fmt.Fprintf(p.w, "\r\033[K%s\n", line)
-	case p.on:
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-	case final:
-		fmt.Fprintln(p.w, line)
-	}
+	p.show(final, func() {
+		secs := max(time.Since(p.started).Seconds(), 0.001)
+		line := fmt.Sprintf("%s: %d files listed, %d announced (%.0f/s)", p.src, s.Listed, s.Sent, float64(s.Sent)/secs)
+		if !s.Newest.IsZero() {
+			line += ", up to " + s.Newest.UTC().Format(time.RFC3339)
+		}
+		switch {
+		case p.on && final:
+			fmt.Fprintf(p.w, "\r\033[K%s\n", line)
+		case p.on:
+			fmt.Fprintf(p.w, "\r\033[K%s", line)
+		case final:
+			fmt.Fprintln(p.w, line)
+		}
+	})
 }

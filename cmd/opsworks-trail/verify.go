@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/input"
@@ -108,14 +102,25 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		if lister, err = cloudtrail.NewS3Lister(client, cfg.Bucket, opts); err != nil {
 			return fail("%v", err)
 		}
-		v.read = s3Reader{client: client, bucket: cfg.Bucket, timeout: cfg.APITimeout}.read
+		// The input's reader: api_timeout until the headers, stall_timeout
+		// on the body, the size limit and its errors.
+		r := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize),
+			APITimeout: cfg.APITimeout, StallTimeout: cfg.StallTimeout})
+		v.read = func(ctx context.Context, key string) ([]byte, string, error) {
+			data, meta, err := r.Content(ctx, client, cfg.Bucket, key)
+			return data, meta["signature"], err // digests carry x-amz-meta-signature
+		}
 		v.bucket = cfg.Bucket
 	} else {
 		fsys := os.DirFS(cfg.Path)
 		if lister, err = cloudtrail.NewDirLister(fsys, opts); err != nil {
 			return fail("%v", err)
 		}
-		v.read = dirReader{fsys: fsys}.read
+		r := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize)})
+		v.read = func(_ context.Context, key string) ([]byte, string, error) {
+			data, err := r.FileContent(fsys, key)
+			return data, "", err // a copy has no metadata, so no signature
+		}
 	}
 	v.ver = integrity.NewVerifier(integrity.Options{Keys: keys, Start: opts.Start, End: logEnd})
 	v.keys, v.fetched = keys, map[string]timeSpan{}
@@ -357,7 +362,7 @@ func (v *verifyRun) progress(p *progress) {
 		return
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock() // p is shared by the workers
+	defer v.mu.Unlock()
 	p.draw(fmt.Sprintf("%s: %d/%d files read (%d log files, %d digests)", p.src, v.done, v.listed, v.logs, v.digests))
 }
 
@@ -382,74 +387,4 @@ func (v *verifyRun) summary(w io.Writer, src string, took time.Duration, tty boo
 	if n := v.readErrors + v.unlayout + v.skippedDigests; n > 0 {
 		fmt.Fprintf(w, "opsworks-trail verify: %d files could not be verified (the verification is incomplete):\n  %s\n", n, strings.Join(v.firstErrors, "\n  "))
 	}
-}
-
-// maxVerifySize bounds one object's uncompressed size, as the input does.
-const maxVerifySize = cloudtrail.DefaultMaxObjectSize
-
-// uncompressed returns the content of a stored object (gzip detected by its
-// magic bytes), at most maxVerifySize bytes.
-func uncompressed(r io.Reader) ([]byte, error) {
-	var head [2]byte
-	n, err := io.ReadFull(r, head[:])
-	if err != nil && n == 0 {
-		return nil, fmt.Errorf("empty object")
-	}
-	src := io.MultiReader(bytes.NewReader(head[:n]), r)
-	if n == 2 && head == [2]byte{0x1f, 0x8b} {
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %v", err)
-		}
-		src = zr
-	}
-	data, err := io.ReadAll(io.LimitReader(src, maxVerifySize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxVerifySize {
-		return nil, fmt.Errorf("more than %d bytes uncompressed", maxVerifySize)
-	}
-	return data, nil
-}
-
-type s3Reader struct {
-	client  cloudtrail.S3API
-	bucket  string
-	timeout time.Duration
-}
-
-// read gets an object and its x-amz-meta-signature (digests carry it).
-func (r s3Reader) read(ctx context.Context, key string) ([]byte, string, error) {
-	if r.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.timeout)
-		defer cancel()
-	}
-	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, "", fmt.Errorf("s3://%s/%s: %w", r.bucket, key, err)
-	}
-	defer out.Body.Close()
-	data, err := uncompressed(out.Body)
-	if err != nil {
-		return nil, "", fmt.Errorf("s3://%s/%s: %w", r.bucket, key, err)
-	}
-	return data, out.Metadata["signature"], nil
-}
-
-type dirReader struct{ fsys fs.FS }
-
-// read reads a file of a local copy: no metadata, so no signature.
-func (r dirReader) read(_ context.Context, key string) ([]byte, string, error) {
-	f, err := r.fsys.Open(key)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	data, err := uncompressed(f)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", key, err)
-	}
-	return data, "", nil
 }
