@@ -519,36 +519,30 @@ func (l *DirLister) object(p string, d fs.DirEntry) (Object, bool, error) {
 			return Object{}, false, nil
 		}
 	} else {
-		base := path.Base(p)
-		if strings.Contains(base, "_CloudTrail-Digest_") && !l.opts.IncludeDigest {
+		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") && !l.opts.IncludeDigest {
 			l.skipped(p, "digest file (not asked for)")
 			return Object{}, false, nil // a digest moved out of its folder
 		}
 		key = Key{Path: p, Kind: KindLog}
-		// Outside the layout the folders say nothing, but a CloudTrail
-		// file name still carries its delivery time: the window applies.
-		// Key.Time stays zero (the key is not in a stream); Object.Named
-		// holds the time.
-		if t, ok := nameTime(base); ok {
-			start, end := l.opts.Start, l.opts.End
-			if end.IsZero() && l.opts.Now != nil {
-				end = l.opts.Now()
-			}
-			if (!start.IsZero() && t.Before(start)) || (!end.IsZero() && !t.Before(end)) {
+	}
+	// Outside the layout the folders say nothing, but a CloudTrail file
+	// name still carries its delivery time: the window applies. Key.Time
+	// stays zero (the key is in no stream); Object.Named holds the time.
+	var named time.Time
+	if !inLayout {
+		if t, ok := nameTime(path.Base(p)); ok {
+			// Stream{}: no stream, so no checkpoint resume time, only Start/End.
+			if start, end := l.opts.window(Stream{}); t.Before(start) || !t.Before(end) {
 				return Object{}, false, nil
 			}
-			info, err := d.Info()
-			if err != nil {
-				return Object{}, false, fmt.Errorf("archive: stat %s: %w", p, err)
-			}
-			return Object{Key: key, Size: info.Size(), LastModified: info.ModTime(), Named: t}, true, nil
+			named = t
 		}
 	}
 	info, err := d.Info()
 	if err != nil {
 		return Object{}, false, fmt.Errorf("archive: stat %s: %w", p, err)
 	}
-	return Object{Key: key, Size: info.Size(), LastModified: info.ModTime()}, true, nil
+	return Object{Key: key, Size: info.Size(), LastModified: info.ModTime(), Named: named}, true, nil
 }
 
 // skipDir prunes folders of the CloudTrail layout that cannot hold a wanted

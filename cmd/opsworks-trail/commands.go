@@ -48,13 +48,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "help":
 			return help(args[1:], stdin, stdout, stderr)
 		}
-		for _, c := range commands[1:] {
+		for _, c := range commands {
 			if c.name == args[0] && c.run != nil {
 				return c.run(args[1:], stdin, stdout, stderr)
 			}
-		}
-		if args[0] == "print" {
-			return runPrint(args[1:], stdin, stdout, stderr)
 		}
 	}
 	return runPrint(args, stdin, stdout, stderr)
