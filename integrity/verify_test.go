@@ -11,7 +11,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,21 +19,6 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
 )
 
-var (
-	keyOnce sync.Once
-	testKey *rsa.PrivateKey
-)
-
-func key(t *testing.T) *rsa.PrivateKey {
-	keyOnce.Do(func() {
-		var err error
-		if testKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return testKey
-}
-
 func build(t *testing.T, o trailsign.Options) *trailsign.Archive {
 	t.Helper()
 	if o.Corpus.Seed == 0 {
@@ -42,8 +26,7 @@ func build(t *testing.T, o trailsign.Options) *trailsign.Archive {
 			Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
 			Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 8, 0, 0, 0, time.UTC)}
 	}
-	o.Key = key(t)
-	a, err := trailsign.Build(o)
+	a, err := trailsign.Build(o) // signed with trailsign.Key()
 	if err != nil {
 		t.Fatal(err)
 	}

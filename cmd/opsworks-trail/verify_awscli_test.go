@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
@@ -51,14 +48,8 @@ func TestVerifyAgreesWithAWSCLI(t *testing.T) {
 	srv := s3test.MinIO(t)
 	srv.CreateBucket(t, a.Bucket)
 	client := srv.Client(t)
-	for k, b := range a.Files {
-		in := &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(k), Body: bytes.NewReader(b)}
-		if sig, ok := a.Signatures[k]; ok {
-			in.Metadata = map[string]string{"signature": sig, "signature-algorithm": "SHA256withRSA"} // as CloudTrail sets them
-		}
-		if _, err := client.PutObject(t.Context(), in); err != nil {
-			t.Fatal(err)
-		}
+	if err := a.Upload(t.Context(), client, 8); err != nil {
+		t.Fatal(err)
 	}
 	ct := fakeCloudTrail(t, a)
 	cfg := filepath.Join(t.TempDir(), "config")

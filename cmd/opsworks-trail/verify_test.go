@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,23 +27,11 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
 )
 
-var (
-	signedOnce sync.Once
-	signedKey  *rsa.PrivateKey
-)
-
 // signedArchive builds a small archive with digests, signed with a key
 // made for the tests.
 func signedArchive(t *testing.T) *trailsign.Archive {
 	t.Helper()
-	signedOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signedKey = k
-	})
-	a, err := trailsign.Build(trailsign.Options{Key: signedKey, Corpus: corpus.Options{Seed: 8, Events: 300, OpsWorksShare: 0.3,
+	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 8, Events: 300, OpsWorksShare: 0.3,
 		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
 	if err != nil {
@@ -147,7 +134,7 @@ func TestVerifyLocalCopy(t *testing.T) {
 	b64 := func(pub *rsa.PublicKey) []byte {
 		return []byte(base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(pub)))
 	}
-	wrong := bytes.Replace(a.KeysJSON, b64(&signedKey.PublicKey), b64(&other.PublicKey), 1)
+	wrong := bytes.Replace(a.KeysJSON, b64(&trailsign.Key().PublicKey), b64(&other.PublicKey), 1)
 	if bytes.Equal(wrong, a.KeysJSON) {
 		t.Fatal("the key was not replaced")
 	}
@@ -208,14 +195,8 @@ func TestVerifyS3(t *testing.T) {
 	srv := s3test.MinIO(t)
 	srv.CreateBucket(t, a.Bucket)
 	client := srv.Client(t)
-	for k, b := range a.Files {
-		in := &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(k), Body: bytes.NewReader(b)}
-		if sig, ok := a.Signatures[k]; ok {
-			in.Metadata = map[string]string{"signature": sig, "signature-algorithm": "SHA256withRSA"} // as CloudTrail sets them
-		}
-		if _, err := client.PutObject(t.Context(), in); err != nil {
-			t.Fatal(err)
-		}
+	if err := a.Upload(t.Context(), client, 8); err != nil {
+		t.Fatal(err)
 	}
 	ct := fakeCloudTrail(t, a)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
@@ -238,7 +219,7 @@ func TestVerifyS3(t *testing.T) {
 	body = bytes.Replace(body, []byte(`"awsAccountId":"111122223333"`), []byte(`"awsAccountId":"111122223334"`), 1)
 	gz, _ := trailsign.Gzip(body)
 	if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(edited),
-		Body: bytes.NewReader(gz), Metadata: map[string]string{"signature": a.Signatures[edited], "signature-algorithm": "SHA256withRSA"}}); err != nil {
+		Body: bytes.NewReader(gz), Metadata: a.Metadata(edited)}); err != nil {
 		t.Fatal(err)
 	}
 	// A log file of the other region: the edited digest's own files are
@@ -287,7 +268,7 @@ func TestVerifyBackfillDigestIsReported(t *testing.T) {
 // with the same verdicts as a whole-run judgement; the same account under a
 // second prefix is refused instead of being judged twice by halves.
 func TestVerifyAccountByAccount(t *testing.T) {
-	a, err := trailsign.Build(trailsign.Options{Key: signedKey, Corpus: corpus.Options{Seed: 9, Events: 300, OpsWorksShare: 0.3,
+	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 9, Events: 300, OpsWorksShare: 0.3,
 		EventsPerFile: 10, Accounts: []string{"111122223333", "444455556666"}, Regions: []string{"us-east-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC)}})
 	if err != nil {

@@ -7,6 +7,7 @@ package trailsign
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -19,10 +20,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
 
 // Options say what to build.
@@ -31,7 +36,7 @@ type Options struct {
 	Bucket     string          // digestS3Bucket and the logs' s3Bucket; default "trail"
 	Trail      string          // default "org-trail"
 	HomeRegion string          // default "us-east-1"
-	Key        *rsa.PrivateKey // nil: one is generated
+	Key        *rsa.PrivateKey // nil: Key(), one key per process
 	// Gap leaves out the digests whose period ends inside [Gap[0], Gap[1])
 	// and starts the chain again after it (log file validation off for a
 	// while), in every stream.
@@ -64,11 +69,7 @@ func Build(o Options) (*Archive, error) {
 		o.HomeRegion = "us-east-1"
 	}
 	if o.Key == nil {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, err
-		}
-		o.Key = k
+		o.Key = Key()
 	}
 	a := &Archive{Bucket: o.Bucket, Files: map[string][]byte{}, Signatures: map[string]string{}, Key: o.Key,
 		Logs: corpus.LogFiles(o.Corpus)}
@@ -159,6 +160,25 @@ func Build(o Options) (*Archive, error) {
 	return a, nil
 }
 
+var (
+	keyOnce sync.Once
+	key     *rsa.PrivateKey
+)
+
+// Key is the signing key archives get by default: made once per process
+// (a 2048-bit key takes a noticeable moment), so that the tests that build
+// many archives share it.
+func Key() *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic("trailsign: generating an RSA key: " + err.Error())
+		}
+		key = k
+	})
+	return key
+}
+
 // SignDigest signs an uncompressed digest as CloudTrail does.
 func SignDigest(key *rsa.PrivateKey, data []byte) (string, error) {
 	d, err := integrity.ParseDigest(data)
@@ -177,18 +197,8 @@ func digestKey(o Options, account, region string, end time.Time) string {
 		org, account, region, end.Format("2006/01/02"), account, region, o.Trail, o.HomeRegion, end.Format("20060102T150405Z"))
 }
 
-// Gzip compresses data with a fixed header.
-func Gzip(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := zw.Write(data); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
+// Gzip compresses data with a fixed header (s3test.Gzip).
+func Gzip(data []byte) ([]byte, error) { return s3test.Gzip(data, time.Time{}) }
 
 // Gunzip is the reverse, for tests that edit a file.
 func Gunzip(data []byte) ([]byte, error) {
@@ -215,4 +225,50 @@ func (a *Archive) WriteDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// Metadata is the object metadata CloudTrail gives a digest at key
+// (x-amz-meta-signature and -signature-algorithm); nil for a log file.
+func (a *Archive) Metadata(key string) map[string]string {
+	sig, ok := a.Signatures[key]
+	if !ok {
+		return nil
+	}
+	return map[string]string{"signature": sig, "signature-algorithm": "SHA256withRSA"}
+}
+
+// Upload puts every file into the bucket a.Bucket (which must exist), the
+// digests with their metadata, with workers PUTs in parallel.
+func (a *Archive) Upload(ctx context.Context, client *s3.Client, workers int) error {
+	workers = max(workers, 1)
+	keys := make(chan string)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(k),
+					Body: bytes.NewReader(a.Files[k]), Metadata: a.Metadata(k)})
+				if err != nil {
+					errs <- fmt.Errorf("upload %s: %w", k, err)
+					for range keys { // drain: the others stop too
+					}
+					return
+				}
+			}
+		}()
+	}
+	for k := range a.Files {
+		keys <- k
+	}
+	close(keys)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }

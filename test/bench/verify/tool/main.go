@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -72,28 +70,9 @@ func main() {
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		log.Fatal(err)
 	}
-	keys := make(chan string)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range keys {
-				in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader(a.Files[k])}
-				if sig, ok := a.Signatures[k]; ok {
-					in.Metadata = map[string]string{"signature": sig, "signature-algorithm": "SHA256withRSA"}
-				}
-				if _, err := client.PutObject(ctx, in); err != nil {
-					log.Fatal(err)
-				}
-			}
-		}()
+	if err := a.Upload(ctx, client, 16); err != nil {
+		log.Fatal(err)
 	}
-	for k := range a.Files {
-		keys <- k
-	}
-	close(keys)
-	wg.Wait()
 
 	var doc struct {
 		PublicKeyList []struct{ Value, Fingerprint string }
