@@ -20,7 +20,7 @@ func crashConf(p *pipeline, in, filterSO, archive, state, storage, outFile, reta
 	if retag == "off" {
 		match = "cloudtrail"
 	}
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	writePlugins(p, in, filterSO)
 	return fmt.Sprintf(`[SERVICE]
     Flush         1
     Grace         3

@@ -91,14 +91,25 @@ func assertOnce(t *testing.T, want map[string]bool, events []outRecord, log stri
 	}
 }
 
+// writePlugins writes the plugins.conf that loads both plugins.
+func writePlugins(p *pipeline, in, filterSO string) {
+	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+}
+
+// sectionLines indents "key value" lines as the keys of a section.
+func sectionLines(keys string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(keys), "\n") {
+		b.WriteString("    " + strings.TrimSpace(line) + "\n")
+	}
+	return b.String()
+}
+
 // inputConf is cloudtrail_s3 (with inputKeys, "key value" lines) →
 // opsworks → file events.out, with both plugins loaded.
 func inputConf(p *pipeline, in, filterSO, inputKeys string) string {
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
-	var keys strings.Builder
-	for _, line := range strings.Split(strings.TrimSpace(inputKeys), "\n") {
-		keys.WriteString("    " + strings.TrimSpace(line) + "\n")
-	}
+	writePlugins(p, in, filterSO)
+	keys := sectionLines(inputKeys)
 	return fmt.Sprintf(`[SERVICE]
     Flush        0.2
     Grace        3
@@ -118,7 +129,7 @@ func inputConf(p *pipeline, in, filterSO, inputKeys string) string {
     Match  opsworks.*
     Path   %s
     File   events.out
-`, p.path("plugins.conf"), keys.String(), p.dir)
+`, p.path("plugins.conf"), keys, p.dir)
 }
 
 // inputPipeline reads a local archive.
@@ -211,7 +222,7 @@ func TestRealFluentBitInputBackpressure(t *testing.T) {
 	o := corpus.Options{Seed: 7, Events: 1500, OpsWorksShare: 1, EventsPerFile: 40}
 	archive, want := localArchive(t, o)
 	p := newPipeline(t)
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	writePlugins(p, in, filterSO)
 	conf := fmt.Sprintf(`[SERVICE]
     Flush        3
     Grace        4

@@ -14,7 +14,7 @@ import (
 // opsworks → loki with the shipped pipeline's label set and line format.
 func lokiBackfillConf(p *pipeline, in, filterSO, archive, lokiBase string) string {
 	u, _ := url.Parse(lokiBase)
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
+	writePlugins(p, in, filterSO)
 	return fmt.Sprintf(`[SERVICE]
     Flush        1
     Grace        15

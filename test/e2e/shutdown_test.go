@@ -138,11 +138,8 @@ func exitCode(err error) int {
 // on) → one file output for everything: the re-tagged events, whatever
 // stays under the incoming tag and the error records.
 func exitConf(p *pipeline, in, filterSO, inputKeys, out string) string {
-	p.write("plugins.conf", fmt.Sprintf("[PLUGINS]\n    Path %s\n    Path %s\n", in, filterSO))
-	var keys strings.Builder
-	for _, line := range strings.Split(strings.TrimSpace(inputKeys), "\n") {
-		keys.WriteString("    " + strings.TrimSpace(line) + "\n")
-	}
+	writePlugins(p, in, filterSO)
+	keys := sectionLines(inputKeys)
 	return fmt.Sprintf(`[SERVICE]
     Flush        1
     Grace        10
@@ -163,7 +160,7 @@ func exitConf(p *pipeline, in, filterSO, inputKeys, out string) string {
     Match  *
     Path   %s
     File   %s
-`, p.path("plugins.conf"), keys.String(), p.dir, out)
+`, p.path("plugins.conf"), keys, p.dir, out)
 }
 
 // exitRun runs conf until Fluent Bit ends by itself and returns its exit
