@@ -2,11 +2,9 @@ package integrity
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
@@ -132,25 +130,7 @@ func (v *Verifier) AddDigest(f DigestFile) error {
 	if !ok || k.Kind != cloudtrail.KindDigest {
 		return fmt.Errorf("%s: not a CloudTrail digest key (AWSLogs/…/CloudTrail-Digest/REGION/YYYY/MM/DD/…)", f.Key)
 	}
-	s := &digestState{bucket: f.Bucket, objectKey: f.Key, key: k, sum: sha256.Sum256(f.Data), signature: f.Signature,
-		metaSignature: f.Signature}
-	d, err := ParseDigest(f.Data)
-	if err != nil {
-		s.invalid = err.Error()
-	} else {
-		s.d = d
-		s.logs = make([]logRef, len(d.LogFiles))
-		for i, l := range d.LogFiles {
-			s.logs[i] = logRef{bucket: l.S3Bucket, object: l.S3Object}
-			if _, err := hex.Decode(s.logs[i].hash[:], []byte(l.HashValue)); err != nil {
-				s.invalid, s.d = fmt.Sprintf("logFiles[%d].hashValue: not hex", i), nil
-				break
-			}
-		}
-		if s.d != nil {
-			s.d.LogFiles = nil
-		}
-	}
+	s := newDigestState(f, k)
 	v.digests[streamOf(k)] = append(v.digests[streamOf(k)], s)
 	return nil
 }
@@ -191,9 +171,7 @@ func (v *Verifier) finish(want func(streamID) bool, emit func(Finding)) {
 	for id := range ids {
 		sorted = append(sorted, id)
 	}
-	slices.SortFunc(sorted, func(a, b streamID) int {
-		return cmp.Or(cmp.Compare(a.org, b.org), cmp.Compare(a.account, b.account), cmp.Compare(a.region, b.region))
-	})
+	slices.SortFunc(sorted, compareStreams)
 	for _, id := range sorted {
 		v.finishStream(v.logs[id], v.digests[id], emit)
 		delete(v.logs, id)
@@ -201,283 +179,12 @@ func (v *Verifier) finish(want func(streamID) bool, emit func(Finding)) {
 	}
 }
 
-// digestState is one digest being judged.
-type digestState struct {
-	bucket, objectKey string // where it was read
-	key               cloudtrail.Key
-	d                 *Digest // nil when it does not parse; LogFiles moved to logs
-	logs              []logRef
-	sum               [32]byte
-	metaSignature     string // from the object's metadata
-	signature         string // the metadata's, else the successor's previousDigestSignature
-	invalid           string // why it is digest_invalid
-	unsigned          bool
-}
-
-// logRef is a digest's entry for one log file.
-type logRef struct {
-	bucket, object string
-	hash           [32]byte
-}
-
-func (s *digestState) vouches() bool { return s.d != nil && s.invalid == "" && !s.unsigned }
-
-type period struct{ start, end time.Time }
-
-func (v *Verifier) logListed(t time.Time) bool {
-	return (v.opts.Start.IsZero() || !t.Before(v.opts.Start)) && (v.opts.End.IsZero() || t.Before(v.opts.End))
-}
-
-func (v *Verifier) digestListed(t time.Time) bool {
-	return (v.opts.Start.IsZero() || !t.Before(v.opts.Start)) && (v.opts.End.IsZero() || t.Before(v.opts.End.Add(DigestLag)))
-}
-
 func (v *Verifier) finishStream(logs map[string]*logEntry, digests []*digestState, emit func(Finding)) {
-	chains := map[string][]*digestState{}
-	for _, s := range digests {
-		chains[s.key.Trail] = append(chains[s.key.Trail], s)
+	x := &streamIndex{opts: v.opts, unreadable: func(tail string) bool { return v.unreadable[tail] }}
+	x.seal(digests, emit)
+	sorted := slices.SortedFunc(maps.Values(logs), func(a, b *logEntry) int { return cmp.Compare(a.Key, b.Key) })
+	for _, l := range sorted {
+		emit(x.judge(l.LogFile, l.delivered))
 	}
-	trails := make([]string, 0, len(chains))
-	for t := range chains {
-		trails = append(trails, t)
-	}
-	slices.Sort(trails)
-	named := map[string]*Finding{} // nil: named by a verified digest (judged); else the verdict of an unverified one
-	var vouched []period
-	for _, t := range trails {
-		vouched = v.judgeChain(chains[t], logs, named, vouched, emit)
-	}
-	v.unnamedLogs(logs, named, vouched, emit)
-}
-
-// judgeChain checks one trail's digests of one stream and the log files
-// they name; it returns vouched extended by the periods of the digests
-// that check out.
-func (v *Verifier) judgeChain(chain []*digestState, logs map[string]*logEntry, named map[string]*Finding, vouched []period, emit func(Finding)) []period {
-	slices.SortFunc(chain, func(a, b *digestState) int {
-		return cmp.Or(a.key.Time.Compare(b.key.Time), cmp.Compare(a.objectKey, b.objectKey))
-	})
-	byTail := map[string]*digestState{}
-	for _, s := range chain {
-		byTail[logTail(s.objectKey)] = s
-		if d := s.d; d != nil && (logTail(d.DigestS3Object) != logTail(s.objectKey) ||
-			(s.bucket != "" && (d.DigestS3Bucket != s.bucket || d.DigestS3Object != s.objectKey))) {
-			s.invalid = fmt.Sprintf("moved: the digest names itself %s/%s", d.DigestS3Bucket, d.DigestS3Object)
-		}
-	}
-	// A copy without metadata: a digest's signature is in its successor.
-	for _, s := range chain {
-		if s.d == nil || !s.d.hasPrevious() || s.d.PreviousDigestSignature == nil {
-			continue
-		}
-		if p := byTail[logTail(*s.d.PreviousDigestS3Object)]; p != nil && p.signature == "" {
-			p.signature = *s.d.PreviousDigestSignature
-		}
-	}
-	for _, s := range chain {
-		if s.d == nil || s.invalid != "" {
-			continue
-		}
-		if s.signature == "" {
-			s.unsigned = true
-			continue
-		}
-		pub := v.opts.Keys[strings.ToLower(s.d.DigestPublicKeyFingerprint)]
-		if pub == nil {
-			s.invalid = fmt.Sprintf("signed with public key %s, which is not among the %d keys given", s.d.DigestPublicKeyFingerprint, len(v.opts.Keys))
-			continue
-		}
-		if err := checkSignature(pub, StringToSign(s.d, s.sum), s.signature); err != nil {
-			s.invalid = err.Error()
-		}
-	}
-	// The chain: each digest names its predecessor and that one's hash and
-	// signature; a digest that names none starts a chain again.
-	for i, s := range chain {
-		if s.d == nil {
-			continue
-		}
-		if !s.d.hasPrevious() {
-			if i > 0 {
-				prev := chain[i-1]
-				start := prev.key.Time
-				if prev.d != nil {
-					start = prev.d.End()
-				}
-				end := s.d.Start()
-				emit(Finding{Status: StatusChainGap, Key: s.objectKey, Bucket: s.bucket, Start: &start, End: &end,
-					Detail: fmt.Sprintf("the digest chain restarts: no digests from %s to %s (log file validation or the trail was off)", start.Format(time.RFC3339), end.Format(time.RFC3339))})
-			}
-			continue
-		}
-		prevKey := *s.d.PreviousDigestS3Object
-		p := byTail[logTail(prevKey)]
-		if p == nil && v.unreadable[logTail(prevKey)] {
-			continue
-		}
-		if p == nil && elsewhere(s.d) {
-			// The trail's bucket or prefix changed: its earlier digests
-			// are not in this source. The chain is intact as far as it can
-			// be followed here.
-			bucket := *s.d.PreviousDigestS3Bucket
-			start, end := s.d.Start(), s.d.Start()
-			emit(Finding{Status: StatusChainGap, Key: s.objectKey, Bucket: s.bucket, Start: &start, End: &end,
-				Detail: fmt.Sprintf("the previous digest is s3://%s/%s, outside this source (the trail's bucket or prefix changed): verify that source too", bucket, prevKey)})
-			continue
-		}
-		if p == nil {
-			if pk, ok := cloudtrail.ParseKey(logTail(prevKey)); ok && v.digestListed(pk.Time) {
-				bucket := ""
-				if s.d.PreviousDigestS3Bucket != nil {
-					bucket = *s.d.PreviousDigestS3Bucket
-				}
-				emit(Finding{Status: StatusDigestMissing, Key: prevKey, Bucket: bucket, DigestKey: s.objectKey,
-					Detail: "named as previous digest by " + s.objectKey + ", absent"})
-			}
-			continue
-		}
-		if s.d.PreviousDigestHashValue == nil || !strings.EqualFold(*s.d.PreviousDigestHashValue, hex.EncodeToString(p.sum[:])) {
-			s.invalid = cmp.Or(s.invalid, "previousDigestHashValue does not match "+p.objectKey)
-		}
-		if p.metaSignature != "" && s.d.PreviousDigestSignature != nil && *s.d.PreviousDigestSignature != p.metaSignature {
-			s.invalid = cmp.Or(s.invalid, "previousDigestSignature differs from the signature of "+p.objectKey)
-		}
-	}
-	for _, s := range chain {
-		f := Finding{Key: s.objectKey, Bucket: s.bucket}
-		switch {
-		case s.invalid != "":
-			f.Status, f.Detail = StatusDigestInvalid, s.invalid
-		case s.unsigned:
-			f.Status, f.Detail = StatusDigestUnsigned, "no signature: the copy has no object metadata and no later digest carries it"
-		default:
-			f.Status, f.Detail = StatusValid, "signature and chain verified"
-		}
-		emit(f)
-		if s.d == nil {
-			continue
-		}
-		if s.vouches() {
-			vouched = append(vouched, period{s.d.Start(), s.d.End()})
-		}
-		v.namedLogs(s, logs, named, emit)
-	}
-	return vouched
-}
-
-// namedLogs judges the log files one digest lists. A verified digest's
-// verdicts are final; an unsigned or invalid digest's wait in named until
-// unnamedLogs: a file that only such a digest names, delivered inside a
-// period verified digests cover, was slipped in (a forged digest cannot
-// vouch for it).
-func (v *Verifier) namedLogs(s *digestState, logs map[string]*logEntry, named map[string]*Finding, emit func(Finding)) {
-	for _, item := range s.logs {
-		tail := logTail(item.object)
-		if f, done := named[tail]; done && f == nil {
-			continue // a verified digest judged it already
-		}
-		l := logs[tail]
-		if l == nil {
-			if s.vouches() {
-				named[tail] = nil
-			}
-			if s.invalid != "" || v.unreadable[tail] {
-				continue // an invalid digest's list proves nothing
-			}
-			if k, ok := cloudtrail.ParseKey(tail); !ok || v.logListed(k.Time) {
-				emit(Finding{Status: StatusLogMissing, Key: item.object, Bucket: item.bucket, DigestKey: s.objectKey,
-					Detail: "named by digest " + s.objectKey + ", absent"})
-			}
-			continue
-		}
-		delivered := l.delivered
-		f := Finding{Key: l.Key, Bucket: l.Bucket, DigestKey: s.objectKey, Delivered: &delivered}
-		switch {
-		case s.invalid != "":
-			f.Status, f.Detail = StatusLogUnverified, "its digest is invalid: "+s.invalid
-		case item.hash != l.SHA256:
-			f.Status, f.Detail = StatusLogModified, fmt.Sprintf("SHA-256 %x, the digest says %x", l.SHA256, item.hash)
-		case s.unsigned:
-			f.Status, f.Detail = StatusLogUnverified, "matches its digest, which is unsigned"
-		default:
-			f.Status, f.Detail = StatusValid, "SHA-256 matches a verified digest"
-		}
-		if s.vouches() {
-			named[tail] = nil
-			emit(f)
-		} else if _, seen := named[tail]; !seen {
-			named[tail] = &f
-		}
-	}
-}
-
-// unnamedLogs judges the log files no verified digest names.
-func (v *Verifier) unnamedLogs(logs map[string]*logEntry, named map[string]*Finding, vouched []period, emit func(Finding)) {
-	var rest []*logEntry
-	for tail, l := range logs {
-		if f, ok := named[tail]; !ok || f != nil {
-			rest = append(rest, l)
-		}
-	}
-	slices.SortFunc(rest, func(a, b *logEntry) int { return cmp.Compare(a.Key, b.Key) })
-	spans := mergePeriods(vouched)
-	var newest time.Time
-	if len(spans) > 0 {
-		newest = spans[len(spans)-1].end
-	}
-	for _, l := range rest {
-		delivered := l.delivered
-		f := Finding{Key: l.Key, Bucket: l.Bucket, Delivered: &delivered}
-		// A name gives the minute of delivery only: the file is inside a
-		// span when its whole minute is.
-		covered := slices.ContainsFunc(spans, func(p period) bool {
-			return !delivered.Before(p.start) && !delivered.Add(time.Minute).After(p.end)
-		})
-		deferred := named[logTail(l.Key)]
-		switch {
-		case covered && deferred != nil:
-			f.Status, f.Detail, f.DigestKey = StatusLogUnreferenced, "delivered inside a verified digest's period, named by no verified digest, only by "+deferred.DigestKey, deferred.DigestKey
-		case covered:
-			f.Status, f.Detail = StatusLogUnreferenced, "delivered inside a verified digest's period, named by no digest"
-		case deferred != nil:
-			f = *deferred
-		case newest.IsZero():
-			f.Status, f.Detail = StatusLogUnverified, "no verified digest covers its stream"
-		case !delivered.Before(newest):
-			f.Status, f.Detail = StatusLogUnverified, "delivered after the newest verified digest"
-		default:
-			f.Status, f.Detail = StatusLogUnverified, "delivered where no verified digest covers the stream (a chain gap, or an unsigned or invalid digest)"
-		}
-		emit(f)
-	}
-}
-
-// elsewhere: does d name a previous digest in another bucket or under
-// another prefix than its own (the trail's destination changed)?
-func elsewhere(d *Digest) bool {
-	if d.PreviousDigestS3Bucket == nil || d.PreviousDigestS3Object == nil {
-		return false
-	}
-	prefix := func(k string) string { return strings.TrimSuffix(k, logTail(k)) }
-	return *d.PreviousDigestS3Bucket != d.DigestS3Bucket || prefix(*d.PreviousDigestS3Object) != prefix(d.DigestS3Object)
-}
-
-// mergePeriods joins the periods of consecutive verified digests into
-// spans: a chain's periods follow one another without a gap, and a file
-// delivered in the minute where one period ends and the next begins is
-// covered either way.
-func mergePeriods(ps []period) []period {
-	ps = slices.Clone(ps)
-	slices.SortFunc(ps, func(a, b period) int { return a.start.Compare(b.start) })
-	var out []period
-	for _, p := range ps {
-		if n := len(out); n > 0 && !p.start.After(out[n-1].end.Add(time.Minute)) {
-			if p.end.After(out[n-1].end) {
-				out[n-1].end = p.end
-			}
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
+	x.missing(func(tail string) bool { return logs[tail] != nil }, emit)
 }

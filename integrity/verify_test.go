@@ -63,6 +63,60 @@ func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.Publi
 	}
 	var out []integrity.Finding
 	v.Finish(func(f integrity.Finding) { out = append(out, f) })
+	if idx := runIndex(t, a, metadata, keys); !slices.Equal(verdicts(idx), verdicts(out)) {
+		t.Errorf("the Index (digests first, then each log file) disagrees with the Verifier:\nindex:    %v\nverifier: %v", verdicts(idx), verdicts(out))
+	}
+	return out
+}
+
+// runIndex judges an archive the way the cloudtrail_s3 input does: every
+// digest first, then each log file on its own, then the missing ones.
+func runIndex(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.PublicKeys) []integrity.Finding {
+	t.Helper()
+	x := integrity.NewIndex(integrity.Options{Keys: keys})
+	bucket := ""
+	if metadata {
+		bucket = a.Bucket
+	}
+	logs, digests := logKeys(a)
+	for _, k := range digests {
+		data, err := trailsign.Gunzip(a.Files[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := ""
+		if metadata {
+			sig = a.Signatures[k]
+		}
+		if err := x.AddDigest(integrity.DigestFile{Bucket: bucket, Key: k, Data: data, Signature: sig}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []integrity.Finding
+	emit := func(f integrity.Finding) { out = append(out, f) }
+	x.Seal(emit)
+	for _, k := range logs {
+		data, err := trailsign.Gunzip(a.Files[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := x.Judge(integrity.LogFile{Bucket: bucket, Key: k, SHA256: sha256.Sum256(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		emit(f)
+	}
+	x.Missing(emit)
+	return out
+}
+
+// verdicts are findings as sorted "status key" lines.
+func verdicts(fs []integrity.Finding) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Status + " " + f.Key + " " + f.DigestKey
+	}
+	slices.Sort(out)
 	return out
 }
 
