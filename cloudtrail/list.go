@@ -78,6 +78,10 @@ type ListOptions struct {
 	// CloudTrail-Digest files (as their own streams). Digests hold no events.
 	IncludeInsight bool
 	IncludeDigest  bool
+	// DigestsOnly lists CloudTrail-Digest files and nothing else: the
+	// input's integrity pre-pass reads an account's digests before its
+	// log files are judged.
+	DigestsOnly bool
 	// PageSize is MaxKeys per ListObjectsV2 call; 0 is S3's default (1000).
 	PageSize int32
 	// Skipped, when set, hears of every file (or pruned folder) a
@@ -96,6 +100,9 @@ type Lister interface {
 
 // kinds are the kinds of file to list, in folder order.
 func (o *ListOptions) kinds() []Kind {
+	if o.DigestsOnly {
+		return []Kind{KindDigest}
+	}
 	ks := []Kind{KindLog}
 	if o.IncludeDigest {
 		ks = append(ks, KindDigest)
@@ -175,6 +182,9 @@ func (o *ListOptions) wantsStream(s Stream) bool {
 }
 
 func (o *ListOptions) wantsKind(k Kind) bool {
+	if o.DigestsOnly {
+		return k == KindDigest
+	}
 	return k == KindLog || k == KindDigest && o.IncludeDigest || k == KindInsight && o.IncludeInsight
 }
 
@@ -519,6 +529,9 @@ func (l *DirLister) object(p string, d fs.DirEntry) (Object, bool, error) {
 			return Object{}, false, nil
 		}
 	} else {
+		if l.opts.DigestsOnly {
+			return Object{}, false, nil // the main listing reports files outside the layout
+		}
 		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") && !l.opts.IncludeDigest {
 			l.skipped(p, "digest file (not asked for)")
 			return Object{}, false, nil // a digest moved out of its folder

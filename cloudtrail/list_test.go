@@ -274,6 +274,7 @@ func TestS3ListKinds(t *testing.T) {
 		{"logs only by default", ListOptions{}, []Kind{KindLog}},
 		{"insight", ListOptions{IncludeInsight: true}, []Kind{KindLog, KindInsight}},
 		{"digest", ListOptions{IncludeDigest: true}, []Kind{KindLog, KindDigest}},
+		{"digests only (the integrity pre-pass)", ListOptions{DigestsOnly: true}, []Kind{KindDigest}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -504,6 +505,32 @@ func TestDirList(t *testing.T) {
 			if len(segs) == at+5 && !strings.HasSuffix(d, "2024/05/29") && !strings.HasSuffix(d, "2024/05/30") {
 				t.Errorf("read a day folder outside the window: %s", d)
 			}
+		}
+	}
+}
+
+// TestDirListDigestsOnly: the integrity pre-pass lists the digests of the
+// window and nothing else (no log folder read, no file outside the layout).
+func TestDirListDigestsOnly(t *testing.T) {
+	dir := t.TempDir()
+	fx := newArchiveFixture("", orgID)
+	writeTree(t, dir, append(append(slices.Clone(fx.logs), fx.others...), "notes/manual-export.json"))
+	start, end := utc("2024-05-29T06:00:00Z"), utc("2024-05-30T06:00:00Z")
+	fsys := &readDirRecorder{FS: os.DirFS(dir)}
+	l, err := NewDirLister(fsys, ListOptions{Start: start, End: end, DigestsOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, l)
+	want := expected(fx.others, start, end, KindDigest)
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	for _, d := range fsys.dirs {
+		if at := kindFolderIndex(strings.Split(d, "/")); at >= 0 && kindOfFolder(strings.Split(d, "/")[at]) != KindDigest {
+			t.Errorf("read %s", d)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -423,6 +424,26 @@ func TestRetryableOnPlainErrors(t *testing.T) {
 	for i, tc := range tests {
 		if got := Retryable(tc.err); got != tc.want {
 			t.Errorf("%d: Retryable(%v) = %v", i, tc.err, got)
+		}
+	}
+}
+
+// TestHash: with Hash, Result.SHA256 is over the uncompressed content, as
+// CloudTrail's digests list it, whether the file is stored gzipped or not;
+// without, it stays zero (no cost).
+func TestHash(t *testing.T) {
+	doc := []byte(`{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"DescribeStacks"}]}`)
+	want := sha256.Sum256(doc)
+	for name, stored := range map[string][]byte{"plain": doc, "gzip": s3test.MustGzip(t, doc)} {
+		res, err := NewObjectReader(ReadOptions{Hash: true}).Decode(bytes.NewReader(stored), int64(len(stored)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.SHA256 != want {
+			t.Errorf("%s: SHA-256 %x, want %x", name, res.SHA256, want)
+		}
+		if res, _ := NewObjectReader(ReadOptions{}).Decode(bytes.NewReader(stored), 0); res.SHA256 != ([32]byte{}) {
+			t.Errorf("%s: hashed although Hash is off", name)
 		}
 	}
 }

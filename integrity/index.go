@@ -375,7 +375,13 @@ func (x *Index) Seal(emit func(Finding)) {
 	x.streams = map[streamID]*streamIndex{}
 	unreadable := func(tail string) bool { return x.unreadable[tail] }
 	for _, id := range ids {
-		s := &streamIndex{opts: x.opts, unreadable: unreadable}
+		o := x.opts
+		if o.StreamStart != nil {
+			if t := o.StreamStart(id.org, id.account, id.region); t.After(o.Start) {
+				o.Start = t
+			}
+		}
+		s := &streamIndex{opts: o, unreadable: unreadable}
 		s.seal(x.digests[id], emit)
 		x.streams[id] = s
 	}

@@ -58,6 +58,11 @@ type Options struct {
 	// to End+DigestLag. Files a digest names outside the window were not
 	// read, and are not missing.
 	Start, End time.Time
+	// StreamStart, when set, gives one stream a later Start: the input
+	// resumes each stream at its checkpoint, so files a digest names
+	// before that were delivered by an earlier run, not deleted (Index
+	// only).
+	StreamStart func(org, account, region string) time.Time
 }
 
 // LogFile is a log file that was read: its SHA-256 is over the uncompressed

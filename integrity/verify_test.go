@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
@@ -431,5 +432,50 @@ func rechain(t *testing.T, a *trailsign.Archive, key string, body []byte) {
 		}
 		a.Files[chain[i]], _ = trailsign.Gzip(body)
 		a.Signatures[chain[i]] = sig
+	}
+}
+
+// TestIndexStreamStart: a resumed stream's earlier files were delivered by
+// an earlier run; with StreamStart they are not missing, without it they are.
+func TestIndexStreamStart(t *testing.T) {
+	a := build(t, trailsign.Options{})
+	keys := keysOf(t, a)
+	resume := time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name        string
+		streamStart func(org, account, region string) time.Time
+		wantMissing bool
+	}{
+		{"resumed", func(string, string, string) time.Time { return resume }, false},
+		{"not told", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := integrity.NewIndex(integrity.Options{Keys: keys, StreamStart: tc.streamStart})
+			logs, digests := logKeys(a)
+			for _, k := range digests {
+				data, _ := trailsign.Gunzip(a.Files[k])
+				if err := x.AddDigest(integrity.DigestFile{Bucket: a.Bucket, Key: k, Data: data, Signature: a.Signatures[k]}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out []integrity.Finding
+			x.Seal(func(f integrity.Finding) { out = append(out, f) })
+			judged := 0
+			for _, k := range logs {
+				if kk, _ := cloudtrail.ParseKey(k); kk.Time.Before(resume) {
+					continue // delivered by the earlier run: not listed again
+				}
+				data, _ := trailsign.Gunzip(a.Files[k])
+				f, err := x.Judge(integrity.LogFile{Bucket: a.Bucket, Key: k, SHA256: sha256.Sum256(data)})
+				if err != nil || f.Status != integrity.StatusValid {
+					t.Fatalf("%s: %v %v", k, f, err)
+				}
+				judged++
+			}
+			x.Missing(func(f integrity.Finding) { out = append(out, f) })
+			if n := counts(out)[integrity.StatusLogMissing]; (n > 0) != tc.wantMissing || judged == 0 || judged == len(logs) {
+				t.Errorf("log_missing %d (want some: %v), %d of %d judged", n, tc.wantMissing, judged, len(logs))
+			}
+		})
 	}
 }
