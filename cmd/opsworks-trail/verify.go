@@ -72,20 +72,14 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	keys := integrity.PublicKeys{}
-	for _, f := range keyFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fail("-public-keys: %v", err)
-		}
-		if err := keys.ParsePublicKeysJSON(f, b); err != nil {
-			return fail("-public-keys: %v", err)
-		}
+	keys, err := integrity.LoadPublicKeysFiles(keyFiles)
+	if err != nil {
+		return fail("-public-keys: %v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}, regions: map[string]timeSpan{}}
+	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}}
 	opts := cfg.ListOptions()
 	opts.IncludeDigest = true
 	logEnd := opts.End
@@ -123,23 +117,11 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	v.ver = integrity.NewVerifier(integrity.Options{Keys: keys, Start: opts.Start, End: logEnd})
-	v.keys, v.fetched = keys, map[string]timeSpan{}
 	if len(keyFiles) == 0 {
 		s3opts := cfg.S3ClientOptions()
-		v.fetchKeys = func(region string, span timeSpan) error {
-			// Keys rotate: ask for those of the digests' time range
-			// (without a start time ListPublicKeys returns the current key).
-			list, err := cloudtrail.ListPublicKeys(ctx, s3opts, region, span.first.Add(-2*time.Hour), span.last.Add(time.Hour))
-			if err != nil {
-				return fmt.Errorf("public keys: %w (or give them with -public-keys)", err)
-			}
-			for _, k := range list {
-				if err := keys.Add(k.Fingerprint, k.Value); err != nil {
-					return fmt.Errorf("public keys of %s: %w", region, err)
-				}
-			}
-			return nil
-		}
+		v.keys = &integrity.KeyFetcher{Keys: keys, List: func(ctx context.Context, region string, start, end time.Time) ([]cloudtrail.PublicKey, error) {
+			return cloudtrail.ListPublicKeys(ctx, s3opts, region, start, end)
+		}}
 	}
 	p := newProgress(stderr, *bar, src)
 	started := time.Now()
@@ -147,7 +129,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	v.mu.Lock()
-	err = v.finishAccount(nil)
+	err = v.finishAccount(ctx, nil)
 	v.mu.Unlock()
 	if err != nil {
 		return fail("%v", err)
@@ -162,9 +144,6 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// timeSpan is the first and last delivery time of a region's digests.
-type timeSpan struct{ first, last time.Time }
-
 // account is what the listing goes through one after the other: both
 // listers list an account's log files and digests (every region) before
 // the next account's, so verify judges and forgets an account as soon as
@@ -173,17 +152,10 @@ type account struct{ org, id string }
 
 // finishAccount judges one account (nil: everything left), fetching the
 // public keys its digests need first. The caller holds v.mu.
-func (v *verifyRun) finishAccount(a *account) error {
-	if v.fetchKeys != nil {
-		for region, span := range v.regions {
-			got, ok := v.fetched[region]
-			if ok && !span.first.Before(got.first) && !span.last.After(got.last) {
-				continue
-			}
-			if err := v.fetchKeys(region, span); err != nil {
-				return err
-			}
-			v.fetched[region] = span
+func (v *verifyRun) finishAccount(ctx context.Context, a *account) error {
+	if v.keys != nil {
+		if err := v.keys.Fetch(ctx); err != nil {
+			return fmt.Errorf("%w (or give them with -public-keys)", err)
 		}
 	}
 	if a == nil {
@@ -207,12 +179,9 @@ type verifyRun struct {
 	readErrors, unlayout, tampered int
 	skippedDigests                 int
 	counts                         map[string]int
-	regions                        map[string]timeSpan // digests read, by region
-	// keys verify the signatures; fetchKeys (nil with -public-keys) adds
-	// a region's keys for a span, fetched records what was asked already.
-	keys        integrity.PublicKeys
-	fetchKeys   func(region string, span timeSpan) error
-	fetched     map[string]timeSpan
+	// keys fetches the public keys the digests read need (nil with
+	// -public-keys).
+	keys        *integrity.KeyFetcher
 	pending     map[account]*sync.WaitGroup // reads in flight, by account
 	firstErrors []string
 }
@@ -235,7 +204,7 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 		v.mu.Unlock()
 		pw.Wait()
 		v.mu.Lock()
-		if err := v.finishAccount(&a); err != nil && finishErr == nil {
+		if err := v.finishAccount(ctx, &a); err != nil && finishErr == nil {
 			finishErr = err
 		}
 		delete(v.pending, a)
@@ -328,14 +297,9 @@ func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
 	}
 	if o.Key.Kind == cloudtrail.KindDigest {
 		v.digests++
-		span := v.regions[o.Key.Region]
-		if span.first.IsZero() || o.Key.Time.Before(span.first) {
-			span.first = o.Key.Time
+		if v.keys != nil {
+			v.keys.Note(o.Key.Region, o.Key.Time)
 		}
-		if o.Key.Time.After(span.last) {
-			span.last = o.Key.Time
-		}
-		v.regions[o.Key.Region] = span
 		err = v.ver.AddDigest(integrity.DigestFile{Bucket: v.bucket, Key: key, Data: data, Signature: sig})
 	} else {
 		v.logs++
