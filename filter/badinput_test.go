@@ -117,6 +117,39 @@ func TestUpstreamErrorRecordsFollowErrorTag(t *testing.T) {
 	}
 }
 
+// Integrity records of the input (validate_integrity) get their own tag,
+// tag_prefix + "integrity", unchanged; events keep their s3_integrity.
+func TestIntegrityRecordsGetTheirOwnTag(t *testing.T) {
+	rec := `{"integrity_status":"log_missing","s3_bucket":"b","s3_key":"AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/30/x.json.gz","detail":"named by digest d, absent"}`
+	for _, tc := range []struct {
+		name string
+		conf map[string]string
+		tag  string
+	}{
+		{"default prefix", nil, "opsworks.integrity"},
+		{"own prefix", map[string]string{"tag_prefix": "audit."}, "audit.integrity"},
+		{"error_tag does not apply", map[string]string{"error_tag": "cloudtrail.error"}, "opsworks.integrity"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewProcessor(mustConfig(t, tc.conf), nil)
+			chunk := chunkFromJSON(t, rec)
+			res, recs := run(t, p, chunk)
+			if len(recs) != 1 || recs[0].Tag != tc.tag || string(res.Emits[0].Records) != string(chunk) || p.Stats.Integrity.Load() != 1 {
+				t.Fatalf("got %+v", recs)
+			}
+		})
+	}
+	p := NewProcessor(mustConfig(t, map[string]string{"retag": "off"}), nil)
+	if res, _ := run(t, p, chunkFromJSON(t, rec)); res.KeepN != 1 {
+		t.Fatal("with retag off the record must stay in the stream")
+	}
+	ev := `{"eventSource":"opsworks.amazonaws.com","eventName":"DescribeStacks","eventTime":"2024-05-30T00:00:00Z","awsRegion":"us-east-1","userIdentity":{"type":"Root"},"s3_integrity":"log_modified"}`
+	_, recs := run(t, NewProcessor(mustConfig(t, nil), nil), chunkFromJSON(t, ev))
+	if len(recs) != 1 || recs[0].Tag != "opsworks.stacks" || recs[0].Body["s3_integrity"] != "log_modified" {
+		t.Fatalf("event: %+v", recs)
+	}
+}
+
 func TestUndecodableChunkIsKept(t *testing.T) {
 	good := chunkFromJSON(t, readTestdata(t, "identity/iamuser.json"))
 	chunk := append(append([]byte(nil), good...), 0x92, 0xd7) // truncated record

@@ -130,10 +130,18 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// IntegrityTagSuffix follows tag_prefix in the tag of the cloudtrail_s3
+// input's integrity records (opsworks.integrity by default). No variant
+// has this name.
+const IntegrityTagSuffix = "integrity"
+
 // TagOf is the tag the plugin gives an output body: error_tag (or the
 // incoming tag) for error records, tag_prefix+variant for classified events,
 // the incoming tag for the rest. It lets retag-off runs (the CLI) report tags.
 func (c *Config) TagOf(body *record.Value, incoming string) string {
+	if body.Get(record.FieldIntegrityStatus) != nil && body.Get("eventSource") == nil {
+		return c.TagPrefix + IntegrityTagSuffix
+	}
 	if body.Get(FieldError) != nil {
 		if c.ErrorTag != "" {
 			return c.ErrorTag

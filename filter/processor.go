@@ -39,11 +39,12 @@ type Stats struct {
 	TimeWarnings atomic.Uint64 // events whose eventTime could not be parsed
 	Refused      atomic.Uint64 // records Fluent Bit's emitter refused (kept under the incoming tag)
 	Lost         atomic.Uint64 // re-tagged records still waiting for a paused emitter when Fluent Bit stopped
+	Integrity    atomic.Uint64 // integrity records from the cloudtrail_s3 input, re-tagged tag_prefix + "integrity"
 }
 
 func (s *Stats) String() string {
-	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d time_warnings=%d emitter_refused=%d emitter_lost=%d",
-		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.TimeWarnings.Load(), s.Refused.Load(), s.Lost.Load())
+	return fmt.Sprintf("records=%d passthrough=%d events=%d kept=%d dropped=%d errors=%d integrity=%d time_warnings=%d emitter_refused=%d emitter_lost=%d",
+		s.Records.Load(), s.Passthrough.Load(), s.Events.Load(), s.Kept.Load(), s.Dropped.Load(), s.Errors.Load(), s.Integrity.Load(), s.TimeWarnings.Load(), s.Refused.Load(), s.Lost.Load())
 }
 
 // NewProcessor builds a processor; warn receives rate-limited warnings.
@@ -160,6 +161,20 @@ func (p *Processor) filterRecord(ws *workspace, rec *record.Record, res *Result)
 		return true
 	}
 	body := ws.body0
+	if body.Kind == record.KindMap && body.Get(record.FieldIntegrityStatus) != nil && body.Get("Records") == nil && body.Get("eventSource") == nil {
+		// An integrity record of the cloudtrail_s3 input (validate_integrity):
+		// unchanged, under its own tag, so that pipelines route it next to
+		// the events (see "Integrity" in the README).
+		p.Stats.Integrity.Add(1)
+		res.Modified = true
+		if p.cfg.Retag {
+			res.emitBuf(p.cfg.TagPrefix + IntegrityTagSuffix).add(rec.Raw)
+		} else {
+			res.Keep = append(res.Keep, rec.Raw...)
+			res.KeepN++
+		}
+		return true
+	}
 	if body.Kind == record.KindMap && body.Get(FieldError) != nil && body.Get("Records") == nil && body.Get("eventSource") == nil {
 		// An error record from upstream (the cloudtrail_s3 input's unreadable
 		// files and events): unchanged, but routed like the filter's own.

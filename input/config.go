@@ -55,6 +55,9 @@ var Options = []config.Option{
 	{Key: "max_retries", Default: "5", Description: "Retries of a throttled or failed S3 request (with backoff), and again of a whole object read, before it counts as failed."},
 	{Key: "api_timeout", Default: "120s", Description: "Deadline of one S3 list or head, STS or SQS call, and of a GetObject until its response headers arrive; a call past it is retried like a broken connection. Longer than `wait_time`."},
 	{Key: "stall_timeout", Default: "60s", Description: "A GetObject body that delivers no byte for this long is abandoned, logged with its key and read again (up to `max_retries`); a body that keeps moving is never cut, however large the object."},
+	{Key: "validate_integrity", Default: "off", Description: "CloudTrail log file integrity validation while reading (polling and local mode): each account's digests are read first, every event carries its file's verdict in `s3_integrity`, and every problem becomes an integrity record (see \"Integrity\" in the README)."},
+	{Key: "public_keys_file", Default: "", Description: "With `validate_integrity`: comma-separated files in the JSON `aws cloudtrail list-public-keys` prints. Unset: CloudTrail `ListPublicKeys` per region, with the input's credentials (`AWS_ENDPOINT_URL_CLOUDTRAIL` selects another endpoint)."},
+	{Key: "integrity_delay", Default: "90m", Description: "With `validate_integrity` and `follow on`: log files are read once they were delivered this long ago, when the digest that names them exists (the next hour's), so that their verdict is final."},
 	{Key: "queue_url", Default: "", Description: "SQS queue URL: notification mode. The input receives S3 event notifications (also via SNS), CloudTrail's SNS notifications or EventBridge Object Created events and reads the objects they name, in whichever bucket. Not with `bucket`/`path` (bucket polling)."},
 	{Key: "max_messages", Default: "1000", Description: "SQS mode: most messages in progress at once (received and not yet deleted). Fluent Bit collects once a second and a message is deleted after its records were collected, so this bounds the files per second one instance reads."},
 	{Key: "wait_time", Default: "20s", Description: "SQS mode: long-poll wait of a receive (0s to 20s)."},
@@ -77,6 +80,7 @@ var (
 		{"poll_interval", "SQS mode receives continuously"},
 		{"late_arrival_window", "a late file is announced like any other"},
 		{"state_dir", "the queue is the state: a message is deleted once its objects are delivered"},
+		{"validate_integrity", "a notification names one log file; the digest that vouches for it comes an hour later in another message. Verify the bucket with validate_integrity in polling mode or opsworks-trail verify"},
 	}
 )
 
@@ -114,6 +118,11 @@ type Config struct {
 	MaxRetries        int
 	APITimeout        time.Duration
 	StallTimeout      time.Duration
+
+	// Integrity validation (polling and local mode).
+	ValidateIntegrity bool
+	PublicKeysFiles   []string // empty: ListPublicKeys
+	IntegrityDelay    time.Duration
 
 	// SQS mode (QueueURL set).
 	QueueURL          string
@@ -156,7 +165,8 @@ func LoadConfig(g config.Getter) (*Config, error) {
 		EventSources: parseEventSources(r.String("event_sources")),
 
 		DiscoverOrgs: r.Bool("discover_orgs"), Follow: r.Bool("follow"), ExitOnEOF: r.Bool("exit_on_eof"), IncludeInsight: r.Bool("include_insight"),
-		ForcePathStyle: r.Bool("force_path_style"),
+		ForcePathStyle: r.Bool("force_path_style"), ValidateIntegrity: r.Bool("validate_integrity"),
+		PublicKeysFiles: r.List("public_keys_file"), IntegrityDelay: r.Duration("integrity_delay"),
 
 		PollInterval: r.Duration("poll_interval"), LateArrivalWindow: r.Duration("late_arrival_window"),
 		ProgressInterval: r.Duration("progress_interval"), WaitTime: r.Duration("wait_time"),
@@ -190,7 +200,7 @@ func parseEventSources(v string) []string {
 
 // Validate checks values and combinations; each error names its key.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateSource, c.validateSelection, c.validateTimes, c.validateSizes, c.validateAWS, c.validateSQS} {
+	for _, check := range []func() error{c.validateSource, c.validateSelection, c.validateTimes, c.validateSizes, c.validateAWS, c.validateSQS, c.validateIntegrity} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -337,6 +347,16 @@ func (c *Config) validateSQS() error {
 		return fmt.Errorf("sqs_region: %q is not an AWS region name", c.SQSRegion)
 	case c.SQSRoleARN != "" && !strings.HasPrefix(c.SQSRoleARN, "arn:"):
 		return fmt.Errorf("sqs_role_arn: %q is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", c.SQSRoleARN)
+	}
+	return nil
+}
+
+func (c *Config) validateIntegrity() error {
+	switch {
+	case len(c.PublicKeysFiles) > 0 && !c.ValidateIntegrity:
+		return fmt.Errorf("public_keys_file: only used with validate_integrity on")
+	case c.IntegrityDelay < 0:
+		return fmt.Errorf("integrity_delay: must not be negative, got %s", c.IntegrityDelay)
 	}
 	return nil
 }

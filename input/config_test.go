@@ -26,7 +26,7 @@ func TestInputConfigDefaults(t *testing.T) {
 		PollInterval: 5 * time.Minute, LateArrivalWindow: time.Hour,
 		EventSources: []string{"opsworks.amazonaws.com", "opsworks-cm.amazonaws.com"},
 		RecordMode:   "event", Workers: 4, BufferSize: 64e6, BatchSize: 4e6, MaxObjectSize: 512e6,
-		ProgressInterval: 30 * time.Second, MaxRetries: 5, APITimeout: 2 * time.Minute, StallTimeout: time.Minute,
+		ProgressInterval: 30 * time.Second, MaxRetries: 5, APITimeout: 2 * time.Minute, StallTimeout: time.Minute, IntegrityDelay: 90 * time.Minute,
 		MaxMessages: 1000, WaitTime: 20 * time.Second, VisibilityTimeout: 5 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {

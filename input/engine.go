@@ -115,6 +115,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
 )
 
@@ -201,6 +202,12 @@ type job struct {
 	seq uint64
 	obj cloudtrail.Object
 	msg *message // SQS mode: the message that named it
+	// judge gives the object's integrity verdict from its hash
+	// (validate_integrity); nil: not validated.
+	judge verdict
+	// findings, when set, make this an integrity job: records to queue in
+	// listing order, no object to read (obj.Key.Path is "").
+	findings []integrity.Finding
 }
 
 // NewEngine prepares an engine; nothing runs before Start. cfg is one
@@ -219,7 +226,7 @@ func NewEngine(cfg *Config, deps Deps) (*Engine, error) {
 	e := &Engine{cfg: cfg, logf: deps.Logf, now: deps.Now, retry: retryPolicy{base: time.Second, max: 30 * time.Second},
 		jobs: make(chan job, cfg.Workers),
 		reader: cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize), EventSources: cfg.EventSources,
-			APITimeout: cfg.APITimeout, StallTimeout: cfg.StallTimeout})}
+			APITimeout: cfg.APITimeout, StallTimeout: cfg.StallTimeout, Hash: cfg.ValidateIntegrity})}
 	e.warn = ratelimit.New(warningInterval, func(msg string) { e.logf(LogWarn, "%s", msg) })
 	e.q.init(cfg.BufferSize)
 	e.st.init()
@@ -232,12 +239,21 @@ func NewEngine(cfg *Config, deps Deps) (*Engine, error) {
 
 // sourceEnv is what the engine lends its source.
 func (e *Engine) sourceEnv() sourceEnv {
-	return sourceEnv{logf: e.logf, warn: e.warn, gate: &e.gate, st: &e.st, put: e.put, backoff: e.retry.backoff}
+	return sourceEnv{logf: e.logf, warn: e.warn, gate: &e.gate, st: &e.st, put: e.put, putFindings: e.putFindings, backoff: e.retry.backoff}
 }
 
 // put numbers an object and hands it to a worker.
-func (e *Engine) put(ctx context.Context, o cloudtrail.Object, msg *message) error {
-	j := job{seq: e.q.assign(o.Key.Time), obj: o, msg: msg}
+func (e *Engine) put(ctx context.Context, o cloudtrail.Object, msg *message, judge verdict) error {
+	return e.send(ctx, job{seq: e.q.assign(o.Key.Time), obj: o, msg: msg, judge: judge})
+}
+
+// putFindings queues integrity records at their place in the listing
+// order; t is the time the lag counts them at.
+func (e *Engine) putFindings(ctx context.Context, t time.Time, fs []integrity.Finding) error {
+	return e.send(ctx, job{seq: e.q.assign(t), obj: cloudtrail.Object{Key: cloudtrail.Key{Time: t}}, findings: fs})
+}
+
+func (e *Engine) send(ctx context.Context, j job) error {
 	select {
 	case e.jobs <- j:
 		return nil
@@ -427,6 +443,24 @@ func (e *Engine) checkFinished() {
 	}
 }
 
+// newIntegrityOptions are validate_integrity's settings: the public keys
+// (public_keys_file, else a ListPublicKeys fetcher) and the read
+// parallelism; newSource adds how digests are read.
+func newIntegrityOptions(cfg *Config) (*integrityOptions, error) {
+	keys, err := integrity.LoadPublicKeysFiles(cfg.PublicKeysFiles)
+	if err != nil {
+		return nil, fmt.Errorf("public_keys_file: %w", err)
+	}
+	o := &integrityOptions{keys: keys, workers: cfg.Workers, maxRetries: cfg.MaxRetries, delay: cfg.IntegrityDelay}
+	if len(cfg.PublicKeysFiles) == 0 {
+		s3opts := cfg.S3ClientOptions()
+		o.fetcher = &integrity.KeyFetcher{Keys: keys, List: func(ctx context.Context, region string, start, end time.Time) ([]cloudtrail.PublicKey, error) {
+			return cloudtrail.ListPublicKeys(ctx, s3opts, region, start, end)
+		}}
+	}
+	return o, nil
+}
+
 // newSource builds the source of cfg's mode, SQS notifications
 // (queue_url), S3 polling (bucket) or a local tree (path), with the store
 // its objects are read from.
@@ -434,6 +468,16 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 	ckOpts := cloudtrail.CheckpointOptions{Dir: cfg.StateDir, LateArrivalWindow: cfg.LateArrivalWindow,
 		SaveInterval: saveInterval, Now: deps.Now, Logf: func(format string, args ...any) { env.logf(LogError, format, args...) }}
 	poll := pollOptions{follow: cfg.Follow, pollInterval: cfg.PollInterval, maxRetries: cfg.MaxRetries, list: cfg.ListOptions(), checkpoint: ckOpts}
+	if cfg.ValidateIntegrity && !cfg.SQSMode() {
+		io, err := newIntegrityOptions(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		poll.integrity = io
+	}
+	// digestReader reads digests with the input's deadlines and size limit.
+	digestReader := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize),
+		APITimeout: cfg.APITimeout, StallTimeout: cfg.StallTimeout})
 	if !cfg.S3Mode() {
 		fsys := deps.FS
 		if fsys == nil {
@@ -453,6 +497,12 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 		poll.checkpoint.Source = poll.where
 		poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
 		poll.access = func(context.Context) error { return localAccess(fsys, cfg.Path) }
+		if poll.integrity != nil {
+			poll.integrity.read = func(_ context.Context, key string) ([]byte, string, error) {
+				data, err := digestReader.FileContent(fsys, key)
+				return data, "", err // a copy has no metadata: signatures come from the successors
+			}
+		}
 		return newPollSource(poll, env), dirStore{fsys}, nil
 	}
 	raw := deps.S3
@@ -488,6 +538,13 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 	poll.checkpoint.Source = poll.where
 	poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) {
 		return cloudtrail.NewS3Lister(st.client, cfg.Bucket, o)
+	}
+	if poll.integrity != nil {
+		poll.integrity.bucket = cfg.Bucket
+		poll.integrity.read = func(ctx context.Context, key string) ([]byte, string, error) {
+			data, meta, err := digestReader.Content(ctx, st.client, cfg.Bucket, key)
+			return data, meta["signature"], err // CloudTrail stores it as x-amz-meta-signature
+		}
 	}
 	access := &s3Access{client: raw, timeout: cfg.APITimeout, bucket: cfg.Bucket, list: cfg.ListOptions(), warn: func(format string, args ...any) { env.logf(LogWarn, format, args...) }}
 	poll.access = access.check

@@ -21,15 +21,20 @@ type pollOptions struct {
 	newLister func(opts cloudtrail.ListOptions) (cloudtrail.Lister, error)
 	// access is the start-up access check.
 	access func(ctx context.Context) error
+	// integrity, when set, validates integrity while reading
+	// (validate_integrity): the listing then yields digests too. Its
+	// list, newLister and logStart are filled in by the source.
+	integrity *integrityOptions
 }
 
 // pollSource lists an archive, one pass (a bounded backfill) or a pass
 // every poll_interval (follow), and keeps the checkpoint: an object is
 // begun in it when listed and committed once delivered.
 type pollSource struct {
-	o   pollOptions
-	env sourceEnv
-	ck  *cloudtrail.Checkpoint
+	o     pollOptions
+	env   sourceEnv
+	ck    *cloudtrail.Checkpoint
+	check *integrityCheck // nil: integrity not validated
 
 	mu        sync.Mutex
 	retryKeys []cloudtrail.Key // failed in this pass: begun again by the next
@@ -49,7 +54,33 @@ func (p *pollSource) start(ctx context.Context) error {
 		}
 		p.ck = ck
 	}
+	if p.o.integrity != nil {
+		io := *p.o.integrity
+		io.newLister, io.logStart = p.o.newLister, p.ck.StreamStart
+		io.list = p.listOptions()
+		p.check = newIntegrityCheck(io, p.env, p.env.putFindings)
+	}
 	return p.o.access(ctx)
+}
+
+// listOptions are the listing of a pass: the selection, each stream from
+// its checkpoint floor; with validate_integrity, digests too (they make
+// the listing stop at each account, see integrityCheck) and, in follow
+// mode, integrity_delay behind the clock.
+func (p *pollSource) listOptions() cloudtrail.ListOptions {
+	opts := p.o.list
+	opts.StreamStart, opts.Now = p.ck.StreamStart, p.o.checkpoint.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if p.o.integrity != nil {
+		opts.IncludeDigest = true
+		if p.o.follow {
+			now, delay := opts.Now, p.o.integrity.delay
+			opts.Now = func() time.Time { return now().Add(-delay) }
+		}
+	}
+	return opts
 }
 
 func (p *pollSource) describe(workers int, recordMode string) string {
@@ -117,13 +148,22 @@ func (p *pollSource) listPass(ctx context.Context, pass int) bool {
 }
 
 func (p *pollSource) listOnce(ctx context.Context, pass int) error {
-	opts := p.o.list
-	opts.StreamStart, opts.Now = p.ck.StreamStart, p.o.checkpoint.Now
-	lister, err := p.o.newLister(opts)
+	lister, err := p.o.newLister(p.listOptions())
 	if err != nil {
 		return err
 	}
-	return lister.List(ctx, func(o cloudtrail.Object) error { return p.dispatch(ctx, o, pass) })
+	err = lister.List(ctx, func(o cloudtrail.Object) error { return p.dispatch(ctx, o, pass) })
+	if p.check != nil {
+		// The last account ends with the listing, complete or not: a
+		// failed listing's missing files would be false alarms, so they
+		// are only looked for after a complete one.
+		if err == nil {
+			err = p.check.endPass(ctx)
+		} else {
+			p.check.abandon()
+		}
+	}
+	return err
 }
 
 // dispatch begins a listed object in the checkpoint — in listing order,
@@ -131,6 +171,14 @@ func (p *pollSource) listOnce(ctx context.Context, pass int) error {
 func (p *pollSource) dispatch(ctx context.Context, o cloudtrail.Object, pass int) error {
 	if err := p.env.gate.wait(ctx); err != nil {
 		return err // paused: the listing waits here too (local trees)
+	}
+	var judge verdict
+	if p.check != nil {
+		var read bool
+		var err error
+		if judge, read, err = p.check.listed(ctx, o); err != nil || !read {
+			return err
+		}
 	}
 	p.env.st.listed(o.Key.Time)
 	if o.Key.Time.IsZero() && o.Named.IsZero() {
@@ -144,10 +192,13 @@ func (p *pollSource) dispatch(ctx context.Context, o cloudtrail.Object, pass int
 	}
 	p.env.st.objectsListed.Add(1)
 	p.env.st.bytesListed.Add(o.Size)
-	return p.env.put(ctx, o, nil)
+	return p.env.put(ctx, o, nil, judge)
 }
 
 func (p *pollSource) delivered(j job) {
+	if j.obj.Key.Path == "" {
+		return // integrity records: no object
+	}
 	if err := p.ck.Commit(j.obj.Key); err != nil {
 		p.env.warn.Warn("checkpoint", "saving the checkpoint failed (it is kept in memory and saved again later): "+err.Error())
 	}

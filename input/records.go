@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
@@ -20,6 +21,7 @@ const (
 // recordReport is where a recordBuilder counts what it made and warns
 // about bad elements.
 type recordReport struct {
+	logf  func(level int, format string, args ...any)
 	st    *stats
 	warn  *ratelimit.Limiter
 	where string // the object, in warnings
@@ -27,20 +29,21 @@ type recordReport struct {
 
 // recordBuilder turns one object's events into Fluent Bit records.
 type recordBuilder struct {
-	report   recordReport
-	obj      cloudtrail.Object
-	prov     []record.Value // provenance key/value pairs
-	fallback record.EventTime
-	arena    *record.Arena
-	records  []byte
-	count    int
+	report       recordReport
+	obj          cloudtrail.Object
+	prov         []record.Value // provenance key/value pairs
+	fallback     record.EventTime
+	fallbackTime time.Time
+	arena        *record.Arena
+	records      []byte
+	count        int
 }
 
 // newRecordBuilder starts an object's records: prov are the key/value
 // pairs every record gets, fallback the time of records without an
 // eventTime.
 func newRecordBuilder(o cloudtrail.Object, prov []record.Value, fallback time.Time, report recordReport) *recordBuilder {
-	return &recordBuilder{report: report, obj: o, prov: prov, arena: record.NewArena(), fallback: eventTime(fallback)}
+	return &recordBuilder{report: report, obj: o, prov: prov, arena: record.NewArena(), fallback: eventTime(fallback), fallbackTime: fallback}
 }
 
 func eventTime(t time.Time) record.EventTime {
@@ -132,6 +135,37 @@ func (rb *recordBuilder) errorRecord(problem string, elem *record.Value) {
 	}
 	rb.report.st.errorRecords.Add(1)
 	rb.append(rb.fallback, &record.Value{Kind: record.KindMap, Items: items})
+}
+
+// integrityRecord appends {"integrity_status", "s3_bucket", "s3_key",
+// "detail"[, "digest_key", "delivered", "period_start", "period_end"]} at
+// the time the finding is about (see findingTime), and logs it: a problem
+// found by integrity validation (see "Integrity" in the README).
+func (rb *recordBuilder) integrityRecord(f integrity.Finding) {
+	str := record.StringValue
+	items := []record.Value{str(record.FieldIntegrityStatus), str(f.Status)}
+	if f.Bucket != "" {
+		items = append(items, str(FieldBucket), str(f.Bucket))
+	}
+	items = append(items, str(FieldKey), str(f.Key), str(FieldDetail), str(f.Detail))
+	if f.DigestKey != "" {
+		items = append(items, str(FieldDigestKey), str(f.DigestKey))
+	}
+	for _, t := range []struct {
+		key string
+		at  *time.Time
+	}{{FieldDelivered, f.Delivered}, {FieldPeriodStart, f.Start}, {FieldPeriodEnd, f.End}} {
+		if t.at != nil {
+			items = append(items, str(t.key), str(t.at.UTC().Format(time.RFC3339)))
+		}
+	}
+	level := LogInfo // chain_gap, log_unverified, digest_unsigned: worth knowing, not alarming
+	if integrity.Tampered(f.Status) {
+		level = LogError
+	}
+	rb.report.logf(level, "integrity: %s: %s: %s", f.Status, f.Key, f.Detail)
+	rb.report.st.integrityRecords.Add(1)
+	rb.append(eventTime(findingTime(f, rb.fallbackTime)), &record.Value{Kind: record.KindMap, Items: items})
 }
 
 func (rb *recordBuilder) append(t record.EventTime, body *record.Value) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/internal/ratelimit"
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
@@ -59,8 +60,10 @@ type sourceEnv struct {
 	// put hands an object to the workers; objects are numbered in the
 	// order of the calls, which is the order Collect hands them out. It
 	// fails only when ctx ends.
-	put     func(ctx context.Context, o cloudtrail.Object, msg *message) error
-	backoff func(attempt int) time.Duration
+	put func(ctx context.Context, o cloudtrail.Object, msg *message, judge verdict) error
+	// putFindings queues integrity records after the objects put so far.
+	putFindings func(ctx context.Context, t time.Time, fs []integrity.Finding) error
+	backoff     func(attempt int) time.Duration
 }
 
 // sleep waits d, or less if ctx ends; it reports whether the run goes on.
@@ -74,6 +77,8 @@ type store interface {
 	read(ctx context.Context, r *cloudtrail.ObjectReader, o cloudtrail.Object) (*cloudtrail.Result, error)
 	// where names an object in logs, records and the summary.
 	where(o cloudtrail.Object) string
+	// bucketOf is the object's bucket ("" for a local file).
+	bucketOf(o cloudtrail.Object) string
 	// provenance are the key/value pairs every record of the object gets.
 	provenance(o cloudtrail.Object) []record.Value
 }
@@ -111,6 +116,8 @@ func (d dirStore) read(_ context.Context, r *cloudtrail.ObjectReader, o cloudtra
 }
 
 func (d dirStore) where(o cloudtrail.Object) string { return o.Key.Path }
+
+func (d dirStore) bucketOf(cloudtrail.Object) string { return "" }
 
 func (d dirStore) provenance(o cloudtrail.Object) []record.Value {
 	return []record.Value{record.StringValue(FieldFilePath), record.StringValue(o.Key.Path)}

@@ -368,7 +368,7 @@ var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 func (c *sqsSource) dispatch(ctx context.Context, o cloudtrail.Object, msg *message) error {
 	c.env.st.listed(o.Key.Time)
 	c.env.st.objectsListed.Add(1)
-	return c.env.put(ctx, o, msg)
+	return c.env.put(ctx, o, msg, nil)
 }
 
 func (c *sqsSource) delivered(j job) {

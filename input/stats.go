@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
 )
 
 // Stats are the engine's counters. Objects are counted once per read
@@ -51,15 +52,35 @@ type Stats struct {
 	Elapsed        time.Duration
 
 	SQS *SQSStats // SQS mode only
+
+	// Integrity (validate_integrity): verdicts by status, files and
+	// digests; IntegrityIncomplete counts what could not be checked
+	// (digests unreadable or not listed, public keys not fetched).
+	Integrity           map[string]int64
+	IntegrityIncomplete int64
+}
+
+// Tampered is the number of integrity findings that mean the archive was
+// changed (log_missing, log_modified, log_unreferenced, digest_missing,
+// digest_invalid).
+func (s Stats) Tampered() int64 {
+	var n int64
+	for status, c := range s.Integrity {
+		if integrity.Tampered(status) {
+			n += c
+		}
+	}
+	return n
 }
 
 // ExitCode is what a run that ends with these counters exits with: 0 when
 // every object was delivered, 2 when objects failed (retried out) or were
-// unusable (bad content, archived, denied). 2, not 1: Fluent Bit and
+// unusable (bad content, archived, denied), and with validate_integrity
+// when tampering was found or the validation is incomplete. 2, not 1: Fluent Bit and
 // shells use 1 for "did not run at all", and a Kubernetes Job or a script
 // must tell "ran, but the record is incomplete" apart from that.
 func (s Stats) ExitCode() int {
-	if s.ObjectsFailed > 0 || s.ObjectsBad > 0 {
+	if s.ObjectsFailed > 0 || s.ObjectsBad > 0 || s.Tampered() > 0 || s.IntegrityIncomplete > 0 {
 		return 2
 	}
 	return 0
@@ -80,6 +101,7 @@ type stats struct {
 	eventsSeen, eventsKept, records, errorRecords, delivered                                         atomic.Int64
 	bytesRead, bytesUncompressed, bytesListed                                                        atomic.Int64
 	listingDone                                                                                      atomic.Bool
+	integrityIncomplete, integrityRecords                                                            atomic.Int64
 
 	mu         sync.Mutex
 	started    time.Time
@@ -87,7 +109,8 @@ type stats struct {
 	failures   map[string]int64
 	skipped    map[string]int64
 	failedKeys []string
-	last       progressPoint // at the previous progress line
+	verdicts   map[string]int64 // integrity statuses
+	last       progressPoint    // at the previous progress line
 }
 
 type progressPoint struct {
@@ -120,6 +143,16 @@ func (s *stats) read(stored int64, res *cloudtrail.Result) {
 	s.eventsKept.Add(int64(res.Kept))
 }
 
+// integrity counts one integrity verdict.
+func (s *stats) integrity(status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.verdicts == nil {
+		s.verdicts = map[string]int64{}
+	}
+	s.verdicts[status]++
+}
+
 func (s *stats) collected(b *Batch) { s.delivered.Add(int64(b.Count)) }
 
 // skippedFile counts a local file the lister left out, by reason.
@@ -147,7 +180,7 @@ func (s *stats) failure(reason, object string) {
 func (s *stats) snapshot(buffered, peak int, oldest time.Time) Stats {
 	s.mu.Lock()
 	out := Stats{Newest: s.newest, Failures: maps.Clone(s.failures), SkippedFiles: maps.Clone(s.skipped), Buffered: buffered, BufferedPeak: peak,
-		ObjectsUndated: s.objectsUndated.Load()}
+		ObjectsUndated: s.objectsUndated.Load(), Integrity: maps.Clone(s.verdicts), IntegrityIncomplete: s.integrityIncomplete.Load()}
 	if !s.started.IsZero() {
 		out.Elapsed = time.Since(s.started)
 	}
@@ -228,6 +261,20 @@ func (sum Summary) text(what string) string {
 		}
 		msg += "; not read: " + strings.Join(parts, ", ")
 	}
+	if len(sum.Integrity) > 0 || sum.IntegrityIncomplete > 0 {
+		var parts []string
+		for _, st := range slices.Sorted(maps.Keys(sum.Integrity)) {
+			parts = append(parts, fmt.Sprintf("%s %d", st, sum.Integrity[st]))
+		}
+		verdict := "nothing tampered with"
+		if n := sum.Tampered(); n > 0 {
+			verdict = fmt.Sprintf("TAMPERING: %d findings", n)
+		}
+		if sum.IntegrityIncomplete > 0 {
+			verdict += fmt.Sprintf(", %d digests or accounts could not be checked (incomplete)", sum.IntegrityIncomplete)
+		}
+		msg += "; integrity: " + strings.Join(parts, ", ") + " (" + verdict + ")"
+	}
 	if sum.ObjectsUndated > 0 {
 		msg += fmt.Sprintf("; %d files outside the CloudTrail layout without a delivery time in their name, read whatever the window", sum.ObjectsUndated)
 	}
@@ -236,7 +283,7 @@ func (sum Summary) text(what string) string {
 
 // level is the summary's log level: a warning when objects failed.
 func (sum Summary) level() int {
-	if sum.ObjectsFailed > 0 {
+	if sum.ObjectsFailed > 0 || sum.Tampered() > 0 || sum.IntegrityIncomplete > 0 {
 		return LogWarn
 	}
 	return LogInfo

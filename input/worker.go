@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
+	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
 // worker reads objects until the source ends.
@@ -25,6 +27,9 @@ func (e *Engine) prepare(j job) (p *prepared) {
 			p = e.badObject(j, &cloudtrail.ObjectError{Key: j.obj.Key.Path, Reason: cloudtrail.ReasonOther, Offset: -1, Detail: fmt.Sprintf("internal error: %v", r)})
 		}
 	}()
+	if j.findings != nil {
+		return e.integrityRecords(j)
+	}
 	if j.obj.NeedsRestore() {
 		return e.badObject(j, &cloudtrail.ObjectError{Reason: cloudtrail.ReasonArchived, Offset: -1,
 			Detail: "storage class " + j.obj.StorageClass + ": restore the object to read it"})
@@ -98,6 +103,15 @@ func (e *Engine) encode(j job, res *cloudtrail.Result) *prepared {
 	}
 	e.st.read(stored, res)
 	rb := e.newRecordBuilder(j.obj)
+	if j.judge != nil {
+		f := j.judge(res.SHA256)
+		e.st.integrity(f.Status)
+		rb.prov = append(rb.prov, record.StringValue(FieldIntegrity), record.StringValue(f.Status))
+		if f.Status != integrity.StatusValid {
+			f.Bucket = e.store.bucketOf(j.obj)
+			rb.integrityRecord(f)
+		}
+	}
 	if e.cfg.RecordMode == RecordModeObject {
 		rb.objectRecord(res.Events)
 	} else {
@@ -114,6 +128,16 @@ func (e *Engine) encode(j job, res *cloudtrail.Result) *prepared {
 	return rb.prepared(j)
 }
 
+// integrityRecords turns an integrity job's findings into records.
+func (e *Engine) integrityRecords(j job) *prepared {
+	rb := e.newRecordBuilder(j.obj)
+	rb.prov = nil // each record names its own file
+	for _, f := range j.findings {
+		rb.integrityRecord(f)
+	}
+	return rb.prepared(j)
+}
+
 // newRecordBuilder starts the records of one object: its provenance, and
 // its delivery time (else now) as the fallback record time.
 func (e *Engine) newRecordBuilder(o cloudtrail.Object) *recordBuilder {
@@ -124,5 +148,5 @@ func (e *Engine) newRecordBuilder(o cloudtrail.Object) *recordBuilder {
 	if t.IsZero() {
 		t = e.now()
 	}
-	return newRecordBuilder(o, e.store.provenance(o), t, recordReport{st: &e.st, warn: e.warn, where: e.store.where(o)})
+	return newRecordBuilder(o, e.store.provenance(o), t, recordReport{logf: e.logf, st: &e.st, warn: e.warn, where: e.store.where(o)})
 }

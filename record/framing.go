@@ -8,6 +8,12 @@ import "fmt"
 // filter routes upstream error records like its own.
 const FieldError = "opsworks_error"
 
+// FieldIntegrityStatus is the field of an integrity record: a problem the
+// cloudtrail_s3 input's integrity validation found (log_missing,
+// digest_invalid, …). The opsworks filter gives these records their own
+// tag.
+const FieldIntegrityStatus = "integrity_status"
+
 // Record is one log event of a chunk, framed: its time is decoded, its
 // metadata and body are left encoded.
 type Record struct {

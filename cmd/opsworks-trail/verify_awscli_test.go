@@ -51,7 +51,7 @@ func TestVerifyAgreesWithAWSCLI(t *testing.T) {
 	if err := a.Upload(t.Context(), client, 8); err != nil {
 		t.Fatal(err)
 	}
-	ct := fakeCloudTrail(t, a)
+	ct := trailsign.FakeCloudTrail(t, a)
 	cfg := filepath.Join(t.TempDir(), "config")
 	if err := os.WriteFile(cfg, []byte("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"), 0o644); err != nil {
 		t.Fatal(err)

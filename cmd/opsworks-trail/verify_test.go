@@ -7,10 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,40 +151,6 @@ func TestVerifyUsage(t *testing.T) {
 	}
 }
 
-// fakeCloudTrail answers ListPublicKeys (AWS JSON 1.1) with the archive's key.
-func fakeCloudTrail(t *testing.T, a *trailsign.Archive) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".ListPublicKeys") {
-			http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
-			return
-		}
-		var in struct{ StartTime, EndTime float64 }
-		_ = json.Unmarshal(body, &in)
-		// Without a start time CloudTrail returns only the current key, and
-		// keys rotate: a caller must ask for the digests' time range.
-		if in.StartTime == 0 || in.EndTime <= in.StartTime {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-			_, _ = w.Write([]byte(`{"PublicKeyList":[]}`))
-			return
-		}
-		// list-public-keys prints times as text; the API sends epoch seconds.
-		var keys struct {
-			PublicKeyList []struct{ Value, Fingerprint string }
-		}
-		_ = json.Unmarshal(a.KeysJSON, &keys)
-		var list []map[string]any
-		for _, k := range keys.PublicKeyList {
-			list = append(list, map[string]any{"Value": k.Value, "Fingerprint": k.Fingerprint,
-				"ValidityStartTime": 1.3885344e9, "ValidityEndTime": 2.0e9})
-		}
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		_ = json.NewEncoder(w).Encode(map[string]any{"PublicKeyList": list})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // S3 via MinIO with the signatures as object metadata, the public keys
 // from a local CloudTrail endpoint (AWS_ENDPOINT_URL_CLOUDTRAIL).
 func TestVerifyS3(t *testing.T) {
@@ -198,7 +161,7 @@ func TestVerifyS3(t *testing.T) {
 	if err := a.Upload(t.Context(), client, 8); err != nil {
 		t.Fatal(err)
 	}
-	ct := fakeCloudTrail(t, a)
+	ct := trailsign.FakeCloudTrail(t, a)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,0 +1,313 @@
+package input_test
+
+// validate_integrity: the input judges every log file against the digests
+// of its account while reading, on a local copy (signatures from the next
+// digest) and on MinIO (signatures as object metadata, keys from a local
+// CloudTrail endpoint).
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/opsworks-trail/opsworks-trail/config"
+	"github.com/opsworks-trail/opsworks-trail/input"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
+	"github.com/opsworks-trail/opsworks-trail/record"
+	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
+)
+
+func signedArchive(t *testing.T, org string) *trailsign.Archive {
+	t.Helper()
+	o := corpus.Options{Seed: 31, Events: 400, OpsWorksShare: 0.3, EventsPerFile: 10, OrgID: org,
+		Accounts: []string{"111122223333", "444455556666"}, Regions: []string{"us-east-1", "eu-west-1"},
+		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 5, 0, 0, 0, time.UTC)}
+	a, err := trailsign.Build(trailsign.Options{Corpus: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// integrityRun is what one bounded run delivered.
+type integrityRun struct {
+	events   map[string][]string // s3_integrity by file (s3_key or file_path)
+	findings map[string]string   // integrity records: key → status
+	stats    input.Stats
+}
+
+func runIntegrity(t *testing.T, g config.MapGetter, deps input.Deps) integrityRun {
+	t.Helper()
+	cfg, err := input.LoadConfig(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps.Logf = func(level int, format string, args ...any) {
+		if level <= input.LogWarn {
+			t.Logf("engine: "+format, args...)
+		}
+	}
+	eng, err := input.NewEngine(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop()
+	r := integrityRun{events: map[string][]string{}, findings: map[string]string{}}
+	for _, rec := range drain(t, eng, 1<<30) {
+		if st, ok := rec[record.FieldIntegrityStatus].(string); ok {
+			key, _ := rec[input.FieldKey].(string)
+			if old, dup := r.findings[key]; dup {
+				t.Errorf("%s: two integrity records (%s, %s)", key, old, st)
+			}
+			if rec[input.FieldDetail] == "" {
+				t.Errorf("%s: an integrity record without detail: %v", key, rec)
+			}
+			r.findings[key] = st
+			continue
+		}
+		file, _ := rec[input.FieldKey].(string)
+		if file == "" {
+			file, _ = rec[input.FieldFilePath].(string)
+		}
+		v, _ := rec[input.FieldIntegrity].(string)
+		r.events[file] = append(r.events[file], v)
+	}
+	r.stats = eng.Stop().Stats
+	return r
+}
+
+// sameVerdict: every event of the file carries want.
+func sameVerdict(t *testing.T, r integrityRun, file, want string) {
+	t.Helper()
+	vs := r.events[file]
+	if len(vs) == 0 {
+		t.Errorf("%s: no events", file)
+	}
+	for _, v := range vs {
+		if v != want {
+			t.Errorf("%s: an event with s3_integrity %q, want %q", file, v, want)
+			return
+		}
+	}
+}
+
+func writeKeys(t *testing.T, a *trailsign.Archive) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(p, a.KeysJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func logKeys(a *trailsign.Archive) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
+		if !strings.Contains(k, "/CloudTrail-Digest/") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// A local copy has no metadata: each digest's signature comes from the
+// next digest, so only the newest digest of each chain is unsigned and its
+// files are log_unverified. Tampering is found and named.
+func TestIntegrityLocalCopy(t *testing.T) {
+	for _, org := range []string{"", "o-abcdefghij"} {
+		t.Run("org "+org, func(t *testing.T) {
+			a := signedArchive(t, org)
+			dir := t.TempDir()
+			if err := a.WriteDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			g := config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+				"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-30", "end_time": "2024-05-31"}
+			clean := runIntegrity(t, g, input.Deps{})
+			if n := clean.stats.Tampered(); n != 0 || clean.stats.ExitCode() != 0 {
+				t.Fatalf("clean copy: %d tampered, exit %d, findings %v", n, clean.stats.ExitCode(), clean.findings)
+			}
+			for key, st := range clean.findings {
+				if st != integrity.StatusDigestUnsigned && st != integrity.StatusLogUnverified {
+					t.Errorf("clean copy: %s %s", st, key)
+				}
+			}
+			streams := 4 // 2 accounts × 2 regions: one unsigned newest digest each
+			if got := clean.stats.Integrity[integrity.StatusDigestUnsigned]; got != int64(streams) {
+				t.Errorf("digest_unsigned %d, want %d", got, streams)
+			}
+			logs := logKeys(a)
+			valid := 0
+			for _, k := range logs {
+				vs := clean.events[k]
+				if len(vs) > 0 && vs[0] == integrity.StatusValid {
+					valid++
+				}
+				if len(vs) > 0 && vs[0] == integrity.StatusLogUnverified && clean.findings[k] != integrity.StatusLogUnverified {
+					t.Errorf("%s: log_unverified without its integrity record", k)
+				}
+			}
+			if valid < len(logs)/2 {
+				t.Errorf("%d of %d files valid", valid, len(logs))
+			}
+
+			// A deleted file, a changed byte, a forged file, a deleted digest.
+			deleted, changed := logs[3], logs[10]
+			must(t, os.Remove(filepath.Join(dir, deleted)))
+			body, _ := trailsign.Gunzip(a.Files[changed])
+			gz, _ := trailsign.Gzip(bytes.Replace(body, []byte(`"eventName":"`), []byte(`"eventName":"X`), 1))
+			must(t, os.WriteFile(filepath.Join(dir, changed), gz, 0o644))
+			forged := logs[5][:len(logs[5])-len("xxxx.json.gz")] + "zzzz.json.gz" // same minute, another unique part
+			must(t, os.WriteFile(filepath.Join(dir, forged), a.Files[logs[5]], 0o644))
+			// A digest of the last stream (account 444455556666,
+			// us-east-1), in the middle of its chain; the files above are
+			// of the first streams.
+			goneDigest := a.Digests[len(a.Digests)-3]
+			must(t, os.Remove(filepath.Join(dir, goneDigest)))
+
+			r := runIntegrity(t, g, input.Deps{})
+			for key, want := range map[string]string{deleted: integrity.StatusLogMissing, changed: integrity.StatusLogModified,
+				forged: integrity.StatusLogUnreferenced, goneDigest: integrity.StatusDigestMissing} {
+				if r.findings[key] != want {
+					t.Errorf("%s: integrity record %q, want %q", key, r.findings[key], want)
+				}
+			}
+			sameVerdict(t, r, changed, integrity.StatusLogModified)
+			sameVerdict(t, r, forged, integrity.StatusLogUnreferenced)
+			if r.stats.Tampered() < 4 || r.stats.ExitCode() != 2 {
+				t.Errorf("tampered %d, exit %d", r.stats.Tampered(), r.stats.ExitCode())
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// MinIO with the signatures as object metadata and the keys from
+// CloudTrail ListPublicKeys (a local endpoint): a clean bucket gives no
+// integrity record and every event is valid; a restart with a checkpoint
+// calls nothing missing; an edited digest and a changed file are found.
+func TestIntegrityMinIO(t *testing.T) {
+	a := signedArchive(t, "")
+	m := startMinIO(t)
+	if err := a.Upload(t.Context(), m.srv.Client(t), 8); err != nil {
+		t.Fatal(err)
+	}
+	ct := trailsign.FakeCloudTrail(t, a)
+	t.Setenv("AWS_ACCESS_KEY_ID", m.srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", m.srv.SecretKey)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", ct.URL)
+	state := t.TempDir()
+	g := config.MapGetter{"bucket": a.Bucket, "region": "us-east-1", "endpoint": m.srv.Endpoint, "force_path_style": "on",
+		"validate_integrity": "on", "event_sources": "*", "progress_interval": "0", "state_dir": state,
+		"start_time": "2024-05-30", "end_time": "2024-05-31"}
+	deps := input.Deps{S3: m.srv.Client(t)}
+	r := runIntegrity(t, g, deps)
+	if len(r.findings) != 0 || r.stats.ExitCode() != 0 {
+		t.Fatalf("clean bucket: findings %v, exit %d", r.findings, r.stats.ExitCode())
+	}
+	for _, k := range logKeys(a) {
+		sameVerdict(t, r, k, integrity.StatusValid)
+	}
+	if got, want := r.stats.Integrity[integrity.StatusValid], int64(len(a.Files)); got != want {
+		t.Errorf("%d valid verdicts, want %d (every log file and digest)", got, want)
+	}
+
+	// A restart from the checkpoint reads nothing and calls nothing missing.
+	again := runIntegrity(t, g, deps)
+	if len(again.events) != 0 || len(again.findings) != 0 {
+		t.Fatalf("restart: %d files' events, findings %v", len(again.events), again.findings)
+	}
+
+	// An edited digest (its old signature kept) and a changed file of the
+	// other region, read by a run without the checkpoint.
+	edited := a.Digests[2]
+	body, _ := trailsign.Gunzip(a.Files[edited])
+	gz, _ := trailsign.Gzip(bytes.Replace(body, []byte(`"awsAccountId":"111122223333"`), []byte(`"awsAccountId":"111122223334"`), 1))
+	if _, err := m.srv.Client(t).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(edited),
+		Body: bytes.NewReader(gz), Metadata: a.Metadata(edited)}); err != nil {
+		t.Fatal(err)
+	}
+	region := strings.Split(edited, "/")[3]
+	var changed string
+	for _, k := range logKeys(a) {
+		if !strings.Contains(k, "/"+region+"/") {
+			changed = k
+			break
+		}
+	}
+	lb, _ := trailsign.Gunzip(a.Files[changed])
+	lgz, _ := trailsign.Gzip(bytes.Replace(lb, []byte(`"eventName":"`), []byte(`"eventName":"Z`), 1))
+	m.srv.PutObject(t, a.Bucket, changed, lgz)
+	delete(g, "state_dir")
+	r = runIntegrity(t, g, deps)
+	if r.findings[edited] != integrity.StatusDigestInvalid || r.findings[changed] != integrity.StatusLogModified || r.stats.ExitCode() != 2 {
+		t.Fatalf("edited digest %q, changed log %q, exit %d; all %v", r.findings[edited], r.findings[changed], r.stats.ExitCode(), r.findings)
+	}
+	sameVerdict(t, r, changed, integrity.StatusLogModified)
+}
+
+// Keys that cannot be fetched leave the files unverified and the run
+// incomplete (exit 2), never every digest "invalid".
+func TestIntegrityWithoutKeys(t *testing.T) {
+	a := signedArchive(t, "")
+	dir := t.TempDir()
+	must(t, a.WriteDir(dir))
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", "http://127.0.0.1:1") // nothing listens
+	g := config.MapGetter{"path": dir, "validate_integrity": "on", "event_sources": "*", "progress_interval": "0",
+		"max_retries": "0", "api_timeout": "2s", "start_time": "2024-05-30", "end_time": "2024-05-31"}
+	r := runIntegrity(t, g, input.Deps{})
+	if r.stats.Tampered() != 0 || r.stats.IntegrityIncomplete == 0 || r.stats.ExitCode() != 2 {
+		t.Fatalf("tampered %d, incomplete %d, exit %d", r.stats.Tampered(), r.stats.IntegrityIncomplete, r.stats.ExitCode())
+	}
+	for _, k := range logKeys(a) {
+		sameVerdict(t, r, k, integrity.StatusLogUnverified)
+	}
+}
+
+func TestIntegrityConfig(t *testing.T) {
+	for _, tc := range []struct {
+		set  config.MapGetter
+		want string
+	}{
+		{config.MapGetter{"path": "/x", "public_keys_file": "k.json"}, "public_keys_file: only used with validate_integrity on"},
+		{config.MapGetter{"queue_url": "https://sqs.us-east-1.amazonaws.com/111122223333/q", "validate_integrity": "on"}, "validate_integrity: not used in SQS mode"},
+		{config.MapGetter{"path": "/x", "validate_integrity": "on", "integrity_delay": "-1m"}, "integrity_delay: must not be negative"},
+	} {
+		if _, err := input.LoadConfig(tc.set); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.set, err, tc.want)
+		}
+	}
+	cfg, err := input.LoadConfig(config.MapGetter{"path": t.TempDir(), "validate_integrity": "on", "public_keys_file": "/no/such/keys.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := input.NewEngine(cfg, input.Deps{}); err == nil || !strings.HasPrefix(err.Error(), "public_keys_file: ") {
+		t.Errorf("a missing keys file: %v", err)
+	}
+}

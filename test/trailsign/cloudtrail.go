@@ -1,0 +1,45 @@
+package trailsign
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// FakeCloudTrail is a CloudTrail endpoint on loopback that answers
+// ListPublicKeys (AWS JSON 1.1) with the archive's public key; point
+// AWS_ENDPOINT_URL_CLOUDTRAIL at its URL. Like CloudTrail, it returns no
+// key for a call without a time range (CloudTrail then returns only the
+// current key, and keys rotate): callers must ask for their digests' span.
+func FakeCloudTrail(t testing.TB, a *Archive) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".ListPublicKeys") {
+			http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
+			return
+		}
+		var in struct{ StartTime, EndTime float64 }
+		_ = json.Unmarshal(body, &in)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if in.StartTime == 0 || in.EndTime <= in.StartTime {
+			_, _ = w.Write([]byte(`{"PublicKeyList":[]}`))
+			return
+		}
+		// list-public-keys prints times as text; the API sends epoch seconds.
+		var keys struct {
+			PublicKeyList []struct{ Value, Fingerprint string }
+		}
+		_ = json.Unmarshal(a.KeysJSON, &keys)
+		var list []map[string]any
+		for _, k := range keys.PublicKeyList {
+			list = append(list, map[string]any{"Value": k.Value, "Fingerprint": k.Fingerprint,
+				"ValidityStartTime": 1.3885344e9, "ValidityEndTime": 2.0e9})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"PublicKeyList": list})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
