@@ -3,8 +3,8 @@ package cloudtrail
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
