@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
 	"github.com/opsworks-trail/opsworks-trail/config"
 	"github.com/opsworks-trail/opsworks-trail/input"
 	"github.com/opsworks-trail/opsworks-trail/integrity"
@@ -309,5 +311,74 @@ func TestIntegrityConfig(t *testing.T) {
 	}
 	if _, err := input.NewEngine(cfg, input.Deps{}); err == nil || !strings.HasPrefix(err.Error(), "public_keys_file: ") {
 		t.Errorf("a missing keys file: %v", err)
+	}
+}
+
+// Follow mode: a file is read once it is integrity_delay old, when the
+// digest that names it exists, so its verdict is final; files the newest
+// digests name beyond that are not called missing, and a later pass reads
+// them.
+func TestIntegrityFollowWaitsForTheDigest(t *testing.T) {
+	a := signedArchive(t, "")
+	dir := t.TempDir()
+	must(t, a.WriteDir(dir))
+	var now atomic.Int64
+	now.Store(time.Date(2024, 5, 30, 5, 30, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	cfg, err := input.LoadConfig(config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+		"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-30", "follow": "on", "poll_interval": "100ms",
+		"integrity_delay": "90m"})
+	must(t, err)
+	eng, err := input.NewEngine(cfg, input.Deps{Now: clock, Logf: func(level int, format string, args ...any) {}})
+	must(t, err)
+	must(t, eng.Start(context.Background()))
+	defer eng.Stop()
+	files := map[string]string{}
+	findings := map[string]string{}
+	collect := func(d time.Duration) {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			b := eng.Collect(0)
+			if b == nil {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			for _, rec := range decodeAll(t, b.Records) {
+				key, _ := rec[input.FieldFilePath].(string)
+				if st, ok := rec[record.FieldIntegrityStatus].(string); ok {
+					key, _ = rec[input.FieldKey].(string)
+					if findings[key] == st {
+						t.Errorf("%s: %s reported twice", key, st)
+					}
+					findings[key] = st
+					continue
+				}
+				files[key], _ = rec[input.FieldIntegrity].(string)
+			}
+			eng.Commit(b)
+		}
+	}
+	collect(time.Second)
+	cut := time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC) // 05:30 - 90m
+	for _, k := range logKeys(a) {
+		kk, _ := cloudtrail.ParseKey(k)
+		if _, read := files[k]; read != kk.Time.Before(cut) {
+			t.Errorf("%s (delivered %s): read %v at 05:30", k, kk.Time.Format("15:04"), read)
+		}
+	}
+	for key, st := range findings {
+		if integrity.Tampered(st) {
+			t.Errorf("%s: %s", key, st)
+		}
+	}
+	now.Store(time.Date(2024, 5, 30, 8, 0, 0, 0, time.UTC).UnixNano())
+	collect(time.Second)
+	for _, k := range logKeys(a) {
+		if _, read := files[k]; !read {
+			t.Errorf("%s: not read at 08:00", k)
+		}
+	}
+	if st := eng.Stats(); st.Tampered() != 0 {
+		t.Errorf("tampering reported: %v", st.Integrity)
 	}
 }
