@@ -241,7 +241,13 @@ func TestTemplatesAgree(t *testing.T) {
 func TestTemplateMatchesSchema(t *testing.T) {
 	props := mappings(t, readJSON(t, "elasticsearch-index-template.json"))["properties"].(map[string]any)
 	sch := readJSON(t, "opsworks-event.schema.json")
-	schemaProps := sch["$defs"].(map[string]any)["event"].(map[string]any)["properties"].(map[string]any)
+	defs := sch["$defs"].(map[string]any)
+	schemaProps := map[string]any{}
+	for _, def := range []string{"event", "integrityRecord"} { // integrity records share the index
+		for f, v := range defs[def].(map[string]any)["properties"].(map[string]any) {
+			schemaProps[f] = v
+		}
+	}
 	for f := range schemaProps {
 		if props[f] == nil {
 			t.Errorf("schema field %s is not mapped explicitly", f)
