@@ -45,7 +45,8 @@ var optionalEnv = map[string]bool{"ES_USER": true, "ES_PASSWORD": true, "OPENSEA
 	// The trail is the user's: no default in the image. Unset optional ones
 	// give the input's defaults; an unset bucket stops start-up naming the key.
 	"CLOUDTRAIL_BUCKET": true, "AWS_REGION": true, "CLOUDTRAIL_PREFIX": true, "CLOUDTRAIL_ORG_ID": true,
-	"CLOUDTRAIL_S3_ENDPOINT": true, "CLOUDTRAIL_S3_FORCE_PATH_STYLE": true}
+	"CLOUDTRAIL_S3_ENDPOINT": true, "CLOUDTRAIL_S3_FORCE_PATH_STYLE": true,
+	"CLOUDTRAIL_VALIDATE_INTEGRITY": true, "CLOUDTRAIL_PUBLIC_KEYS_FILE": true}
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)

@@ -1,6 +1,8 @@
 package input
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -137,8 +139,18 @@ func (rb *recordBuilder) errorRecord(problem string, elem *record.Value) {
 	rb.append(rb.fallback, &record.Value{Kind: record.KindMap, Items: items})
 }
 
+// IntegrityID is an integrity record's eventID: "integrity-" and 32 hex
+// digits of the SHA-256 of its status, bucket and key. The search
+// pipelines write documents with _id = eventID (Id_Key), so a finding
+// found again (a re-run, a follow pass) overwrites its document instead of
+// adding one; no CloudTrail eventID has this form (they are UUIDs).
+func IntegrityID(f integrity.Finding) string {
+	sum := sha256.Sum256([]byte(f.Status + "\x00" + f.Bucket + "\x00" + f.Key))
+	return "integrity-" + hex.EncodeToString(sum[:16])
+}
+
 // integrityRecord appends {"integrity_status", "s3_bucket", "s3_key",
-// "detail"[, "digest_key", "delivered", "period_start", "period_end"]} at
+// "detail", "eventID"[, "digest_key", "delivered", "period_start", "period_end"]} at
 // the time the finding is about (see findingTime), and logs it: a problem
 // found by integrity validation (see "Integrity" in the README).
 func (rb *recordBuilder) integrityRecord(f integrity.Finding) {
@@ -147,7 +159,7 @@ func (rb *recordBuilder) integrityRecord(f integrity.Finding) {
 	if f.Bucket != "" {
 		items = append(items, str(FieldBucket), str(f.Bucket))
 	}
-	items = append(items, str(FieldKey), str(f.Key), str(FieldDetail), str(f.Detail))
+	items = append(items, str(FieldKey), str(f.Key), str(FieldDetail), str(f.Detail), str("eventID"), str(IntegrityID(f)))
 	if f.DigestKey != "" {
 		items = append(items, str(FieldDigestKey), str(f.DigestKey))
 	}
