@@ -54,7 +54,7 @@ func TestShippedConfigsDryRun(t *testing.T) {
 	// does not reach S3 in a dry run).
 	env := append(shipEnv(nil, nil, nil), "CLOUDTRAIL_BUCKET=my-trail-bucket", "CLOUDTRAIL_PREFIX=AWSLogs/",
 		"CLOUDTRAIL_ORG_ID=o-exampleorg1", "AWS_REGION=us-east-1", "CLOUDTRAIL_S3_ENDPOINT=http://127.0.0.1:9",
-		"CLOUDTRAIL_S3_FORCE_PATH_STYLE=on")
+		"CLOUDTRAIL_S3_FORCE_PATH_STYLE=on", "CLOUDTRAIL_VALIDATE_INTEGRITY=on", "CLOUDTRAIL_PUBLIC_KEYS_FILE=/etc/opsworks-trail/cloudtrail-public-keys.json")
 	for _, name := range shippedConfigs(t) {
 		t.Run(name, func(t *testing.T) {
 			d := shipInstall(t, name)

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsworks-trail/opsworks-trail/integrity"
+	"github.com/opsworks-trail/opsworks-trail/test/corpus"
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
+	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
+)
+
+// The shipped Elasticsearch and Loki pipelines with
+// CLOUDTRAIL_VALIDATE_INTEGRITY=on, in real Fluent Bit, over a signed
+// archive in MinIO (signatures as object metadata, public keys from a
+// local CloudTrail endpoint) with one log file deleted and one changed:
+// every OpsWorks event arrives with s3_integrity (log_modified for the
+// changed file's, valid for the others), and the two problems arrive as
+// integrity records next to them, in the same index or Loki.
+func TestShippedPipelinesIntegrity(t *testing.T) {
+	bin := fluentBit(t)
+	a, err := trailsign.Build(trailsign.Options{Bucket: "signed-trail", Corpus: corpus.Options{Seed: 41, Events: 600, OpsWorksShare: 0.5,
+		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
+		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
+		if !strings.Contains(k, "/CloudTrail-Digest/") {
+			logs = append(logs, k)
+		}
+	}
+	deleted, changed := logs[4], logs[9]
+	delete(a.Files, deleted)
+	body, _ := trailsign.Gunzip(a.Files[changed])
+	gz, _ := trailsign.Gzip(bytes.Replace(body, []byte(`"userAgent":"`), []byte(`"userAgent":"x`), 1))
+	a.Files[changed] = gz
+	srv := s3test.MinIO(t)
+	srv.CreateBucket(t, a.Bucket)
+	if err := a.Upload(context.Background(), srv.Client(t), 8); err != nil {
+		t.Fatal(err)
+	}
+	// The OpsWorks events of the files uploaded, by eventID → their file.
+	events := map[string]string{}
+	for _, f := range a.Logs {
+		if f.Key == deleted {
+			continue
+		}
+		for id := range opsworksIDs(t, []corpus.File{f}) {
+			events[id] = f.Key
+		}
+	}
+	ct := trailsign.FakeCloudTrail(t, a)
+	env := []string{"CLOUDTRAIL_BUCKET=" + a.Bucket, "AWS_REGION=us-east-1", "CLOUDTRAIL_S3_ENDPOINT=" + srv.Endpoint,
+		"CLOUDTRAIL_S3_FORCE_PATH_STYLE=on", "AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"CLOUDTRAIL_VALIDATE_INTEGRITY=on", "AWS_ENDPOINT_URL_CLOUDTRAIL=" + ct.URL}
+	want := map[string]string{deleted: integrity.StatusLogMissing, changed: integrity.StatusLogModified}
+
+	check := func(t *testing.T, what string, recs []map[string]any) {
+		t.Helper()
+		got := map[string]string{}
+		seen := 0
+		for _, r := range recs {
+			if st, ok := r["integrity_status"].(string); ok {
+				got[fmt.Sprint(r["s3_key"])] = st
+				continue
+			}
+			id := fmt.Sprint(r["eventID"])
+			file, ok := events[id]
+			if !ok {
+				t.Errorf("%s: unexpected record %v", what, r)
+				continue
+			}
+			seen++
+			wantField := integrity.StatusValid
+			if file == changed {
+				wantField = integrity.StatusLogModified
+			}
+			if r["s3_integrity"] != wantField {
+				t.Errorf("%s: event %s of %s: s3_integrity %v, want %s", what, id, file, r["s3_integrity"], wantField)
+			}
+		}
+		if seen != len(events) || !maps.Equal(got, want) {
+			t.Errorf("%s: %d of %d events; integrity records %v, want %v", what, seen, len(events), got, want)
+		}
+	}
+
+	t.Run("elasticsearch", func(t *testing.T) {
+		d := shipInstall(t, "elasticsearch.conf")
+		capture, es := newCaptureBulk(t)
+		log := d.run(t, bin, append(shipEnv(es, nil, nil), env...), func() bool { return capture.count() >= len(events)+len(want) })
+		var recs []map[string]any
+		for id, doc := range capture.snapshot(t, "opsworks-events") {
+			if doc["eventID"] != id {
+				t.Errorf("document _id %s, eventID %v", id, doc["eventID"])
+			}
+			recs = append(recs, doc)
+		}
+		check(t, "elasticsearch", recs)
+		if !strings.Contains(log, "integrity: log_missing") {
+			t.Errorf("Fluent Bit's log does not name the missing file:\n%s", shipLogTail(log))
+		}
+	})
+	t.Run("loki", func(t *testing.T) {
+		d := shipInstall(t, "loki.yaml")
+		capture, loki := newCaptureLoki(t)
+		d.run(t, bin, append(shipEnv(nil, nil, loki), env...), func() bool { return capture.count() >= len(events)+len(want) })
+		capture.mu.Lock()
+		entries := slices.Clone(capture.entries)
+		capture.mu.Unlock()
+		var recs []map[string]any
+		for _, e := range entries {
+			var r map[string]any
+			if err := json.Unmarshal([]byte(e.line), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r["integrity_status"] != nil && len(e.labels) != 1 {
+				t.Errorf("integrity record with labels %v, want only job", e.labels)
+			}
+			recs = append(recs, r)
+		}
+		check(t, "loki", recs)
+	})
+}
