@@ -86,11 +86,17 @@ type ListOptions struct {
 	PageSize int32
 	// Skipped, when set, hears of every file (or pruned folder) a
 	// DirLister leaves out for another reason than the window: not
-	// .json/.json.gz, a kind not asked for. Nothing is skipped silently.
+	// .json/.json.gz, a kind not asked for; and of every S3 object in a
+	// listed day folder whose name is not a CloudTrail file's (a backfill
+	// digest, …_backfill.json.gz, is one). Nothing is skipped silently.
 	Skipped func(path, reason string)
 	// Now is the clock for a zero End; nil is time.Now.
 	Now func() time.Time
 }
+
+// NotCloudTrailName is the reason Skipped gets for an S3 object in a
+// CloudTrail day folder whose name is not a CloudTrail file's.
+const NotCloudTrailName = "name not in the CloudTrail layout"
 
 // Lister yields archive objects: each stream in key (= delivery time)
 // order; fn returning an error stops the listing with that error.
@@ -401,7 +407,13 @@ func (l *S3Lister) listDay(ctx context.Context, s Stream, day, start, end time.T
 	return l.paginate(ctx, in, func(out *s3.ListObjectsV2Output) error {
 		for _, o := range out.Contents {
 			key, ok := ParseKey(aws.ToString(o.Key))
-			if !ok || key.Stream() != s || !l.opts.Wants(key, start, end) {
+			if !ok {
+				if l.opts.Skipped != nil {
+					l.opts.Skipped(aws.ToString(o.Key), NotCloudTrailName)
+				}
+				continue
+			}
+			if key.Stream() != s || !l.opts.Wants(key, start, end) {
 				continue
 			}
 			obj := Object{Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified), StorageClass: string(o.StorageClass)}

@@ -297,6 +297,31 @@ func TestS3ListKinds(t *testing.T) {
 	}
 }
 
+// An object in a listed day folder whose name is not a CloudTrail file's
+// (a backfill digest) is reported to Skipped, not passed over silently.
+func TestS3ListReportsUnknownNames(t *testing.T) {
+	f := s3test.NewFakeBucket(t)
+	fx := newArchiveFixture("", "")
+	fx.putAll(t, f)
+	var digest string
+	for _, k := range fx.others {
+		if key, _ := ParseKey(k); key.Kind == KindDigest && key.Time.Day() == 29 {
+			digest = k
+			break
+		}
+	}
+	backfill := strings.TrimSuffix(digest, ".json.gz") + "_backfill.json.gz"
+	f.Put(t, backfill, []byte(`{}`))
+	var skipped []string
+	opts := ListOptions{IncludeDigest: true, Start: utc("2024-05-29T00:00:00Z"), End: utc("2024-05-30T00:00:00Z"),
+		Skipped: func(p, reason string) { skipped = append(skipped, p+": "+reason) }}
+	l, _ := NewS3Lister(f.Client, s3test.TestBucket, opts)
+	got := collect(t, l)
+	if slices.Contains(got, backfill) || !slices.Equal(skipped, []string{backfill + ": " + NotCloudTrailName}) {
+		t.Fatalf("listed %v; skipped %q", slices.Contains(got, backfill), skipped)
+	}
+}
+
 var errStop = errors.New("stop")
 
 func TestS3ListStartAfterResume(t *testing.T) {

@@ -468,6 +468,15 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 	ckOpts := cloudtrail.CheckpointOptions{Dir: cfg.StateDir, LateArrivalWindow: cfg.LateArrivalWindow,
 		SaveInterval: saveInterval, Now: deps.Now, Logf: func(format string, args ...any) { env.logf(LogError, format, args...) }}
 	poll := pollOptions{follow: cfg.Follow, pollInterval: cfg.PollInterval, maxRetries: cfg.MaxRetries, list: cfg.ListOptions(), checkpoint: ckOpts}
+	poll.list.Skipped = func(p, reason string) {
+		env.st.skippedFile(reason)
+		if cfg.ValidateIntegrity {
+			uncheckedDigest(env, p)
+		}
+		if deps.Skipped != nil {
+			deps.Skipped(p, reason)
+		}
+	}
 	if cfg.ValidateIntegrity && !cfg.SQSMode() {
 		io, err := newIntegrityOptions(cfg)
 		if err != nil {
@@ -488,12 +497,6 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 			return nil, nil, fmt.Errorf("path: %w", err)
 		}
 		poll.where = "dir:" + abs
-		poll.list.Skipped = func(p, reason string) {
-			env.st.skippedFile(reason)
-			if deps.Skipped != nil {
-				deps.Skipped(p, reason)
-			}
-		}
 		poll.checkpoint.Source = poll.where
 		poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
 		poll.access = func(context.Context) error { return localAccess(fsys, cfg.Path) }

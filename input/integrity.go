@@ -3,6 +3,8 @@ package input
 import (
 	"context"
 	"fmt"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +91,8 @@ func (c *integrityCheck) listed(ctx context.Context, o cloudtrail.Object) (verdi
 	switch {
 	case k.Kind == cloudtrail.KindInsight:
 		return nil, true, nil // Insights files are in no digest
+	case k.Account == "" && uncheckedDigest(c.env, k.Path):
+		return nil, false, nil
 	case k.Account == "":
 		return func([32]byte) integrity.Finding {
 			return integrity.Finding{Status: integrity.StatusLogUnverified, Key: k.Path,
@@ -118,6 +122,20 @@ func (c *integrityCheck) listed(ctx context.Context, o cloudtrail.Object) (verdi
 		}
 		return f
 	}, true, nil
+}
+
+// uncheckedDigest reports a digest outside the CloudTrail layout — a
+// backfill digest (…_backfill.json.gz) or one moved out of its folder —
+// which is not checked yet: the validation is incomplete, and says so. It
+// reports whether p is such a digest.
+func uncheckedDigest(env sourceEnv, p string) bool {
+	if !strings.Contains(path.Base(p), "_CloudTrail-Digest_") {
+		return false
+	}
+	env.st.integrityIncomplete.Add(1)
+	env.st.failure("integrity: digest outside the layout", p)
+	env.warn.Warn("integrity-layout", fmt.Sprintf("integrity: %s: a digest outside the CloudTrail layout (backfill digests are not checked yet); the files it names are judged without it", p))
+	return true
 }
 
 // now is the listing's clock (in follow mode, integrity_delay behind).

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +83,11 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}}
 	opts := cfg.ListOptions()
 	opts.IncludeDigest = true
+	opts.Skipped = func(p, reason string) {
+		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") {
+			v.uncheckedDigest(p) // in S3, a backfill digest's name does not parse
+		}
+	}
 	logEnd := opts.End
 	if logEnd.IsZero() {
 		logEnd = time.Now().UTC()
@@ -231,12 +237,7 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 			return nil // Insights files are not in digests
 		}
 		if o.Key.Time.IsZero() && strings.Contains(o.Key.Path, "_CloudTrail-Digest_") {
-			v.mu.Lock()
-			v.skippedDigests++ // a backfill digest (…_backfill.json.gz) or a digest moved out of the layout
-			if len(v.firstErrors) < 20 {
-				v.firstErrors = append(v.firstErrors, o.Key.Path+": a digest outside the layout (backfill digests are not checked yet)")
-			}
-			v.mu.Unlock()
+			v.uncheckedDigest(o.Key.Path)
 			return nil
 		}
 		a := account{o.Key.OrgID, o.Key.Account}
@@ -268,6 +269,17 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 		err = finishErr
 	}
 	return err
+}
+
+// uncheckedDigest counts a digest outside the layout: a backfill digest
+// (…_backfill.json.gz) or a digest moved out of its folder.
+func (v *verifyRun) uncheckedDigest(p string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.skippedDigests++
+	if len(v.firstErrors) < 20 {
+		v.firstErrors = append(v.firstErrors, p+": a digest outside the layout (backfill digests are not checked yet)")
+	}
 }
 
 func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
