@@ -86,6 +86,27 @@ func (s Stats) ExitCode() int {
 	return 0
 }
 
+// IntegrityLine is the verdicts of validate_integrity by status and what
+// they mean ("integrity: log_missing 1, valid 420 (TAMPERING: 1
+// findings)"); "" when integrity was not validated.
+func (s Stats) IntegrityLine() string {
+	if len(s.Integrity) == 0 && s.IntegrityIncomplete == 0 {
+		return ""
+	}
+	var parts []string
+	for _, st := range slices.Sorted(maps.Keys(s.Integrity)) {
+		parts = append(parts, fmt.Sprintf("%s %d", st, s.Integrity[st]))
+	}
+	verdict := "nothing tampered with"
+	if n := s.Tampered(); n > 0 {
+		verdict = fmt.Sprintf("TAMPERING: %d findings", n)
+	}
+	if s.IntegrityIncomplete > 0 {
+		verdict += fmt.Sprintf(", %d digests or accounts could not be checked (incomplete)", s.IntegrityIncomplete)
+	}
+	return "integrity: " + strings.Join(parts, ", ") + " (" + verdict + ")"
+}
+
 // Summary is the final account of a run.
 type Summary struct {
 	Stats
@@ -261,19 +282,8 @@ func (sum Summary) text(what string) string {
 		}
 		msg += "; not read: " + strings.Join(parts, ", ")
 	}
-	if len(sum.Integrity) > 0 || sum.IntegrityIncomplete > 0 {
-		var parts []string
-		for _, st := range slices.Sorted(maps.Keys(sum.Integrity)) {
-			parts = append(parts, fmt.Sprintf("%s %d", st, sum.Integrity[st]))
-		}
-		verdict := "nothing tampered with"
-		if n := sum.Tampered(); n > 0 {
-			verdict = fmt.Sprintf("TAMPERING: %d findings", n)
-		}
-		if sum.IntegrityIncomplete > 0 {
-			verdict += fmt.Sprintf(", %d digests or accounts could not be checked (incomplete)", sum.IntegrityIncomplete)
-		}
-		msg += "; integrity: " + strings.Join(parts, ", ") + " (" + verdict + ")"
+	if line := sum.IntegrityLine(); line != "" {
+		msg += "; " + line
 	}
 	if sum.ObjectsUndated > 0 {
 		msg += fmt.Sprintf("; %d files outside the CloudTrail layout without a delivery time in their name, read whatever the window", sum.ObjectsUndated)

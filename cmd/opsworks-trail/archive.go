@@ -101,7 +101,10 @@ func (c *cli) archiveSource(src string) error {
 	}
 	sum := eng.Stop()
 	bar.done(sum.Stats)
-	c.archiveFailures += sum.ObjectsBad + sum.ObjectsFailed + sum.ErrorRecords
+	c.archiveFailures += sum.ObjectsBad + sum.ObjectsFailed + sum.ErrorRecords + sum.Tampered() + sum.IntegrityIncomplete
+	if line := sum.IntegrityLine(); line != "" {
+		fmt.Fprintln(c.stderr, line) // -input validate_integrity=on: the verdict belongs with the run
+	}
 	if n := sum.ObjectsUndated; n > 0 && (c.since != "" || c.until != "") {
 		fmt.Fprintf(c.stderr, "note: %d files outside the CloudTrail layout have no delivery time in their name: read whatever -since/-until\n", n)
 	}
