@@ -96,6 +96,16 @@
 // most one object being read (up to max_object_size uncompressed) and its
 // records.
 //
+// Integrity (validate_integrity, polling and local mode): see
+// integrityCheck. The listing then yields digests too; when it reaches an
+// account, the account's digests are read and sealed before its log files
+// are judged; every event record gets s3_integrity, every problem an
+// integrity record {"integrity_status", "s3_bucket", "s3_key", "detail",
+// "eventID", …} in listing order, and the summary and ExitCode count
+// tampering and incomplete validation. In follow mode the listing stays
+// integrity_delay behind the clock, so that a file's digest exists when it
+// is read.
+//
 // Follow mode: after a pass the engine waits poll_interval (Stop ends the
 // wait), lists again from each stream's checkpoint floor (which reaches
 // late_arrival_window behind the newest delivered file, so late files are
