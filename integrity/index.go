@@ -73,11 +73,13 @@ type named struct {
 // files they name with which hash, and the periods verified digests cover.
 // After seal it is read-only, so judge may run concurrently.
 type streamIndex struct {
+	id         streamID
 	opts       Options
 	unreadable func(tail string) bool // present but unreadable: never missing
 	named      map[string]named       // by logTail
 	spans      []period               // merged periods of the verified digests
 	newest     time.Time              // the end of the newest verified period
+	ends       map[string]time.Time   // Index: the newest digest's end, by trail
 }
 
 func (x *streamIndex) logListed(t time.Time) bool {
@@ -184,12 +186,19 @@ func (x *streamIndex) checkLinks(chain []*digestState, byTail map[string]*digest
 			continue
 		}
 		if !s.d.hasPrevious() {
-			if i > 0 {
+			var start time.Time
+			known := i > 0
+			if known {
 				prev := chain[i-1]
-				start := prev.key.Time
+				start = prev.key.Time
 				if prev.d != nil {
 					start = prev.d.End()
 				}
+			} else if x.opts.ChainBefore != nil {
+				start, known = x.opts.ChainBefore(x.id.org, x.id.account, x.id.region, s.key.Trail)
+				known = known && s.d.Start().After(start)
+			}
+			if known {
 				end := s.d.Start()
 				emit(Finding{Status: StatusChainGap, Key: s.objectKey, Bucket: s.bucket, Start: &start, End: &end,
 					Detail: fmt.Sprintf("the digest chain restarts: no digests from %s to %s (log file validation or the trail was off)", start.Format(time.RFC3339), end.Format(time.RFC3339))})
@@ -381,11 +390,27 @@ func (x *Index) Seal(emit func(Finding)) {
 				o.Start = t
 			}
 		}
-		s := &streamIndex{opts: o, unreadable: unreadable}
+		s := &streamIndex{id: id, opts: o, unreadable: unreadable}
+		s.ends = map[string]time.Time{}
+		for _, d := range x.digests[id] {
+			if d.d != nil && d.d.End().After(s.ends[d.key.Trail]) {
+				s.ends[d.key.Trail] = d.d.End()
+			}
+		}
 		s.seal(x.digests[id], emit)
 		x.streams[id] = s
 	}
 	x.digests = nil
+}
+
+// ChainEnds calls fn with the end of the newest digest of each stream's
+// trail sealed (the next window's Options.ChainBefore).
+func (x *Index) ChainEnds(fn func(org, account, region, trail string, end time.Time)) {
+	for id, s := range x.streams {
+		for trail, end := range s.ends {
+			fn(id.org, id.account, id.region, trail, end)
+		}
+	}
 }
 
 func compareStreams(a, b streamID) int {

@@ -63,6 +63,11 @@ type Options struct {
 	// before that were delivered by an earlier run, not deleted (Index
 	// only).
 	StreamStart func(org, account, region string) time.Time
+	// ChainBefore, when set, gives the end of the last digest of a
+	// stream's trail judged before this window (Index only): the input
+	// judges a stream a week at a time, and a chain that restarts at the
+	// first digest of a week is then still a chain_gap, from that end.
+	ChainBefore func(org, account, region, trail string) (time.Time, bool)
 }
 
 // LogFile is a log file that was read: its SHA-256 is over the uncompressed

@@ -479,3 +479,65 @@ func TestIndexStreamStart(t *testing.T) {
 		})
 	}
 }
+
+// An Index over the window after a gap: the chain restarts at its first
+// digest, which is a chain_gap only when ChainBefore says where the chain
+// before the window ended (the input judges a stream a week at a time).
+func TestIndexChainBefore(t *testing.T) {
+	gap := [2]time.Time{time.Date(2024, 5, 30, 3, 0, 0, 0, time.UTC), time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}
+	a := build(t, trailsign.Options{Gap: gap})
+	keys := keysOf(t, a)
+	_, digests := logKeys(a)
+	windows := func(before func(org, account, region, trail string) (time.Time, bool)) (first, second []integrity.Finding, ends map[string]time.Time) {
+		ends = map[string]time.Time{}
+		// The first window ends inside the gap: the restart is after its
+		// extra hour of digests, so only the second window sees it.
+		cut := gap[0].Add(time.Hour)
+		for i, win := range [][2]time.Time{{a.Start.Add(-time.Hour), cut}, {cut, a.End.Add(2 * time.Hour)}} {
+			o := integrity.Options{Keys: keys, Start: win[0], End: win[1]}
+			if i == 1 {
+				o.ChainBefore = before
+			}
+			x := integrity.NewIndex(o)
+			for _, k := range digests {
+				if kk, _ := cloudtrail.ParseKey(k); !kk.Time.Before(win[0]) && kk.Time.Before(win[1].Add(integrity.DigestLag)) {
+					data, _ := trailsign.Gunzip(a.Files[k])
+					must(t, x.AddDigest(integrity.DigestFile{Bucket: a.Bucket, Key: k, Data: data, Signature: a.Signatures[k]}))
+				}
+			}
+			var out []integrity.Finding
+			x.Seal(func(f integrity.Finding) { out = append(out, f) })
+			if i == 0 {
+				first = out
+				x.ChainEnds(func(org, account, region, trail string, end time.Time) { ends[account+"/"+region+"/"+trail] = end })
+			} else {
+				second = out
+			}
+		}
+		return first, second, ends
+	}
+	first, second, ends := windows(nil)
+	if n := counts(second)[integrity.StatusChainGap] + counts(first)[integrity.StatusChainGap]; n != 0 || len(ends) != 2 {
+		t.Fatalf("without ChainBefore: %d chain_gap, %d chain ends", n, len(ends))
+	}
+	_, second, _ = windows(func(_, account, region, trail string) (time.Time, bool) {
+		end, ok := ends[account+"/"+region+"/"+trail]
+		return end, ok
+	})
+	gaps := find(second, integrity.StatusChainGap)
+	if len(gaps) != 2 {
+		t.Fatalf("with ChainBefore: %v", counts(second))
+	}
+	for _, g := range gaps {
+		if g.Start.After(gap[0]) || g.End.Before(gap[1].Add(-time.Hour)) {
+			t.Errorf("gap period %v – %v does not cover %v", g.Start, g.End, gap)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
