@@ -97,9 +97,9 @@
 // records.
 //
 // Integrity (validate_integrity, polling and local mode): see
-// integrityCheck. The listing then yields digests too; when it reaches an
-// account, the account's digests are read and sealed before its log files
-// are judged; every event record gets s3_integrity, every problem an
+// integrityCheck. The listing then yields digests too; when it reaches a
+// week of a stream, the week's digests are read and sealed before its log
+// files are judged; every event record gets s3_integrity, every problem an
 // integrity record {"integrity_status", "s3_bucket", "s3_key", "detail",
 // "eventID", …} in listing order, and the summary and ExitCode count
 // tampering and incomplete validation. In follow mode the listing stays

@@ -50,34 +50,88 @@ type integrityOptions struct {
 }
 
 // integrityCheck validates the archive while the polling source reads it.
-// The listing goes through the archive account by account (both listers
-// list an account's log files and digests before the next account), so
-// when it reaches an account, the account's digests are read and judged
-// first (the pre-pass), and each log file is then judged as a worker reads
-// it: its events carry the verdict, and its problems become integrity
-// records. When the listing leaves the account, the files its digests name
-// and that were not listed are log_missing. Memory: one account's digest
-// index at a time (about 200 bytes per log file its digests name).
+// Within a stream (account and region) the listing goes in time order, so
+// the check judges each stream a week at a time (a slice): when the
+// listing reaches a slice's first log file, the slice's digests are read
+// (from the slice's start to an hour past its end, where its last files
+// are named) and sealed — the pre-pass —, and each log file of the slice
+// is then judged as a worker reads it: its events carry the verdict, and
+// its problems become integrity records. When the listing leaves the
+// slice, the files its digests name and that were not listed are
+// log_missing. A slice whose log files are all gone is found by its
+// digests, which the listing yields after the account's log files.
+// Memory: one slice's digest index at a time (about 200 bytes per log
+// file: a week of one busy region is ~2,000 files), whatever the window.
 type integrityCheck struct {
 	o   integrityOptions
 	env sourceEnv
 	// putFindings queues integrity records in listing order.
 	putFindings func(ctx context.Context, t time.Time, fs []integrity.Finding) error
 
-	cur *accountCheck
-	// reported are the findings of the pre-pass and the account's end
-	// already queued: a follow pass judges the same recent digests again.
+	cur *sliceCheck
+	// account is the account the listing is in; done its slices judged
+	// in this pass, ends where each region's trails ended in the last
+	// slice judged there (the next slice's ChainBefore).
+	account accountID
+	done    map[sliceID]bool
+	ends    map[string]chainEnd
+	// reported are the findings of the pre-pass and the slice's end
+	// already queued: the overlap of two slices, and a follow pass, judge
+	// the same digests again.
 	reported map[string]time.Time
+	// noKeys: ListPublicKeys failed after its retries; later slices do
+	// not ask again in this run.
+	noKeys error
 }
 
-type accountCheck struct {
-	org, account string
-	idx          *integrity.Index
-	last         time.Time // the newest delivery time listed, for the record of log_missing
+type accountID struct{ org, account string }
+
+// chainEnd is where a region's trail ended in the slice judged last there.
+type chainEnd struct {
+	week int64
+	end  time.Time
+}
+
+// sliceID is one week of one stream (weeks counted from the Unix epoch).
+type sliceID struct {
+	org, account, region string
+	week                 int64
+}
+
+// integritySlice is the length of a slice.
+const integritySlice = 7 * 24 * time.Hour
+
+func sliceOf(k cloudtrail.Key) sliceID {
+	return sliceID{k.OrgID, k.Account, k.Region, k.Time.Unix() / int64(integritySlice/time.Second)}
+}
+
+func (id sliceID) span() (time.Time, time.Time) {
+	start := time.Unix(id.week*int64(integritySlice/time.Second), 0).UTC()
+	return start, start.Add(integritySlice)
+}
+
+func (id sliceID) stream() cloudtrail.Stream {
+	return cloudtrail.Stream{OrgID: id.org, Account: id.account, Region: id.region, Kind: cloudtrail.KindLog}
+}
+
+func (id sliceID) String() string {
+	start, _ := id.span()
+	where := id.account + " " + id.region
+	if id.org != "" {
+		where = id.org + "/" + where
+	}
+	return where + ", week of " + start.Format("2006-01-02")
+}
+
+type sliceCheck struct {
+	id   sliceID
+	idx  *integrity.Index
+	last time.Time // the newest delivery time listed, for the record of log_missing
 }
 
 func newIntegrityCheck(o integrityOptions, env sourceEnv, putFindings func(context.Context, time.Time, []integrity.Finding) error) *integrityCheck {
-	return &integrityCheck{o: o, env: env, putFindings: putFindings, reported: map[string]time.Time{}}
+	return &integrityCheck{o: o, env: env, putFindings: putFindings, reported: map[string]time.Time{},
+		done: map[sliceID]bool{}, ends: map[string]chainEnd{}}
 }
 
 // verdict judges one log file from its SHA-256.
@@ -99,19 +153,29 @@ func (c *integrityCheck) listed(ctx context.Context, o cloudtrail.Object) (verdi
 				Detail: "not in the CloudTrail key layout (AWSLogs/…/CloudTrail/REGION/YYYY/MM/DD/…): no digest can name it"}
 		}, true, nil
 	}
-	if c.cur == nil || c.cur.org != k.OrgID || c.cur.account != k.Account {
-		if err := c.endAccount(ctx); err != nil {
+	if a := (accountID{k.OrgID, k.Account}); a != c.account {
+		// The listing never comes back to an account it left.
+		c.account, c.done, c.ends = a, map[sliceID]bool{}, map[string]chainEnd{}
+	}
+	id := sliceOf(k)
+	if c.cur == nil || c.cur.id != id {
+		if k.Kind == cloudtrail.KindDigest && c.done[id] {
+			return nil, false, nil
+		}
+		if err := c.endSlice(ctx); err != nil {
 			return nil, false, err
 		}
-		if err := c.startAccount(ctx, k.OrgID, k.Account); err != nil {
+		if err := c.startSlice(ctx, id); err != nil {
 			return nil, false, err
 		}
+	}
+	if k.Kind == cloudtrail.KindDigest {
+		// The slice had no log file listed: every file its digests name
+		// is missing, and it is judged at once.
+		return nil, false, c.endSlice(ctx)
 	}
 	if k.Time.After(c.cur.last) {
 		c.cur.last = k.Time
-	}
-	if k.Kind == cloudtrail.KindDigest {
-		return nil, false, nil
 	}
 	idx := c.cur.idx
 	idx.Present(k.Path)
@@ -146,9 +210,10 @@ func (c *integrityCheck) now() time.Time {
 	return time.Now()
 }
 
-// endPass ends the account the listing is in (the pass is over).
+// endPass ends the slice the listing is in (the pass is over).
 func (c *integrityCheck) endPass(ctx context.Context) error {
-	err := c.endAccount(ctx)
+	err := c.endSlice(ctx)
+	c.account, c.done, c.ends = accountID{}, map[sliceID]bool{}, map[string]chainEnd{}
 	// Forget what a later pass cannot judge again: its files are behind
 	// every stream's floor by more than a day.
 	for k, t := range c.reported {
@@ -159,19 +224,25 @@ func (c *integrityCheck) endPass(ctx context.Context) error {
 	return err
 }
 
-// abandon drops the account the listing was in when the listing failed:
-// the next pass (or run) judges it again.
-func (c *integrityCheck) abandon() { c.cur = nil }
+// abandon drops the slice the listing was in when the listing failed (its
+// missing files would be false alarms): the next pass (or run) judges it
+// again.
+func (c *integrityCheck) abandon() {
+	c.cur, c.account, c.done, c.ends = nil, accountID{}, map[sliceID]bool{}, map[string]chainEnd{}
+}
 
-func (c *integrityCheck) endAccount(ctx context.Context) error {
-	a := c.cur
-	if a == nil {
+func (c *integrityCheck) endSlice(ctx context.Context) error {
+	sc := c.cur
+	if sc == nil {
 		return nil
 	}
 	c.cur = nil
+	sc.idx.ChainEnds(func(_, _, region, trail string, end time.Time) {
+		c.ends[region+"\x00"+trail] = chainEnd{sc.id.week, end}
+	})
 	var out []integrity.Finding
-	a.idx.Missing(func(f integrity.Finding) { out = c.keep(out, f) })
-	return c.put(ctx, a.last, out)
+	sc.idx.Missing(func(f integrity.Finding) { out = c.keep(out, f) })
+	return c.put(ctx, sc.last, out)
 }
 
 // keep appends f to out unless it was queued before (or is valid: a
@@ -196,59 +267,61 @@ func (c *integrityCheck) put(ctx context.Context, t time.Time, fs []integrity.Fi
 	return c.putFindings(ctx, t, fs)
 }
 
-// startAccount is the pre-pass: it lists and reads the account's digests
-// (from each stream's resume point to an hour past the window), gets the
-// public keys they need, seals them and queues their problems.
-func (c *integrityCheck) startAccount(ctx context.Context, org, account string) error {
-	opts := c.o.list
-	opts.DigestsOnly, opts.IncludeDigest, opts.IncludeInsight = true, false, false
-	opts.OrgID, opts.DiscoverOrgs, opts.Accounts = org, false, []string{account}
-	opts.Skipped, opts.StartAfter = nil, nil
-	logEnd := opts.End
+// startSlice is the pre-pass of a slice: it lists and reads the slice's
+// digests (from its start — or the stream's resume point — to an hour past
+// its end), gets the public keys they need, seals them and queues their
+// problems.
+func (c *integrityCheck) startSlice(ctx context.Context, id sliceID) error {
+	start, end := id.span()
+	if t := c.o.list.Start; t.After(start) {
+		start = t
+	}
+	if t := c.o.logStart(id.stream()); t.After(start) {
+		start = t
+	}
+	logEnd := c.o.list.End
 	if logEnd.IsZero() {
 		logEnd = c.now()
 	}
-	opts.End = logEnd.Add(integrity.DigestLag)
-	opts.StreamStart = func(s cloudtrail.Stream) time.Time {
-		s.Kind = cloudtrail.KindLog
-		return c.o.logStart(s)
+	if logEnd.After(end) {
+		logEnd = end
 	}
-	idx := integrity.NewIndex(integrity.Options{Keys: c.o.keys, Start: c.o.list.Start, End: logEnd,
-		StreamStart: func(org, account, region string) time.Time {
-			return c.o.logStart(cloudtrail.Stream{OrgID: org, Account: account, Region: region, Kind: cloudtrail.KindLog})
+	opts := c.o.list
+	opts.DigestsOnly, opts.IncludeDigest, opts.IncludeInsight = true, false, false
+	opts.OrgID, opts.DiscoverOrgs, opts.Accounts, opts.Regions = id.org, false, []string{id.account}, []string{id.region}
+	opts.Skipped, opts.StartAfter, opts.StreamStart = nil, nil, nil
+	opts.Start, opts.End = start, logEnd.Add(integrity.DigestLag)
+	idx := integrity.NewIndex(integrity.Options{Keys: c.o.keys, Start: start, End: logEnd,
+		// Only the week just before says where the chain was: a slice
+		// judged later (one whose files are all gone) would not.
+		ChainBefore: func(_, _, region, trail string) (time.Time, bool) {
+			e, ok := c.ends[region+"\x00"+trail]
+			return e.end, ok && e.week == id.week-1
 		}})
-	c.cur = &accountCheck{org: org, account: account, idx: idx}
-	where := account
-	if org != "" {
-		where = org + "/" + account
-	}
-	digests, err := c.readDigests(ctx, opts, org)
+	c.cur = &sliceCheck{id: id, idx: idx}
+	c.done[id] = true
+	digests, err := c.readDigests(ctx, opts, id.org)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// Without its digests, the account's files cannot be verified:
+		// Without its digests, the slice's files cannot be verified:
 		// they are log_unverified, and the run is incomplete.
-		c.env.logf(LogError, "integrity: listing the digests of account %s failed, its log files are not verified: %v", where, err)
-		c.env.st.failure("integrity: digests not listed", "account "+where)
+		c.env.logf(LogError, "integrity: listing the digests of %s failed, its log files are not verified: %v", id, err)
+		c.env.st.failure("integrity: digests not listed", id.String())
 		c.env.st.integrityIncomplete.Add(1)
 		digests = nil
 	}
 	if c.o.fetcher != nil && len(digests) > 0 {
-		for _, d := range digests {
-			if k, ok := cloudtrail.ParseKey(d.Key); ok {
-				c.o.fetcher.Note(k.Region, k.Time)
-			}
-		}
-		if err := c.fetchKeys(ctx); err != nil {
+		if err := c.fetchKeys(ctx, digests); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			// Judging the digests without their keys would call every one
 			// invalid: tampering that did not happen. They are left out
 			// instead, and the run is incomplete.
-			c.env.logf(LogError, "integrity: %v (or set public_keys_file): the %d digests of account %s are not checked, its log files are not verified", err, len(digests), where)
-			c.env.st.failure("integrity: public keys", "account "+where)
+			c.env.warn.Warn("integrity-keys", fmt.Sprintf("integrity: %v (or set public_keys_file): the %d digests of %s are not checked, its log files are not verified", err, len(digests), id))
+			c.env.st.failure("integrity: public keys", id.String())
 			c.env.st.integrityIncomplete.Add(1)
 			for _, d := range digests {
 				idx.AddUnreadable(d.Key)
@@ -263,16 +336,10 @@ func (c *integrityCheck) startAccount(ctx context.Context, org, account string) 
 	}
 	var out []integrity.Finding
 	idx.Seal(func(f integrity.Finding) { out = c.keep(out, f) })
-	start := c.o.list.Start
-	if len(digests) > 0 {
-		if k, ok := cloudtrail.ParseKey(digests[0].Key); ok {
-			start = k.Time
-		}
-	}
 	return c.put(ctx, start, out)
 }
 
-// readDigests lists one account's digests and reads them with the
+// readDigests lists one slice's digests and reads them with the
 // input's number of workers. A digest that cannot be read is logged and
 // left out: its log files are log_unverified, and its successor does not
 // call it missing.
@@ -335,11 +402,23 @@ func (c *integrityCheck) readDigest(ctx context.Context, key string) ([]byte, st
 	}
 }
 
-// fetchKeys gets the public keys, again after retryable errors.
-func (c *integrityCheck) fetchKeys(ctx context.Context) error {
+// fetchKeys gets the public keys the digests need, again after
+// retryable errors; after a failure, later slices do not ask again.
+func (c *integrityCheck) fetchKeys(ctx context.Context, digests []integrity.DigestFile) error {
+	if c.noKeys != nil {
+		return c.noKeys
+	}
+	for _, d := range digests {
+		if k, ok := cloudtrail.ParseKey(d.Key); ok {
+			c.o.fetcher.Note(k.Region, k.Time)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		err := c.o.fetcher.Fetch(ctx)
 		if err == nil || !cloudtrail.Retryable(err) || attempt >= c.o.maxRetries || !sleep(ctx, c.env.backoff(attempt)) {
+			if err != nil && ctx.Err() == nil {
+				c.noKeys = err
+			}
 			return err
 		}
 	}

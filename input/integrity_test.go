@@ -398,3 +398,76 @@ func TestIntegrityBackfillDigestIsReported(t *testing.T) {
 		t.Fatalf("incomplete %d, exit %d, error records %d, tampered %d", r.stats.IntegrityIncomplete, r.stats.ExitCode(), r.stats.ErrorRecords, r.stats.Tampered())
 	}
 }
+
+// Three weeks, judged a week at a time (one week's digest index in memory):
+// a changed file in the first week, a deleted one in the second, a region
+// whose second week lost every log file (found by its digests alone), and
+// a chain that restarts hours into the third week (a chain_gap although
+// the restart is that week's first digest, where the week before was
+// judged before it).
+func TestIntegrityWeekByWeek(t *testing.T) {
+	// 2024-05-30 00:00 UTC starts a week counted from the Unix epoch.
+	week2, week3 := time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), time.Date(2024, 6, 6, 0, 0, 0, 0, time.UTC)
+	gap := [2]time.Time{week3.Add(-4 * time.Hour), week3.Add(3 * time.Hour)}
+	a, err := trailsign.Build(trailsign.Options{Gap: gap, Corpus: corpus.Options{Seed: 33, Events: 500, OpsWorksShare: 0.3,
+		EventsPerFile: 2, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
+		Start: week2.Add(-3 * 24 * time.Hour), End: week3.Add(3 * 24 * time.Hour)}})
+	must(t, err)
+	dir := t.TempDir()
+	must(t, a.WriteDir(dir))
+	var changed, deleted string
+	var emptied []string
+	for _, k := range logKeys(a) {
+		kk, _ := cloudtrail.ParseKey(k)
+		switch {
+		case kk.Region == "us-east-1" && kk.Time.Before(week2) && changed == "":
+			changed = k
+		case kk.Region == "us-east-1" && kk.Time.After(week2.Add(24*time.Hour)) && kk.Time.Before(week3) && deleted == "":
+			deleted = k
+		case kk.Region == "eu-west-1" && !kk.Time.Before(week2) && kk.Time.Before(week3):
+			emptied = append(emptied, k)
+		}
+	}
+	body, _ := trailsign.Gunzip(a.Files[changed])
+	gz, _ := trailsign.Gzip(bytes.Replace(body, []byte(`"eventName":"`), []byte(`"eventName":"X`), 1))
+	must(t, os.WriteFile(filepath.Join(dir, changed), gz, 0o644))
+	for _, k := range append(emptied, deleted) {
+		must(t, os.Remove(filepath.Join(dir, k)))
+	}
+	r := runIntegrity(t, config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+		"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-01", "end_time": "2024-07-01"}, input.Deps{})
+	want := map[string]string{changed: integrity.StatusLogModified, deleted: integrity.StatusLogMissing}
+	for _, k := range emptied {
+		want[k] = integrity.StatusLogMissing
+	}
+	for k, st := range want {
+		if r.findings[k] != st {
+			t.Errorf("%s: %q, want %q", k, r.findings[k], st)
+		}
+	}
+	if len(emptied) < 10 {
+		t.Fatalf("only %d files emptied", len(emptied))
+	}
+	var gaps []string
+	for k, st := range r.findings {
+		if st == integrity.StatusChainGap {
+			gaps = append(gaps, k)
+		} else if integrity.Tampered(st) && want[k] == "" {
+			t.Errorf("%s: %s", k, st)
+		}
+	}
+	// us-east-1's restart is a chain_gap. eu-west-1's week before the
+	// restart has no log file, so it is judged after week 3 (from its
+	// digests, when the listing reaches them), and week 3 cannot know
+	// where the chain stood: its files before the restart are
+	// log_unverified, each with its integrity record, but no chain_gap.
+	if len(gaps) != 1 || !strings.Contains(gaps[0], "/us-east-1/") {
+		t.Errorf("chain gaps %v, want us-east-1's", gaps)
+	}
+	for _, k := range logKeys(a) {
+		if kk, _ := cloudtrail.ParseKey(k); kk.Region == "eu-west-1" && !kk.Time.Before(week3) && kk.Time.Before(gap[1].Add(-time.Hour)) &&
+			r.findings[k] != integrity.StatusLogUnverified {
+			t.Errorf("%s, inside the gap: %q", k, r.findings[k])
+		}
+	}
+}

@@ -38,6 +38,11 @@ type pollSource struct {
 
 	mu        sync.Mutex
 	retryKeys []cloudtrail.Key // failed in this pass: begun again by the next
+	// starts are where this pass lists each stream from, taken from the
+	// checkpoint when the stream is first asked about: the checkpoint moves
+	// on while the pass delivers, and integrity validation must judge a
+	// stream over the window the listing used.
+	starts map[cloudtrail.Stream]time.Time
 }
 
 func newPollSource(o pollOptions, env sourceEnv) *pollSource {
@@ -56,7 +61,7 @@ func (p *pollSource) start(ctx context.Context) error {
 	}
 	if p.o.integrity != nil {
 		io := *p.o.integrity
-		io.newLister, io.logStart = p.o.newLister, p.ck.StreamStart
+		io.newLister, io.logStart = p.o.newLister, p.streamStart
 		io.list = p.listOptions()
 		p.check = newIntegrityCheck(io, p.env, p.env.putFindings)
 	}
@@ -69,7 +74,7 @@ func (p *pollSource) start(ctx context.Context) error {
 // mode, integrity_delay behind the clock.
 func (p *pollSource) listOptions() cloudtrail.ListOptions {
 	opts := p.o.list
-	opts.StreamStart, opts.Now = p.ck.StreamStart, p.o.checkpoint.Now
+	opts.StreamStart, opts.Now = p.streamStart, p.o.checkpoint.Now
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -147,7 +152,22 @@ func (p *pollSource) listPass(ctx context.Context, pass int) bool {
 	}
 }
 
+// streamStart is where this pass lists stream s from (see starts).
+func (p *pollSource) streamStart(s cloudtrail.Stream) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.starts[s]
+	if !ok {
+		t = p.ck.StreamStart(s)
+		p.starts[s] = t
+	}
+	return t
+}
+
 func (p *pollSource) listOnce(ctx context.Context, pass int) error {
+	p.mu.Lock()
+	p.starts = map[cloudtrail.Stream]time.Time{}
+	p.mu.Unlock()
 	lister, err := p.o.newLister(p.listOptions())
 	if err != nil {
 		return err
