@@ -105,15 +105,6 @@ func sameVerdict(t *testing.T, r integrityRun, file, want string) {
 	}
 }
 
-func writeKeys(t *testing.T, a *trailsign.Archive) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(p, a.KeysJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func logKeys(a *trailsign.Archive) []string {
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
@@ -135,7 +126,7 @@ func TestIntegrityLocalCopy(t *testing.T) {
 			if err := a.WriteDir(dir); err != nil {
 				t.Fatal(err)
 			}
-			g := config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+			g := config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": a.WriteKeys(t),
 				"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-30", "end_time": "2024-05-31"}
 			clean := runIntegrity(t, g, input.Deps{})
 			if n := clean.stats.Tampered(); n != 0 || clean.stats.ExitCode() != 0 {
@@ -325,7 +316,7 @@ func TestIntegrityFollowWaitsForTheDigest(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Date(2024, 5, 30, 5, 30, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
-	cfg, err := input.LoadConfig(config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+	cfg, err := input.LoadConfig(config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": a.WriteKeys(t),
 		"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-30", "follow": "on", "poll_interval": "100ms",
 		"integrity_delay": "90m"})
 	must(t, err)
@@ -392,7 +383,7 @@ func TestIntegrityBackfillDigestIsReported(t *testing.T) {
 	must(t, a.WriteDir(dir))
 	d := a.Digests[1]
 	must(t, os.WriteFile(filepath.Join(dir, strings.TrimSuffix(d, ".json.gz")+"_backfill.json.gz"), a.Files[d], 0o644))
-	r := runIntegrity(t, config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+	r := runIntegrity(t, config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": a.WriteKeys(t),
 		"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-30", "end_time": "2024-05-31"}, input.Deps{})
 	if r.stats.IntegrityIncomplete != 1 || r.stats.ExitCode() != 2 || r.stats.ErrorRecords != 0 || r.stats.Tampered() != 0 {
 		t.Fatalf("incomplete %d, exit %d, error records %d, tampered %d", r.stats.IntegrityIncomplete, r.stats.ExitCode(), r.stats.ErrorRecords, r.stats.Tampered())
@@ -434,7 +425,7 @@ func TestIntegrityWeekByWeek(t *testing.T) {
 	for _, k := range append(emptied, deleted) {
 		must(t, os.Remove(filepath.Join(dir, k)))
 	}
-	r := runIntegrity(t, config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": writeKeys(t, a),
+	r := runIntegrity(t, config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": a.WriteKeys(t),
 		"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-01", "end_time": "2024-07-01"}, input.Deps{})
 	want := map[string]string{changed: integrity.StatusLogModified, deleted: integrity.StatusLogMissing}
 	for _, k := range emptied {

@@ -34,15 +34,16 @@ func build(t *testing.T, o trailsign.Options) *trailsign.Archive {
 	return a
 }
 
-// run feeds an archive to a verifier: with S3 metadata (signatures) or as
-// a local copy without; keys verify the signatures.
-func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.PublicKeys) []integrity.Finding {
+// files decodes an archive's digests and log files in key order: with S3
+// metadata (bucket and signatures) or as a local copy without.
+func files(t *testing.T, a *trailsign.Archive, metadata bool) ([]integrity.DigestFile, []integrity.LogFile) {
 	t.Helper()
-	v := integrity.NewVerifier(integrity.Options{Keys: keys})
 	bucket := ""
 	if metadata {
 		bucket = a.Bucket
 	}
+	var digests []integrity.DigestFile
+	var logs []integrity.LogFile
 	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
 		data, err := trailsign.Gunzip(a.Files[k])
 		if err != nil {
@@ -53,61 +54,47 @@ func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.Publi
 			if metadata {
 				sig = a.Signatures[k]
 			}
-			if err := v.AddDigest(integrity.DigestFile{Bucket: bucket, Key: k, Data: data, Signature: sig}); err != nil {
-				t.Fatal(err)
-			}
-			continue
+			digests = append(digests, integrity.DigestFile{Bucket: bucket, Key: k, Data: data, Signature: sig})
+		} else {
+			logs = append(logs, integrity.LogFile{Bucket: bucket, Key: k, SHA256: sha256.Sum256(data)})
 		}
-		if err := v.AddLog(integrity.LogFile{Bucket: bucket, Key: k, SHA256: sha256.Sum256(data)}); err != nil {
-			t.Fatal(err)
-		}
+	}
+	return digests, logs
+}
+
+// run feeds an archive to a verifier (keys verify the signatures), and
+// checks that an Index, fed as the input feeds it, agrees.
+func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.PublicKeys) []integrity.Finding {
+	t.Helper()
+	digests, logs := files(t, a, metadata)
+	v := integrity.NewVerifier(integrity.Options{Keys: keys})
+	for _, d := range digests {
+		must(t, v.AddDigest(d))
+	}
+	for _, l := range logs {
+		must(t, v.AddLog(l))
 	}
 	var out []integrity.Finding
 	v.Finish(func(f integrity.Finding) { out = append(out, f) })
-	if idx := runIndex(t, a, metadata, keys); !slices.Equal(verdicts(idx), verdicts(out)) {
-		t.Errorf("the Index (digests first, then each log file) disagrees with the Verifier:\nindex:    %v\nverifier: %v", verdicts(idx), verdicts(out))
-	}
-	return out
-}
 
-// runIndex judges an archive the way the cloudtrail_s3 input does: every
-// digest first, then each log file on its own, then the missing ones.
-func runIndex(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.PublicKeys) []integrity.Finding {
-	t.Helper()
+	// The input's way: every digest first, then each log file on its own,
+	// then the missing ones.
 	x := integrity.NewIndex(integrity.Options{Keys: keys})
-	bucket := ""
-	if metadata {
-		bucket = a.Bucket
+	for _, d := range digests {
+		must(t, x.AddDigest(d))
 	}
-	logs, digests := logKeys(a)
-	for _, k := range digests {
-		data, err := trailsign.Gunzip(a.Files[k])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig := ""
-		if metadata {
-			sig = a.Signatures[k]
-		}
-		if err := x.AddDigest(integrity.DigestFile{Bucket: bucket, Key: k, Data: data, Signature: sig}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out []integrity.Finding
-	emit := func(f integrity.Finding) { out = append(out, f) }
+	var idx []integrity.Finding
+	emit := func(f integrity.Finding) { idx = append(idx, f) }
 	x.Seal(emit)
-	for _, k := range logs {
-		data, err := trailsign.Gunzip(a.Files[k])
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := x.Judge(integrity.LogFile{Bucket: bucket, Key: k, SHA256: sha256.Sum256(data)})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, l := range logs {
+		f, err := x.Judge(l)
+		must(t, err)
 		emit(f)
 	}
 	x.Missing(emit)
+	if !slices.Equal(verdicts(idx), verdicts(out)) {
+		t.Errorf("the Index (digests first, then each log file) disagrees with the Verifier:\nindex:    %v\nverifier: %v", verdicts(idx), verdicts(out))
+	}
 	return out
 }
 

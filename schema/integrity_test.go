@@ -39,10 +39,7 @@ func TestIntegrityOutputValidates(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, logs[2])); err != nil {
 		t.Fatal(err)
 	}
-	keys := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(keys, a.KeysJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	keys := a.WriteKeys(t)
 	cfg, err := input.LoadConfig(config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": keys,
 		"progress_interval": "0", "start_time": "2024-05-30", "end_time": "2024-05-31"})
 	if err != nil {

@@ -70,22 +70,13 @@ func statusCount(vs []verdict) map[string]int {
 	return c
 }
 
-func writeKeys(t *testing.T, a *trailsign.Archive) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(p, a.KeysJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestVerifyLocalCopy(t *testing.T) {
 	a := signedArchive(t)
 	dir := t.TempDir()
 	if err := a.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	keys := writeKeys(t, a)
+	keys := a.WriteKeys(t)
 	window := []string{"-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31"}
 
 	code, vs, stderr := runVerifyCLI(t, append(window, dir)...)
@@ -221,7 +212,7 @@ func TestVerifyBackfillDigestIsReported(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, backfill), a.Files[d], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runVerifyCLI(t, "-public-keys", writeKeys(t, a), "-since", "2024-05-30", "-until", "2024-05-31", dir)
+	code, _, stderr := runVerifyCLI(t, "-public-keys", a.WriteKeys(t), "-since", "2024-05-30", "-until", "2024-05-31", dir)
 	if code != exitFailure || !strings.Contains(stderr, backfill) || !strings.Contains(stderr, "backfill digests are not checked yet") {
 		t.Fatalf("exit %d, want 1 naming the backfill digest:\n%s", code, stderr)
 	}
@@ -241,7 +232,7 @@ func TestVerifyAccountByAccount(t *testing.T) {
 	if err := a.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	keys := writeKeys(t, a)
+	keys := a.WriteKeys(t)
 	code, vs, stderr := runVerifyCLI(t, "-v", "-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31", dir)
 	c := statusCount(vs)
 	if code != exitOK || c[integrity.StatusDigestUnsigned] != 2 || len(vs) != len(a.Files) {

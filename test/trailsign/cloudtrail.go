@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,4 +44,16 @@ func FakeCloudTrail(t testing.TB, a *Archive) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// WriteKeys writes the archive's public key, as `aws cloudtrail
+// list-public-keys` prints it, to keys.json in a new temporary directory
+// and returns its path (public_keys_file, -public-keys).
+func (a *Archive) WriteKeys(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(p, a.KeysJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
