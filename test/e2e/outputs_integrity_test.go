@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -131,4 +132,65 @@ func TestShippedPipelinesIntegrity(t *testing.T) {
 		}
 		check(t, "loki", recs)
 	})
+}
+
+// validate_integrity with exit_on_eof on a tampered local copy (offline
+// keys): Fluent Bit ends by itself with exit code 2, the integrity records
+// are tagged opsworks.integrity, and every event carries s3_integrity.
+func TestRealFluentBitIntegrityExitCode(t *testing.T) {
+	bin := fluentBit(t)
+	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 42, Events: 400, OpsWorksShare: 0.5,
+		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1"},
+		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := a.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
+		if !strings.Contains(k, "/CloudTrail-Digest/") {
+			logs = append(logs, k)
+		}
+	}
+	// A clean copy exits 0 (its newest digest is unsigned, its files
+	// unverified: not tampering); with a file deleted, 2.
+	for _, clean := range []bool{true, false} {
+		if !clean {
+			if err := os.Remove(filepath.Join(dir, logs[6])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := newPipeline(t)
+		keys := fmt.Sprintf("path %s\nvalidate_integrity on\npublic_keys_file %s\nevent_sources *", dir, a.WriteKeys(t))
+		b, err, stopped := runToExit(bin, p.write("fluent-bit.conf", exitConf(p, inputPluginSO(t), pluginSO(t), keys, "out")), 120*time.Second)
+		if !stopped {
+			t.Fatalf("Fluent Bit did not end by itself\n%s", b)
+		}
+		missing, events := 0, 0
+		for _, r := range readOutput(t, p.path("out")) {
+			if st, ok := r.Body["integrity_status"]; ok {
+				if r.Tag != "opsworks.integrity" {
+					t.Errorf("integrity record tagged %s", r.Tag)
+				}
+				if st == integrity.StatusLogMissing {
+					missing++
+				}
+				continue
+			}
+			events++
+			if r.Body["s3_integrity"] == nil {
+				t.Errorf("event without s3_integrity: %v", r.Body)
+			}
+		}
+		wantMissing, wantCode := 0, 0
+		if !clean {
+			wantMissing, wantCode = 1, 2
+		}
+		if code := exitCode(err); code != wantCode || missing != wantMissing || events == 0 {
+			t.Fatalf("clean %v: exit %d (want %d), %d log_missing records (want %d), %d events\n%s", clean, code, wantCode, missing, wantMissing, events, b)
+		}
+	}
 }
