@@ -461,10 +461,11 @@ func newIntegrityOptions(cfg *Config) (*integrityOptions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public_keys_file: %w", err)
 	}
-	o := &integrityOptions{keys: keys, workers: cfg.Workers, maxRetries: cfg.MaxRetries, delay: cfg.IntegrityDelay}
+	o := &integrityOptions{CheckerOptions: integrity.CheckerOptions{Keys: keys, Workers: cfg.Workers, MaxRetries: cfg.MaxRetries},
+		delay: cfg.IntegrityDelay}
 	if len(cfg.PublicKeysFiles) == 0 {
 		s3opts := cfg.S3ClientOptions()
-		o.fetcher = &integrity.KeyFetcher{Keys: keys, List: func(ctx context.Context, region string, start, end time.Time) ([]cloudtrail.PublicKey, error) {
+		o.Fetcher = &integrity.KeyFetcher{Keys: keys, List: func(ctx context.Context, region string, start, end time.Time) ([]cloudtrail.PublicKey, error) {
 			return cloudtrail.ListPublicKeys(ctx, s3opts, region, start, end)
 		}}
 	}
@@ -480,9 +481,6 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 	poll := pollOptions{follow: cfg.Follow, pollInterval: cfg.PollInterval, maxRetries: cfg.MaxRetries, list: cfg.ListOptions(), checkpoint: ckOpts}
 	poll.list.Skipped = func(p, reason string) {
 		env.st.skippedFile(reason)
-		if cfg.ValidateIntegrity {
-			uncheckedDigest(env, p)
-		}
 		if deps.Skipped != nil {
 			deps.Skipped(p, reason)
 		}
@@ -511,7 +509,7 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 		poll.newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
 		poll.access = func(context.Context) error { return localAccess(fsys, cfg.Path) }
 		if poll.integrity != nil {
-			poll.integrity.read = func(_ context.Context, key string) ([]byte, string, error) {
+			poll.integrity.ReadDigest = func(_ context.Context, key string) ([]byte, string, error) {
 				data, err := digestReader.FileContent(fsys, key)
 				return data, "", err // a copy has no metadata: signatures come from the successors
 			}
@@ -553,8 +551,8 @@ func newSource(cfg *Config, deps Deps, env sourceEnv) (source, store, error) {
 		return cloudtrail.NewS3Lister(st.client, cfg.Bucket, o)
 	}
 	if poll.integrity != nil {
-		poll.integrity.bucket = cfg.Bucket
-		poll.integrity.read = func(ctx context.Context, key string) ([]byte, string, error) {
+		poll.integrity.Bucket = cfg.Bucket
+		poll.integrity.ReadDigest = func(ctx context.Context, key string) ([]byte, string, error) {
 			data, meta, err := digestReader.Content(ctx, st.client, cfg.Bucket, key)
 			return data, meta["signature"], err // CloudTrail stores it as x-amz-meta-signature
 		}

@@ -3,10 +3,13 @@ package input
 import (
 	"context"
 	"fmt"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/cloudtrail"
+	"github.com/opsworks-trail/opsworks-trail/integrity"
 )
 
 // pollOptions are what a polling source needs.
@@ -34,7 +37,7 @@ type pollSource struct {
 	o     pollOptions
 	env   sourceEnv
 	ck    *cloudtrail.Checkpoint
-	check *integrityCheck // nil: integrity not validated
+	check *integrity.Checker // nil: integrity not validated
 
 	mu        sync.Mutex
 	retryKeys []cloudtrail.Key // failed in this pass: begun again by the next
@@ -61,9 +64,8 @@ func (p *pollSource) start(ctx context.Context) error {
 	}
 	if p.o.integrity != nil {
 		io := *p.o.integrity
-		io.newLister, io.logStart = p.o.newLister, p.streamStart
-		io.list = p.listOptions()
-		p.check = newIntegrityCheck(io, p.env, p.env.putFindings)
+		io.NewLister, io.LogStart, io.List = p.o.newLister, p.streamStart, p.listOptions()
+		p.check = newIntegrityCheck(io, p.env)
 	}
 	return p.o.access(ctx)
 }
@@ -80,6 +82,15 @@ func (p *pollSource) listOptions() cloudtrail.ListOptions {
 	}
 	if p.o.integrity != nil {
 		opts.IncludeDigest = true
+		skipped := opts.Skipped
+		opts.Skipped = func(name, reason string) {
+			if p.check != nil && strings.Contains(path.Base(name), "_CloudTrail-Digest_") {
+				_ = p.check.UncheckedDigest(name) // in S3, a backfill digest's name does not parse
+			}
+			if skipped != nil {
+				skipped(name, reason)
+			}
+		}
 		if p.o.follow {
 			now, delay := opts.Now, p.o.integrity.delay
 			opts.Now = func() time.Time { return now().Add(-delay) }
@@ -178,9 +189,9 @@ func (p *pollSource) listOnce(ctx context.Context, pass int) error {
 		// failed listing's missing files would be false alarms, so they
 		// are only looked for after a complete one.
 		if err == nil {
-			err = p.check.endPass(ctx)
+			err = p.check.EndPass(ctx)
 		} else {
-			p.check.abandon()
+			p.check.Abandon()
 		}
 	}
 	return err
@@ -196,7 +207,7 @@ func (p *pollSource) dispatch(ctx context.Context, o cloudtrail.Object, pass int
 	if p.check != nil {
 		var read bool
 		var err error
-		if judge, read, err = p.check.listed(ctx, o); err != nil || !read {
+		if judge, read, err = p.check.Listed(ctx, o); err != nil || !read {
 			return err
 		}
 	}

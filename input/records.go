@@ -151,7 +151,7 @@ func IntegrityID(f integrity.Finding) string {
 
 // integrityRecord appends {"integrity_status", "s3_bucket", "s3_key",
 // "detail", "eventID"[, "digest_key", "delivered", "period_start", "period_end"]} at
-// the time the finding is about (see findingTime), and logs it: a problem
+// the time the finding is about (see integrity.FindingTime), and logs it: a problem
 // found by integrity validation (see "Integrity" in the README).
 func (rb *recordBuilder) integrityRecord(f integrity.Finding) {
 	str := record.StringValue
@@ -177,7 +177,7 @@ func (rb *recordBuilder) integrityRecord(f integrity.Finding) {
 	}
 	rb.report.logf(level, "integrity: %s: %s: %s", f.Status, f.Key, f.Detail)
 	rb.report.st.integrityRecords.Add(1)
-	rb.append(eventTime(findingTime(f, rb.fallbackTime)), &record.Value{Kind: record.KindMap, Items: items})
+	rb.append(eventTime(integrity.FindingTime(f, rb.fallbackTime)), &record.Value{Kind: record.KindMap, Items: items})
 }
 
 func (rb *recordBuilder) append(t record.EventTime, body *record.Value) {

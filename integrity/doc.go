@@ -12,7 +12,10 @@
 // `aws s3 sync`) are still verified, with the signature each digest's
 // successor carries as previousDigestSignature.
 //
-// The package reads nothing itself: callers (the CLI's verify, the input)
-// list and read the objects and hand over log file hashes and digest
-// contents; Verifier decides.
+// Index judges: digests are added and sealed first, then each log file is
+// judged from its hash as it is read, then the files the digests name and
+// that were not there are log_missing. Checker drives an Index over a
+// listing, a week of a stream at a time, for the CLI's verify and the
+// cloudtrail_s3 input alike: they list and read the log files, the Checker
+// lists and reads each week's digests and fetches the public keys.
 package integrity

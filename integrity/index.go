@@ -349,13 +349,13 @@ type Index struct {
 	streams map[streamID]*streamIndex
 
 	mu         sync.Mutex
-	present    map[string]bool // by logTail
-	unreadable map[string]bool // digests that could not be read
+	present    map[string]string // the key, by logTail
+	unreadable map[string]bool   // digests that could not be read
 }
 
 // NewIndex returns an empty index.
 func NewIndex(opts Options) *Index {
-	return &Index{opts: opts, digests: map[streamID][]*digestState{}, present: map[string]bool{}, unreadable: map[string]bool{}}
+	return &Index{opts: opts, digests: map[streamID][]*digestState{}, present: map[string]string{}, unreadable: map[string]bool{}}
 }
 
 // AddDigest adds a digest before Seal. Not safe for concurrent use.
@@ -384,13 +384,7 @@ func (x *Index) Seal(emit func(Finding)) {
 	x.streams = map[streamID]*streamIndex{}
 	unreadable := func(tail string) bool { return x.unreadable[tail] }
 	for _, id := range ids {
-		o := x.opts
-		if o.StreamStart != nil {
-			if t := o.StreamStart(id.org, id.account, id.region); t.After(o.Start) {
-				o.Start = t
-			}
-		}
-		s := &streamIndex{id: id, opts: o, unreadable: unreadable}
+		s := &streamIndex{id: id, opts: x.opts, unreadable: unreadable}
 		s.ends = map[string]time.Time{}
 		for _, d := range x.digests[id] {
 			if d.d != nil && d.d.End().After(s.ends[d.key.Trail]) {
@@ -420,15 +414,22 @@ func compareStreams(a, b streamID) int {
 func (x *Index) isPresent(tail string) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.present[tail]
+	return x.present[tail] != ""
 }
 
 // Present records a log file as there (listed), whether or not it is read
-// now: Missing does not report it.
-func (x *Index) Present(key string) {
+// now: Missing does not report it. Two copies of one file (an archive
+// copied twice into a tree) are an error: judging either alone could hide
+// a change in the other.
+func (x *Index) Present(key string) error {
 	x.mu.Lock()
-	x.present[logTail(key)] = true
-	x.mu.Unlock()
+	defer x.mu.Unlock()
+	tail := logTail(key)
+	if old, dup := x.present[tail]; dup && old != key {
+		return fmt.Errorf("%s and %s are copies of the same CloudTrail log file: verify one copy of an archive at a time", old, key)
+	}
+	x.present[tail] = key
+	return nil
 }
 
 // Judge is the verdict on one log file read (its SHA-256 over the
@@ -439,7 +440,7 @@ func (x *Index) Judge(f LogFile) (Finding, error) {
 	if !ok || k.Kind != cloudtrail.KindLog {
 		return Finding{}, fmt.Errorf("%s: not a CloudTrail log file key (AWSLogs/…/CloudTrail/REGION/YYYY/MM/DD/…)", f.Key)
 	}
-	x.Present(f.Key)
+	_ = x.Present(f.Key) // a second copy was refused when it was listed
 	s := x.streams[streamOf(k)]
 	if s == nil {
 		s = &streamIndex{opts: x.opts, unreadable: func(string) bool { return false }}

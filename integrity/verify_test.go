@@ -62,29 +62,18 @@ func files(t *testing.T, a *trailsign.Archive, metadata bool) ([]integrity.Diges
 	return digests, logs
 }
 
-// run feeds an archive to a verifier (keys verify the signatures), and
-// checks that an Index, fed as the input feeds it, agrees.
+// run judges an archive as the Checker does, with one Index: every digest
+// first, then each log file on its own, then the missing ones; keys verify
+// the signatures.
 func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.PublicKeys) []integrity.Finding {
 	t.Helper()
 	digests, logs := files(t, a, metadata)
-	v := integrity.NewVerifier(integrity.Options{Keys: keys})
-	for _, d := range digests {
-		must(t, v.AddDigest(d))
-	}
-	for _, l := range logs {
-		must(t, v.AddLog(l))
-	}
-	var out []integrity.Finding
-	v.Finish(func(f integrity.Finding) { out = append(out, f) })
-
-	// The input's way: every digest first, then each log file on its own,
-	// then the missing ones.
 	x := integrity.NewIndex(integrity.Options{Keys: keys})
 	for _, d := range digests {
 		must(t, x.AddDigest(d))
 	}
-	var idx []integrity.Finding
-	emit := func(f integrity.Finding) { idx = append(idx, f) }
+	var out []integrity.Finding
+	emit := func(f integrity.Finding) { out = append(out, f) }
 	x.Seal(emit)
 	for _, l := range logs {
 		f, err := x.Judge(l)
@@ -92,19 +81,6 @@ func run(t *testing.T, a *trailsign.Archive, metadata bool, keys integrity.Publi
 		emit(f)
 	}
 	x.Missing(emit)
-	if !slices.Equal(verdicts(idx), verdicts(out)) {
-		t.Errorf("the Index (digests first, then each log file) disagrees with the Verifier:\nindex:    %v\nverifier: %v", verdicts(idx), verdicts(out))
-	}
-	return out
-}
-
-// verdicts are findings as sorted "status key" lines.
-func verdicts(fs []integrity.Finding) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.Status + " " + f.Key + " " + f.DigestKey
-	}
-	slices.Sort(out)
 	return out
 }
 
@@ -377,12 +353,12 @@ func TestPreviousDigestInAnotherBucket(t *testing.T) {
 
 // Two copies of the same file in one tree are an error, not a silent pick.
 func TestDuplicateCopies(t *testing.T) {
-	v := integrity.NewVerifier(integrity.Options{})
+	x := integrity.NewIndex(integrity.Options{})
 	k := "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/30/111122223333_CloudTrail_us-east-1_20240530T0000Z_abcdefghijklmnop.json.gz"
-	if err := v.AddLog(integrity.LogFile{Key: "b1/" + k}); err != nil {
+	if err := x.Present("b1/" + k); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.AddLog(integrity.LogFile{Key: "b2/" + k}); err == nil || !strings.Contains(err.Error(), "copies of the same") {
+	if err := x.Present("b2/" + k); err == nil || !strings.Contains(err.Error(), "copies of the same") {
 		t.Fatalf("want a duplicate error, got %v", err)
 	}
 }
@@ -419,51 +395,6 @@ func rechain(t *testing.T, a *trailsign.Archive, key string, body []byte) {
 		}
 		a.Files[chain[i]], _ = trailsign.Gzip(body)
 		a.Signatures[chain[i]] = sig
-	}
-}
-
-// TestIndexStreamStart: a resumed stream's earlier files were delivered by
-// an earlier run; with StreamStart they are not missing, without it they are.
-func TestIndexStreamStart(t *testing.T) {
-	a := build(t, trailsign.Options{})
-	keys := keysOf(t, a)
-	resume := time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		name        string
-		streamStart func(org, account, region string) time.Time
-		wantMissing bool
-	}{
-		{"resumed", func(string, string, string) time.Time { return resume }, false},
-		{"not told", nil, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			x := integrity.NewIndex(integrity.Options{Keys: keys, StreamStart: tc.streamStart})
-			logs, digests := logKeys(a)
-			for _, k := range digests {
-				data, _ := trailsign.Gunzip(a.Files[k])
-				if err := x.AddDigest(integrity.DigestFile{Bucket: a.Bucket, Key: k, Data: data, Signature: a.Signatures[k]}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var out []integrity.Finding
-			x.Seal(func(f integrity.Finding) { out = append(out, f) })
-			judged := 0
-			for _, k := range logs {
-				if kk, _ := cloudtrail.ParseKey(k); kk.Time.Before(resume) {
-					continue // delivered by the earlier run: not listed again
-				}
-				data, _ := trailsign.Gunzip(a.Files[k])
-				f, err := x.Judge(integrity.LogFile{Bucket: a.Bucket, Key: k, SHA256: sha256.Sum256(data)})
-				if err != nil || f.Status != integrity.StatusValid {
-					t.Fatalf("%s: %v %v", k, f, err)
-				}
-				judged++
-			}
-			x.Missing(func(f integrity.Finding) { out = append(out, f) })
-			if n := counts(out)[integrity.StatusLogMissing]; (n > 0) != tc.wantMissing || judged == 0 || judged == len(logs) {
-				t.Errorf("log_missing %d (want some: %v), %d of %d judged", n, tc.wantMissing, judged, len(logs))
-			}
-		})
 	}
 }
 

@@ -82,182 +82,134 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 
 	v := &verifyRun{out: json.NewEncoder(stdout), verbose: *verbose, counts: map[string]int{}}
 	opts := cfg.ListOptions()
-	opts.IncludeDigest = true
-	opts.Skipped = func(p, reason string) {
-		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") {
-			v.uncheckedDigest(p) // in S3, a backfill digest's name does not parse
-		}
+	opts.IncludeDigest = true // the checker reads each week's digests; the listing's only show which weeks exist
+	if opts.End.IsZero() {
+		opts.End = time.Now().UTC()
 	}
-	logEnd := opts.End
-	if logEnd.IsZero() {
-		logEnd = time.Now().UTC()
-	}
-	opts.End = logEnd.Add(integrity.DigestLag)
-	var lister cloudtrail.Lister
+	co := integrity.CheckerOptions{Keys: keys, Workers: *workers, MaxRetries: cfg.MaxRetries, RefuseRevisit: true,
+		Backoff: func(attempt int) time.Duration { return cloudtrail.Backoff(time.Second, 30*time.Second, attempt) },
+		Report:  v.report, Incomplete: v.incomplete}
+	var newLister func(cloudtrail.ListOptions) (cloudtrail.Lister, error)
 	if cfg.Bucket != "" {
 		client, err := cloudtrail.NewS3Client(ctx, cfg.S3ClientOptions())
 		if err != nil {
 			return fail("%v", err)
 		}
-		if lister, err = cloudtrail.NewS3Lister(client, cfg.Bucket, opts); err != nil {
-			return fail("%v", err)
+		newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) {
+			return cloudtrail.NewS3Lister(client, cfg.Bucket, o)
 		}
 		// The input's reader: api_timeout until the headers, stall_timeout
 		// on the body, the size limit and its errors.
 		r := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize),
 			APITimeout: cfg.APITimeout, StallTimeout: cfg.StallTimeout})
-		v.read = func(ctx context.Context, key string) ([]byte, string, error) {
+		co.ReadDigest = func(ctx context.Context, key string) ([]byte, string, error) {
 			data, meta, err := r.Content(ctx, client, cfg.Bucket, key)
 			return data, meta["signature"], err // digests carry x-amz-meta-signature
 		}
-		v.bucket = cfg.Bucket
+		v.read = func(ctx context.Context, key string) ([]byte, error) {
+			data, _, err := r.Content(ctx, client, cfg.Bucket, key)
+			return data, err
+		}
+		co.Bucket = cfg.Bucket
 	} else {
 		fsys := os.DirFS(cfg.Path)
-		if lister, err = cloudtrail.NewDirLister(fsys, opts); err != nil {
-			return fail("%v", err)
-		}
+		newLister = func(o cloudtrail.ListOptions) (cloudtrail.Lister, error) { return cloudtrail.NewDirLister(fsys, o) }
 		r := cloudtrail.NewObjectReader(cloudtrail.ReadOptions{MaxObjectSize: int64(cfg.MaxObjectSize)})
-		v.read = func(_ context.Context, key string) ([]byte, string, error) {
+		co.ReadDigest = func(_ context.Context, key string) ([]byte, string, error) {
 			data, err := r.FileContent(fsys, key)
-			return data, "", err // a copy has no metadata, so no signature
+			return data, "", err // a copy has no metadata: signatures come from the successors
 		}
+		v.read = func(_ context.Context, key string) ([]byte, error) { return r.FileContent(fsys, key) }
 	}
-	v.ver = integrity.NewVerifier(integrity.Options{Keys: keys, Start: opts.Start, End: logEnd})
 	if len(keyFiles) == 0 {
 		s3opts := cfg.S3ClientOptions()
-		v.keys = &integrity.KeyFetcher{Keys: keys, List: func(ctx context.Context, region string, start, end time.Time) ([]cloudtrail.PublicKey, error) {
+		co.Fetcher = &integrity.KeyFetcher{Keys: keys, List: func(ctx context.Context, region string, start, end time.Time) ([]cloudtrail.PublicKey, error) {
 			return cloudtrail.ListPublicKeys(ctx, s3opts, region, start, end)
 		}}
 	}
-	p := newProgress(stderr, *bar, src)
-	started := time.Now()
-	if err := v.readAll(ctx, lister, *workers, logEnd, func() { v.progress(p) }); err != nil {
+	co.List, co.NewLister = opts, newLister
+	v.check = integrity.NewChecker(co)
+	opts.Skipped = func(p, reason string) {
+		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") {
+			_ = v.check.UncheckedDigest(p) // in S3, a backfill digest's name does not parse
+		}
+	}
+	lister, err := newLister(opts)
+	if err != nil {
 		return fail("%v", err)
 	}
-	v.mu.Lock()
-	err = v.finishAccount(ctx, nil)
-	v.mu.Unlock()
-	if err != nil {
+	p := newProgress(stderr, *bar, src)
+	started := time.Now()
+	if err := v.readAll(ctx, lister, *workers, func() { v.progress(p) }); err != nil {
 		return fail("%v", err)
 	}
 	v.summary(stderr, src, time.Since(started), p.on)
 	switch {
 	case v.tampered > 0:
 		return exitBadInput
-	case v.readErrors > 0 || v.unlayout > 0 || v.skippedDigests > 0:
+	case v.readErrors > 0 || v.unlayout > 0 || v.incompletes > 0:
 		return exitFailure
 	}
 	return exitOK
 }
 
-// account is what the listing goes through one after the other: both
-// listers list an account's log files and digests (every region) before
-// the next account's, so verify judges and forgets an account as soon as
-// the listing has passed it.
-type account struct{ org, id string }
-
-// finishAccount judges one account (nil: everything left), fetching the
-// public keys its digests need first. The caller holds v.mu.
-func (v *verifyRun) finishAccount(ctx context.Context, a *account) error {
-	if v.keys != nil {
-		if err := v.keys.Fetch(ctx); err != nil {
-			return fmt.Errorf("%w (or give them with -public-keys)", err)
-		}
-	}
-	if a == nil {
-		v.ver.Finish(v.emit)
-	} else {
-		v.ver.FinishAccount(a.org, a.id, v.emit)
-	}
-	return nil
-}
-
 // verifyRun is one verification: what was read, and the verdicts.
 type verifyRun struct {
-	read    func(ctx context.Context, key string) (data []byte, signature string, err error)
-	bucket  string
-	ver     *integrity.Verifier
+	read    func(ctx context.Context, key string) ([]byte, error) // a log file, uncompressed
+	check   *integrity.Checker
 	out     *json.Encoder
 	verbose bool
 
 	mu                             sync.Mutex
 	listed, done, logs, digests    int
 	readErrors, unlayout, tampered int
-	skippedDigests                 int
+	incompletes                    int
 	counts                         map[string]int
-	// keys fetches the public keys the digests read need (nil with
-	// -public-keys).
-	keys        *integrity.KeyFetcher
-	pending     map[account]*sync.WaitGroup // reads in flight, by account
-	firstErrors []string
+	firstErrors                    []string
 }
 
-// readAll lists the window and reads every object with n workers: log files
-// are hashed (SHA-256 of the uncompressed content) and dropped, digests
-// kept whole (a few KB each).
-func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int, logEnd time.Time, tick func()) error {
-	jobs := make(chan cloudtrail.Object, 4*n)
+// job is a log file to read and judge.
+type job struct {
+	obj   cloudtrail.Object
+	judge integrity.Judge
+}
+
+// readAll lists the window and judges it (integrity.Checker: week by week,
+// each week's digests first); log files are read with n workers, hashed
+// (SHA-256 of the uncompressed content) and dropped.
+func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int, tick func()) error {
+	jobs := make(chan job, 4*n)
 	var wg sync.WaitGroup
-	v.pending = map[account]*sync.WaitGroup{}
-	var cur *account
-	var finishErr error
-	finished := map[account]bool{}
-	// passed finishes the account the listing has left, once its reads
-	// are done.
-	passed := func(a account) {
-		v.mu.Lock()
-		pw := v.pending[a]
-		v.mu.Unlock()
-		pw.Wait()
-		v.mu.Lock()
-		if err := v.finishAccount(ctx, &a); err != nil && finishErr == nil {
-			finishErr = err
-		}
-		delete(v.pending, a)
-		v.mu.Unlock()
-	}
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for o := range jobs {
-				v.readOne(ctx, o)
-				v.mu.Lock()
-				v.pending[account{o.Key.OrgID, o.Key.Account}].Done()
-				v.mu.Unlock()
+			for j := range jobs {
+				v.readOne(ctx, j)
 				tick()
 			}
 		}()
 	}
 	err := lister.List(ctx, func(o cloudtrail.Object) error {
-		if o.Key.Kind == cloudtrail.KindLog && !o.Key.Time.IsZero() && !o.Key.Time.Before(logEnd) {
-			return nil // digests only in the extra hour
-		}
 		if o.Key.Kind == cloudtrail.KindInsight {
 			return nil // Insights files are not in digests
 		}
-		if o.Key.Time.IsZero() && strings.Contains(o.Key.Path, "_CloudTrail-Digest_") {
-			v.uncheckedDigest(o.Key.Path)
+		if o.Key.Account == "" && !strings.Contains(path.Base(o.Key.Path), "_CloudTrail-Digest_") {
+			v.mu.Lock() // outside the CloudTrail layout: no digest can name it
+			v.unlayout++
+			v.note(o.Key.Path + ": not in the CloudTrail key layout, cannot be verified")
+			v.mu.Unlock()
 			return nil
 		}
-		a := account{o.Key.OrgID, o.Key.Account}
-		if cur != nil && *cur != a {
-			passed(*cur)
-			finished[*cur] = true
+		judge, read, err := v.check.Listed(ctx, o)
+		if err != nil || !read {
+			return err
 		}
-		if finished[a] {
-			return fmt.Errorf("%s: account %s comes again after the listing had passed it (the tree holds it under two prefixes?): verify each prefix on its own", o.Key.Path, a.id)
-		}
-		cur = &a
 		v.mu.Lock()
 		v.listed++
-		if v.pending[a] == nil {
-			v.pending[a] = &sync.WaitGroup{}
-		}
-		v.pending[a].Add(1)
 		v.mu.Unlock()
 		select {
-		case jobs <- o:
+		case jobs <- job{o, judge}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -266,27 +218,15 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 	close(jobs)
 	wg.Wait()
 	if err == nil {
-		err = finishErr
+		err = v.check.EndPass(ctx)
 	}
 	return err
 }
 
-// uncheckedDigest counts a digest outside the layout: a backfill digest
-// (…_backfill.json.gz) or a digest moved out of its folder.
-func (v *verifyRun) uncheckedDigest(p string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.skippedDigests++
-	if len(v.firstErrors) < 20 {
-		v.firstErrors = append(v.firstErrors, p+": a digest outside the layout (backfill digests are not checked yet)")
-	}
-}
-
-func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
-	key := o.Key.Path
-	data, sig, err := v.read(ctx, key)
+func (v *verifyRun) readOne(ctx context.Context, j job) {
+	data, err := v.read(ctx, j.obj.Key.Path)
 	var sum [32]byte
-	if err == nil && o.Key.Kind == cloudtrail.KindLog {
+	if err == nil {
 		sum = sha256.Sum256(data) // outside the lock: the workers hash in parallel
 	}
 	v.mu.Lock()
@@ -294,32 +234,43 @@ func (v *verifyRun) readOne(ctx context.Context, o cloudtrail.Object) {
 	v.done++
 	if err != nil {
 		v.readErrors++
-		v.ver.AddUnreadable(key)
-		if len(v.firstErrors) < 20 {
-			v.firstErrors = append(v.firstErrors, fmt.Sprintf("%s: %v", key, err))
-		}
+		v.note(fmt.Sprintf("%s: %v", j.obj.Key.Path, err))
 		return
 	}
-	if o.Key.Time.IsZero() { // outside the CloudTrail layout: no digest can name it
-		v.unlayout++
-		if len(v.firstErrors) < 20 {
-			v.firstErrors = append(v.firstErrors, key+": not in the CloudTrail key layout, cannot be verified")
+	v.logs++
+	v.emit(j.judge(sum))
+}
+
+// report hears the checker's findings about digests and missing files.
+func (v *verifyRun) report(_ context.Context, _ time.Time, fs []integrity.Finding) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, f := range fs {
+		if k, ok := cloudtrail.ParseKey(f.Key); ok && k.Kind == cloudtrail.KindDigest && f.Status != integrity.StatusDigestMissing && f.Status != integrity.StatusChainGap {
+			v.digests++
 		}
-		return
+		v.emit(f)
 	}
-	if o.Key.Kind == cloudtrail.KindDigest {
-		v.digests++
-		if v.keys != nil {
-			v.keys.Note(o.Key.Region, o.Key.Time)
-		}
-		err = v.ver.AddDigest(integrity.DigestFile{Bucket: v.bucket, Key: key, Data: data, Signature: sig})
-	} else {
-		v.logs++
-		err = v.ver.AddLog(integrity.LogFile{Bucket: v.bucket, Key: key, SHA256: sum})
+	return nil
+}
+
+// incomplete hears of what could not be checked. Public keys that cannot
+// be fetched end the run: nothing could be verified.
+func (v *verifyRun) incomplete(reason, what, detail string) error {
+	if reason == "public keys" {
+		return fmt.Errorf("%s (or give them with -public-keys)", detail)
 	}
-	if err != nil {
-		v.readErrors++
-		v.firstErrors = append(v.firstErrors, err.Error())
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.incompletes++
+	v.note(what + ": " + detail)
+	return nil
+}
+
+// note keeps the first problems for the summary. The caller holds v.mu.
+func (v *verifyRun) note(msg string) {
+	if len(v.firstErrors) < 20 {
+		v.firstErrors = append(v.firstErrors, msg)
 	}
 }
 
@@ -360,7 +311,7 @@ func (v *verifyRun) summary(w io.Writer, src string, took time.Duration, tty boo
 	}
 	fmt.Fprintf(w, "opsworks-trail verify: %s: %d log files and %d digests in %s; %s; %s\n", src, v.logs, v.digests,
 		took.Round(time.Millisecond), strings.Join(parts, ", "), verdict)
-	if n := v.readErrors + v.unlayout + v.skippedDigests; n > 0 {
+	if n := v.readErrors + v.unlayout + v.incompletes; n > 0 {
 		fmt.Fprintf(w, "opsworks-trail verify: %d files could not be verified (the verification is incomplete):\n  %s\n", n, strings.Join(v.firstErrors, "\n  "))
 	}
 }
