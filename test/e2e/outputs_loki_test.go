@@ -536,6 +536,11 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 		{`"readOnly":false`, count2(func(e map[string]any) bool { return cm(e) && e["readOnly"] == false })},
 		{`opsworks_variant="cm_unknown"`, count2(func(e map[string]any) bool { return str(e, "opsworks_variant") == "cm_unknown" })},
 		{`sum(count_over_time({job="opsworks-trail"}`, len(in.events)},
+		// Integrity (schema/loki.md): this archive is read without
+		// validate_integrity, so no integrity record, and no event says
+		// valid (TestShippedPipelinesIntegrity has both).
+		{`integrity_status != ""`, count2(func(e map[string]any) bool { return str(e, "integrity_status") != "" })},
+		{`s3_integrity != "valid"`, count2(func(e map[string]any) bool { return str(e, "s3_integrity") != "valid" })},
 	}
 	ranges := regexp.MustCompile(`\[\d+[a-z]+\]`)
 	for _, doc := range []string{"loki.md", filepath.Join("..", "README.md")} {
