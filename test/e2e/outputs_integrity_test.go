@@ -19,7 +19,7 @@ import (
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
 )
 
-// The shipped Elasticsearch and Loki pipelines with
+// The shipped Elasticsearch, OpenSearch and Loki pipelines with
 // CLOUDTRAIL_VALIDATE_INTEGRITY=on, in real Fluent Bit, over a signed
 // archive in MinIO (signatures as object metadata, public keys from a
 // local CloudTrail endpoint) with one log file deleted and one changed:
@@ -96,22 +96,28 @@ func TestShippedPipelinesIntegrity(t *testing.T) {
 		}
 	}
 
-	t.Run("elasticsearch", func(t *testing.T) {
-		d := shipInstall(t, "elasticsearch.conf")
-		capture, es := newCaptureBulk(t)
-		log := d.run(t, bin, append(shipEnv(es, nil, nil), env...), func() bool { return capture.count() >= len(events)+len(want) })
-		var recs []map[string]any
-		for id, doc := range capture.snapshot(t, "opsworks-events") {
-			if doc["eventID"] != id {
-				t.Errorf("document _id %s, eventID %v", id, doc["eventID"])
+	for _, backend := range []string{"elasticsearch.conf", "opensearch.yaml"} {
+		t.Run(backend, func(t *testing.T) {
+			d := shipInstall(t, backend)
+			capture, srv := newCaptureBulk(t)
+			benv := shipEnv(srv, nil, nil)
+			if strings.HasPrefix(backend, "opensearch") {
+				benv = shipEnv(nil, srv, nil)
 			}
-			recs = append(recs, doc)
-		}
-		check(t, "elasticsearch", recs)
-		if !strings.Contains(log, "integrity: log_missing") {
-			t.Errorf("Fluent Bit's log does not name the missing file:\n%s", shipLogTail(log))
-		}
-	})
+			log := d.run(t, bin, append(benv, env...), func() bool { return capture.count() >= len(events)+len(want) })
+			var recs []map[string]any
+			for id, doc := range capture.snapshot(t, "opsworks-events") {
+				if doc["eventID"] != id {
+					t.Errorf("document _id %s, eventID %v", id, doc["eventID"])
+				}
+				recs = append(recs, doc)
+			}
+			check(t, backend, recs)
+			if !strings.Contains(log, "integrity: log_missing") {
+				t.Errorf("Fluent Bit's log does not name the missing file:\n%s", shipLogTail(log))
+			}
+		})
+	}
 	t.Run("loki", func(t *testing.T) {
 		d := shipInstall(t, "loki.yaml")
 		capture, loki := newCaptureLoki(t)
