@@ -9,7 +9,7 @@ SAMPLE    ?= examples/sample-trail
 # -buildvcs=false (GOFLAGS here, the Dockerfile), which leaves no VCS info.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: all build plugin cli generate test test-deps vet fuzz bench bench-fluent-bit run e2e fluent-bit-run clean
+.PHONY: all build plugin release cli generate test test-deps vet fuzz bench bench-fluent-bit run e2e fluent-bit-run clean
 
 all: build
 
@@ -20,8 +20,14 @@ build: plugin cli
 plugin: $(FILTER_SO) $(INPUT_SO)
 $(FILTER_SO): $(shell find record config internal filter plugin/opsworks plugin/include -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/opsworks
-$(INPUT_SO): $(shell find record config internal cloudtrail input plugin/cloudtrail_s3 plugin/include -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
+$(INPUT_SO): $(shell find record config internal cloudtrail integrity input plugin/cloudtrail_s3 plugin/include -name '*.go' -o -name '*.c' -o -name '*.h') go.mod
 	$(GO) build -buildmode=c-shared -o $@ ./plugin/cloudtrail_s3
+
+# The release plugins, stripped, for linux/amd64 and linux/arm64 (cgo
+# cross-compiled: Debian's gcc-aarch64-linux-gnu), each checked against the
+# glibc floor 2.34 (aws-for-fluent-bit 3.x): what the Dockerfile ships.
+release:
+	for a in amd64 arm64; do sh deploy/build-plugins.sh $(BUILD)/linux-$$a $$a || exit 1; done
 
 cli: $(CLI)
 $(CLI): $(shell find record config internal filter cloudtrail input integrity cmd/opsworks-trail -name '*.go') go.mod
@@ -56,7 +62,7 @@ TEST_TIMEOUT ?= 60m
 # `go test -json` stream.
 test: vet test-deps
 	@mkdir -p $(BUILD)
-	OPSWORKS_REQUIRE_MINIO=1 OPSWORKS_REQUIRE_SQS=1 $(GO) run ./test/testsummary -json $(BUILD)/test.json -- \
+	OPSWORKS_REQUIRE_MINIO=1 OPSWORKS_REQUIRE_SQS=1 OPSWORKS_REQUIRE_CROSS=1 $(GO) run ./test/testsummary -json $(BUILD)/test.json -- \
 		$(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # Short fuzzing session for every fuzz target of the core.

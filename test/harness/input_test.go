@@ -69,15 +69,22 @@ type inputRun struct {
 // after delivering, and decodes what it delivered.
 func runInput(t *testing.T, env []string, props map[string]string, extra ...string) inputRun {
 	t.Helper()
+	return runInputOn(t, []string{inHost}, inputSO, env, props, extra...)
+}
+
+// runInputOn is runInput with another host command (in-host behind
+// qemu-user) and plugin.
+func runInputOn(t *testing.T, host []string, so string, env []string, props map[string]string, extra ...string) inputRun {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.msgpack")
-	args := []string{inputSO, "-o", out, "--interval-ms", "20", "--ticks", "1500", "--idle-exit", "150"}
+	args := append(host[1:], so, "-o", out, "--interval-ms", "20", "--ticks", "1500", "--idle-exit", "150")
 	for k, v := range props {
 		args = append(args, "-p", k+"="+v)
 	}
 	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, inHost, args...)
+	cmd := exec.CommandContext(ctx, host[0], args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -9,6 +9,9 @@
 //     $GOPATH/bin: minutes from a cold module cache.
 //   - local-aws-sqs (sqstest.LocalSQSVersion), with npm into
 //     ~/.cache/opsworks-trail: seconds.
+//   - the Debian packages of the arm64 checks (debpkg.Cross: the aarch64
+//     cross compiler and qemu-user), with apt-get, each at least its
+//     minimum version: seconds.
 //   - Loki (lokitest.Version), built from its Go module into
 //     ~/.cache/opsworks-trail, only when FLUENT_BIT_BIN is set: only the
 //     real-Fluent-Bit tests use it, and its build takes many minutes.
@@ -22,6 +25,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/test/debpkg"
 	"github.com/opsworks-trail/opsworks-trail/test/lokitest"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/sqstest"
@@ -44,6 +48,9 @@ func main() {
 	}
 	step("MinIO", s3test.MinIOVersion, func() (string, error) { return s3test.EnsureMinIO(logf) })
 	step("local-aws-sqs", sqstest.LocalSQSVersion, func() (string, error) { return sqstest.EnsureLocalSQS(logf) })
+	for _, p := range debpkg.Cross {
+		step(p.Name, ">= "+p.MinVersion, func() (string, error) { return p.Ensure(logf) })
+	}
 	if os.Getenv("FLUENT_BIT_BIN") != "" {
 		step("Loki", lokitest.Version, func() (string, error) { return lokitest.Ensure(logf) })
 	} else {
