@@ -140,4 +140,3 @@ func TestArm64Input(t *testing.T) {
 	}
 	assertExactlyOnce(t, opsworksEventIDs(t, files), deliveredIDs(t, r.records, "file_path"))
 }
-
