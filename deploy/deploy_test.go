@@ -9,12 +9,15 @@ package deploy
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -418,49 +421,68 @@ type container struct {
 		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"volumeMounts"`
 	SecurityContext map[string]any `yaml:"securityContext"`
+	LivenessProbe   map[string]any `yaml:"livenessProbe"`
+	ReadinessProbe  map[string]any `yaml:"readinessProbe"`
+	Resources       struct {
+		Requests map[string]any `yaml:"requests"`
+		Limits   map[string]any `yaml:"limits"`
+	} `yaml:"resources"`
 }
 
 type manifest struct {
-	Kind     string                `yaml:"kind"`
-	Metadata struct{ Name string } `yaml:"metadata"`
-	Data     map[string]string     `yaml:"data"`
-	Spec     struct {
-		Replicas *int `yaml:"replicas"`
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name        string            `yaml:"name"`
+		Annotations map[string]string `yaml:"annotations"`
+	} `yaml:"metadata"`
+	Data map[string]string `yaml:"data"`
+	Spec struct {
+		Replicas         *int `yaml:"replicas"`
+		BackoffLimit     *int `yaml:"backoffLimit"`
+		PodFailurePolicy *struct {
+			Rules []struct {
+				Action      string `yaml:"action"`
+				OnExitCodes struct {
+					ContainerName string `yaml:"containerName"`
+					Operator      string `yaml:"operator"`
+					Values        []int  `yaml:"values"`
+				} `yaml:"onExitCodes"`
+			} `yaml:"rules"`
+		} `yaml:"podFailurePolicy"`
 		Template struct {
 			Spec struct {
-				SecurityContext map[string]any   `yaml:"securityContext"`
-				Volumes         []map[string]any `yaml:"volumes"`
-				Containers      []container      `yaml:"containers"`
+				ServiceAccountName string           `yaml:"serviceAccountName"`
+				RestartPolicy      string           `yaml:"restartPolicy"`
+				SecurityContext    map[string]any   `yaml:"securityContext"`
+				Volumes            []map[string]any `yaml:"volumes"`
+				Containers         []container      `yaml:"containers"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
 	} `yaml:"spec"`
 }
 
-func sidecar(t *testing.T) (cm, deploy manifest) {
+// manifests reads a multi-document file of deploy/kubernetes by kind.
+func manifests(t *testing.T, file string) map[string]manifest {
 	t.Helper()
-	dec := yaml.NewDecoder(bytes.NewReader(read(t, "deploy/kubernetes/sidecar.yaml")))
+	out := map[string]manifest{}
+	dec := yaml.NewDecoder(bytes.NewReader(read(t, "deploy/kubernetes/"+file)))
 	for {
 		var m manifest
 		if err := dec.Decode(&m); err != nil {
 			if err.Error() == "EOF" {
 				break
 			}
-			t.Fatalf("sidecar.yaml: %v", err)
+			t.Fatalf("%s: %v", file, err)
 		}
-		switch m.Kind {
-		case "ConfigMap":
-			cm = m
-		case "Deployment":
-			deploy = m
-		case "":
-		default:
-			t.Errorf("unexpected kind %s", m.Kind)
+		if m.Kind == "" {
+			continue
 		}
+		if _, dup := out[m.Kind]; dup {
+			t.Errorf("%s: two %s", file, m.Kind)
+		}
+		out[m.Kind] = m
 	}
-	if cm.Kind == "" || deploy.Kind == "" {
-		t.Fatal("sidecar.yaml needs a ConfigMap and a Deployment")
-	}
-	return cm, deploy
+	return out
 }
 
 // pathsUnder checks that every filesystem path the pipeline text uses is on
@@ -484,30 +506,72 @@ func pathsUnder(t *testing.T, what, pipeline string, mounts map[string]bool) {
 	}
 }
 
-func TestKubernetesSidecar(t *testing.T) {
-	cm, dep := sidecar(t)
-	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 {
-		t.Error("replicas must be 1: every replica would ship the whole archive")
+// The Kubernetes manifests: a backfill Job (exit_on_eof, checkpoints on a
+// PVC, exit code 2 fails the Job at once) and an SQS fleet Deployment, each
+// with a ServiceAccount for IRSA, running the image's Fluent Bit on the
+// ConfigMap's pipeline, which loads both plugins from where the image
+// installs them and uses only variables the container sets. TestDeployConfigs
+// (test/e2e) runs those pipelines in real Fluent Bit.
+func TestKubernetesManifests(t *testing.T) {
+	for file, workload := range map[string]string{"backfill-job.yaml": "Job", "sqs-fleet.yaml": "Deployment"} {
+		t.Run(file, func(t *testing.T) {
+			ms := manifests(t, file)
+			cm, w, sa := ms["ConfigMap"], ms[workload], ms["ServiceAccount"]
+			if cm.Kind == "" || w.Kind == "" || sa.Kind == "" {
+				t.Fatalf("want a ConfigMap, a %s and a ServiceAccount, got %v", workload, keys(ms))
+			}
+			pod := w.Spec.Template.Spec
+			if pod.ServiceAccountName != sa.Metadata.Name || !strings.HasPrefix(sa.Metadata.Annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::") {
+				t.Errorf("the pod runs as %q; the ServiceAccount %q needs the IRSA annotation (eks.amazonaws.com/role-arn)", pod.ServiceAccountName, sa.Metadata.Name)
+			}
+			switch workload {
+			case "Job":
+				pvc := ms["PersistentVolumeClaim"]
+				claimed := false
+				for _, v := range pod.Volumes {
+					if c, ok := v["persistentVolumeClaim"].(map[string]any); ok && c["claimName"] == pvc.Metadata.Name {
+						claimed = true
+					}
+				}
+				if pvc.Kind == "" || !claimed {
+					t.Error("the Job's checkpoints are not on the PersistentVolumeClaim the file creates")
+				}
+				if pod.RestartPolicy != "Never" {
+					t.Errorf("restartPolicy %q: Never, so that the pod's exit code reaches the Job", pod.RestartPolicy)
+				}
+				pfp := w.Spec.PodFailurePolicy
+				if pfp == nil || len(pfp.Rules) == 0 || pfp.Rules[0].Action != "FailJob" || !slices.Equal(pfp.Rules[0].OnExitCodes.Values, []int{2}) {
+					t.Error("the Job does not fail at once on exit code 2 (the window was read, with problems a rerun would not fix)")
+				}
+			case "Deployment":
+				if w.Spec.Replicas == nil || *w.Spec.Replicas < 2 {
+					t.Error("the SQS fleet has fewer than 2 replicas")
+				}
+			}
+			if len(pod.Containers) != 1 || pod.Containers[0].Image != imageName {
+				t.Fatalf("want one container running %s", imageName)
+			}
+			fb := pod.Containers[0]
+			psc := pod.SecurityContext
+			if psc["runAsNonRoot"] != true || psc["runAsUser"] != 65532 || psc["fsGroup"] != 65532 {
+				t.Errorf("pod securityContext %v: want non-root 65532 (the image's USER) and fsGroup for the volumes", psc)
+			}
+			if fb.SecurityContext["readOnlyRootFilesystem"] != true {
+				t.Error("the fluent-bit container's root filesystem is writable")
+			}
+			if fb.LivenessProbe == nil || fb.ReadinessProbe == nil || fb.Resources.Requests["memory"] == nil || fb.Resources.Limits["memory"] == nil {
+				t.Error("probes on Fluent Bit's HTTP server and memory requests/limits are required")
+			}
+			checkPodPipeline(t, cm, fb)
+		})
 	}
-	var fb *container
-	for i, c := range dep.Spec.Template.Spec.Containers {
-		if c.Image == imageName {
-			fb = &dep.Spec.Template.Spec.Containers[i]
-		}
-	}
-	if fb == nil || len(dep.Spec.Template.Spec.Containers) < 2 {
-		t.Fatalf("want an application container and a sidecar running %s", imageName)
-	}
-	psc := dep.Spec.Template.Spec.SecurityContext
-	if psc["runAsNonRoot"] != true || psc["runAsUser"] != 65532 || psc["fsGroup"] != 65532 {
-		t.Errorf("pod securityContext %v: want non-root 65532 (the image's USER) and fsGroup for the emptyDirs", psc)
-	}
-	if fb.SecurityContext["readOnlyRootFilesystem"] != true {
-		t.Error("the fluent-bit container's root filesystem is writable")
-	}
+}
 
-	// -c points into the ConfigMap's mount; the ConfigMap's pipeline loads
-	// the plugin from where the image installs it.
+// checkPodPipeline: -c points into the ConfigMap's mount; the pipeline has
+// the S3 input and the filter, loads both plugins from the image, writes
+// only to mounted volumes, and its variables are set in the container.
+func checkPodPipeline(t *testing.T, cm manifest, fb container) {
+	t.Helper()
 	mounts := map[string]bool{}
 	configDir := ""
 	for _, m := range fb.VolumeMounts {
@@ -539,21 +603,16 @@ func TestKubernetesSidecar(t *testing.T) {
 	var plugins struct {
 		Plugins []string `yaml:"plugins"`
 	}
-	if err := yaml.Unmarshal([]byte(cm.Data[pf]), &plugins); err != nil || len(plugins.Plugins) == 0 {
-		t.Fatalf("plugins_file %q is not a plugins list in the ConfigMap: %v", pf, err)
+	if err := yaml.Unmarshal([]byte(cm.Data[pf]), &plugins); err != nil || !slices.Equal(plugins.Plugins, []string{inputPlugin, filterPlugin}) {
+		t.Errorf("plugins_file %q loads %v (%v), want [%s %s]", pf, plugins.Plugins, err, inputPlugin, filterPlugin)
 	}
-	if plugins.Plugins[0] != filterPlugin {
-		t.Errorf("the ConfigMap loads %v, the image installs %s", plugins.Plugins, filterPlugin)
-	}
-	if !strings.Contains(cm.Data[pf], "# cloudtrail_s3: - "+inputPlugin) {
-		t.Errorf("no cloudtrail_s3 hook for %s in the plugins file", inputPlugin)
+	if len(p.Pipeline.Inputs) != 1 || p.Pipeline.Inputs[0]["name"] != "cloudtrail_s3" {
+		t.Error("the ConfigMap pipeline does not read with cloudtrail_s3")
 	}
 	if len(p.Pipeline.Filters) == 0 || p.Pipeline.Filters[0]["name"] != "opsworks" {
 		t.Error("the ConfigMap pipeline has no opsworks filter")
 	}
 	pathsUnder(t, "ConfigMap "+name, pipeline, mounts)
-
-	// The variables the pipeline uses are all set.
 	set := map[string]bool{}
 	for _, e := range fb.Env {
 		set[e.Name] = true
@@ -563,25 +622,28 @@ func TestKubernetesSidecar(t *testing.T) {
 			t.Errorf("${%s} is used by the ConfigMap pipeline but not set in the container", m[1])
 		}
 	}
-	// The application shares the input directory.
-	shared := false
-	for _, c := range dep.Spec.Template.Spec.Containers {
-		if c.Image == imageName {
-			continue
-		}
-		for _, m := range c.VolumeMounts {
-			if m.MountPath == "/var/log/cloudtrail" && !m.ReadOnly {
-				shared = true
-			}
-		}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	if !shared {
-		t.Error("no application container writes the shared /var/log/cloudtrail")
-	}
+	sort.Strings(out)
+	return out
 }
 
 type helmValues struct {
-	Kind  string `yaml:"kind"`
+	Kind           string `yaml:"kind"`
+	ReplicaCount   int    `yaml:"replicaCount"`
+	ServiceAccount struct {
+		Create      bool              `yaml:"create"`
+		Annotations map[string]string `yaml:"annotations"`
+	} `yaml:"serviceAccount"`
+	Resources struct {
+		Requests map[string]any `yaml:"requests"`
+		Limits   map[string]any `yaml:"limits"`
+	} `yaml:"resources"`
 	Image struct {
 		Repository string `yaml:"repository"`
 		Tag        string `yaml:"tag"`
@@ -636,8 +698,22 @@ func TestHelmValues(t *testing.T) {
 	if !ok {
 		t.Fatalf("config.extraFiles has no %s", filepath.Base(m[1]))
 	}
-	if !regexp.MustCompile(`(?m)^\s*Path\s+` + regexp.QuoteMeta(filterPlugin) + `\s*$`).MatchString(plugins) {
-		t.Errorf("the plugins file does not load %s:\n%s", filterPlugin, plugins)
+	for _, so := range []string{inputPlugin, filterPlugin} {
+		if !regexp.MustCompile(`(?m)^\s*Path\s+` + regexp.QuoteMeta(so) + `\s*$`).MatchString(plugins) {
+			t.Errorf("the plugins file does not load %s:\n%s", so, plugins)
+		}
+	}
+	if !regexp.MustCompile(`(?mi)^\s*Name\s+cloudtrail_s3\s*$`).MatchString(v.Config.Inputs) || !strings.Contains(v.Config.Inputs, "queue_url") {
+		t.Error("config.inputs is not cloudtrail_s3 in SQS mode (the follower)")
+	}
+	if v.ReplicaCount < 2 {
+		t.Errorf("replicaCount %d: the SQS fleet shares a queue", v.ReplicaCount)
+	}
+	if !v.ServiceAccount.Create || !strings.HasPrefix(v.ServiceAccount.Annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::") {
+		t.Error("serviceAccount: want one created, with the IRSA annotation")
+	}
+	if v.Resources.Requests["memory"] == nil || v.Resources.Limits["memory"] == nil {
+		t.Error("resources: memory requests and limits are required")
 	}
 	mounts := map[string]bool{}
 	for _, vm := range v.ExtraVolumeMounts {
@@ -673,5 +749,75 @@ func TestPipelinePluginsFiles(t *testing.T) {
 	}
 	if err := yaml.Unmarshal(read(t, "examples/pipelines/plugins.yaml"), &p); err != nil || len(p.Plugins) != 2 || p.Plugins[0] != inputPlugin || p.Plugins[1] != filterPlugin {
 		t.Errorf("examples/pipelines/plugins.yaml loads %v (%v), want [%s %s]", p.Plugins, err, inputPlugin, filterPlugin)
+	}
+}
+
+// The ECS task definition runs the image (its default pipeline: S3
+// polling into Elasticsearch) on Fargate, as the image's user with a
+// read-only root filesystem and the state directory on a volume, with a
+// task role; every variable the pipeline needs is set (credentials from
+// Secrets Manager); deploy/ecs/task-role-policy.json is the README's
+// least-privilege policy.
+func TestECSTaskDefinition(t *testing.T) {
+	var td struct {
+		TaskRoleArn             string                  `json:"taskRoleArn"`
+		RequiresCompatibilities []string                `json:"requiresCompatibilities"`
+		Volumes                 []struct{ Name string } `json:"volumes"`
+		ContainerDefinitions    []struct {
+			Image                  string                             `json:"image"`
+			User                   string                             `json:"user"`
+			ReadonlyRootFilesystem bool                               `json:"readonlyRootFilesystem"`
+			Environment            []struct{ Name, Value string }     `json:"environment"`
+			Secrets                []struct{ Name, ValueFrom string } `json:"secrets"`
+			MountPoints            []struct {
+				SourceVolume  string `json:"sourceVolume"`
+				ContainerPath string `json:"containerPath"`
+			} `json:"mountPoints"`
+			LogConfiguration struct {
+				LogDriver string `json:"logDriver"`
+			} `json:"logConfiguration"`
+		} `json:"containerDefinitions"`
+	}
+	if err := json.Unmarshal(read(t, "deploy/ecs/task-definition.json"), &td); err != nil {
+		t.Fatal(err)
+	}
+	if len(td.ContainerDefinitions) != 1 {
+		t.Fatalf("%d containers", len(td.ContainerDefinitions))
+	}
+	c := td.ContainerDefinitions[0]
+	if c.Image != imageName || c.User != "65532:65532" || !c.ReadonlyRootFilesystem || c.LogConfiguration.LogDriver != "awslogs" {
+		t.Errorf("container: image %s, user %q, read-only root %v, log driver %q", c.Image, c.User, c.ReadonlyRootFilesystem, c.LogConfiguration.LogDriver)
+	}
+	if !strings.HasPrefix(td.TaskRoleArn, "arn:aws:iam::") || !slices.Contains(td.RequiresCompatibilities, "FARGATE") {
+		t.Errorf("task role %q, compatibilities %v", td.TaskRoleArn, td.RequiresCompatibilities)
+	}
+	if len(c.MountPoints) != 1 || c.MountPoints[0].ContainerPath != stateDir || len(td.Volumes) != 1 || td.Volumes[0].Name != c.MountPoints[0].SourceVolume {
+		t.Errorf("the state directory %s is not on the task's volume: %v", stateDir, c.MountPoints)
+	}
+	set := map[string]bool{}
+	for _, e := range c.Environment {
+		set[e.Name] = true
+	}
+	for _, e := range c.Secrets {
+		set[e.Name] = true
+	}
+	// The image's default pipeline is elasticsearch.conf: its variables
+	// without a default in the image must be set, the trail's first.
+	for _, name := range []string{"CLOUDTRAIL_BUCKET", "AWS_REGION", "ES_HOST", "ES_USER", "ES_PASSWORD"} {
+		if !set[name] {
+			t.Errorf("%s is not set", name)
+		}
+	}
+	var readme struct{ Statement []map[string]any }
+	m := regexp.MustCompile("(?s)### Least-privilege IAM policy\n\n```json\n(.*?)```").FindSubmatch(read(t, "README.md"))
+	if m == nil || json.Unmarshal(m[1], &readme) != nil {
+		t.Fatal("no policy in the README's \"Least-privilege IAM policy\"")
+	}
+	var policy struct{ Statement []map[string]any }
+	if err := json.Unmarshal(read(t, "deploy/ecs/task-role-policy.json"), &policy); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(policy, readme) {
+		t.Error("deploy/ecs/task-role-policy.json differs from the README's least-privilege policy")
 	}
 }

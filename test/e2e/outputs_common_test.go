@@ -49,7 +49,6 @@ var shipHTTPPort = regexp.MustCompile(`(?im)^(\s*http_port\s*:?\s*)2020\s*$`)
 type shipDeploy struct {
 	dir    string
 	config string // file name inside dir
-	input  string // the NDJSON file tail reads (deploy/ configurations)
 	state  string
 }
 
