@@ -147,7 +147,14 @@ func (e *AccessError) Unwrap() error { return e.Err }
 // SQS call behind it.
 func stsClient(cfg aws.Config, timeout time.Duration) *sts.Client {
 	return sts.NewFromConfig(cfg, func(o *sts.Options) {
-		if timeout > 0 {
+		if timeout <= 0 {
+			return
+		}
+		// The configuration's own client carries AWS_CA_BUNDLE's roots
+		// (and the proxy settings): keep them, only add the deadline.
+		if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = bc.WithTimeout(timeout)
+		} else {
 			o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(timeout)
 		}
 	})

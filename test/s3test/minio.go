@@ -3,6 +3,8 @@ package s3test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -35,6 +37,7 @@ type Server struct {
 	Dir       string // data (Dir/data) and certificates (Dir/certs)
 
 	cmd     *exec.Cmd
+	roots   *x509.CertPool // HTTPS: the CA of its certificate
 	output  *proc.TailBuffer
 	exited  chan struct{} // closed when the process has been waited for
 	waitErr error
@@ -91,12 +94,36 @@ func Start(ctx context.Context, bin, dir string) (*Server, error) {
 var errExited = errors.New("minio exited")
 
 func start(ctx context.Context, bin, dir string) (*Server, error) {
+	return startTLS(ctx, bin, dir, nil)
+}
+
+// startWith starts a server whose certificates are in dir/certs already
+// (HTTPS, trusted through roots), retrying a port taken meanwhile.
+func startWith(t testing.TB, bin, dir string, roots *x509.CertPool) (*Server, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var s *Server
+		if s, err = startTLS(context.Background(), bin, dir, roots); err == nil || !errors.Is(err, errExited) {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+// startTLS starts the server; with roots, it serves HTTPS (certificates in
+// dir/certs) and the readiness probe trusts roots.
+func startTLS(ctx context.Context, bin, dir string, roots *x509.CertPool) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if roots != nil {
+		scheme = "https"
+	}
 	s := &Server{
-		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d", port),
+		roots:     roots,
+		Endpoint:  fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
 		AccessKey: "s3test-" + randomHex(6),
 		SecretKey: randomHex(20),
 		Region:    Region,
@@ -152,6 +179,9 @@ func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
+	if s.roots != nil {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}
+	}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/ready", nil)
 		if resp, err := client.Do(req); err == nil {
@@ -188,6 +218,12 @@ func (s *Server) Output() string { return s.output.String() }
 // applied last (FastRetries, for example).
 func (s *Server) Client(t testing.TB, optFns ...func(*s3.Options)) *s3.Client {
 	t.Helper()
+	if s.roots != nil { // HTTPS with a test CA: trust it
+		roots := s.roots
+		optFns = append([]func(*s3.Options){func(o *s3.Options) {
+			o.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+		}}, optFns...)
+	}
 	return NewClient(s.Endpoint, s.AccessKey, s.SecretKey, optFns...)
 }
 
