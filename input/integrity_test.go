@@ -33,10 +33,7 @@ func signedArchive(t *testing.T, org string) *trailsign.Archive {
 	o := corpus.Options{Seed: 31, Events: 400, OpsWorksShare: 0.3, EventsPerFile: 10, OrgID: org,
 		Accounts: []string{"111122223333", "444455556666"}, Regions: []string{"us-east-1", "eu-west-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 5, 0, 0, 0, time.UTC)}
-	a, err := trailsign.Build(trailsign.Options{Corpus: o})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := trailsign.MustBuild(t, trailsign.Options{Corpus: o})
 	return a
 }
 
@@ -122,10 +119,7 @@ func TestIntegrityLocalCopy(t *testing.T) {
 	for _, org := range []string{"", "o-abcdefghij"} {
 		t.Run("org "+org, func(t *testing.T) {
 			a := signedArchive(t, org)
-			dir := t.TempDir()
-			if err := a.WriteDir(dir); err != nil {
-				t.Fatal(err)
-			}
+			dir := a.Dir(t)
 			g := config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": a.WriteKeys(t),
 				"event_sources": "*", "progress_interval": "0", "start_time": "2024-05-30", "end_time": "2024-05-31"}
 			clean := runIntegrity(t, g, input.Deps{})
@@ -264,8 +258,7 @@ func TestIntegrityMinIO(t *testing.T) {
 // incomplete (exit 2), never every digest "invalid".
 func TestIntegrityWithoutKeys(t *testing.T) {
 	a := signedArchive(t, "")
-	dir := t.TempDir()
-	must(t, a.WriteDir(dir))
+	dir := a.Dir(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "x")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -311,8 +304,7 @@ func TestIntegrityConfig(t *testing.T) {
 // them.
 func TestIntegrityFollowWaitsForTheDigest(t *testing.T) {
 	a := signedArchive(t, "")
-	dir := t.TempDir()
-	must(t, a.WriteDir(dir))
+	dir := a.Dir(t)
 	var now atomic.Int64
 	now.Store(time.Date(2024, 5, 30, 5, 30, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
@@ -379,8 +371,7 @@ func TestIntegrityFollowWaitsForTheDigest(t *testing.T) {
 // incomplete.
 func TestIntegrityBackfillDigestIsReported(t *testing.T) {
 	a := signedArchive(t, "")
-	dir := t.TempDir()
-	must(t, a.WriteDir(dir))
+	dir := a.Dir(t)
 	d := a.Digests[1]
 	must(t, os.WriteFile(filepath.Join(dir, strings.TrimSuffix(d, ".json.gz")+"_backfill.json.gz"), a.Files[d], 0o644))
 	r := runIntegrity(t, config.MapGetter{"path": dir, "validate_integrity": "on", "public_keys_file": a.WriteKeys(t),
@@ -404,8 +395,7 @@ func TestIntegrityWeekByWeek(t *testing.T) {
 		EventsPerFile: 2, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
 		Start: week2.Add(-3 * 24 * time.Hour), End: week3.Add(3 * 24 * time.Hour)}})
 	must(t, err)
-	dir := t.TempDir()
-	must(t, a.WriteDir(dir))
+	dir := a.Dir(t)
 	var changed, deleted string
 	var emptied []string
 	for _, k := range logKeys(a) {

@@ -19,16 +19,10 @@ import (
 // filter, are valid, with their own tag: a tampered local copy read with
 // validate_integrity on.
 func TestIntegrityOutputValidates(t *testing.T) {
-	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 12, Events: 300, OpsWorksShare: 0.5, EventsPerFile: 10,
+	a := trailsign.MustBuild(t, trailsign.Options{Corpus: corpus.Options{Seed: 12, Events: 300, OpsWorksShare: 0.5, EventsPerFile: 10,
 		Accounts: []string{"111122223333"}, Regions: []string{"us-east-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := a.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := a.Dir(t)
 	var logs []string
 	for k := range a.Files {
 		if !strings.Contains(k, "Digest") {

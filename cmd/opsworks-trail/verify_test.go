@@ -28,12 +28,9 @@ import (
 // made for the tests.
 func signedArchive(t *testing.T) *trailsign.Archive {
 	t.Helper()
-	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 8, Events: 300, OpsWorksShare: 0.3,
+	a := trailsign.MustBuild(t, trailsign.Options{Corpus: corpus.Options{Seed: 8, Events: 300, OpsWorksShare: 0.3,
 		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return a
 }
 
@@ -72,10 +69,7 @@ func statusCount(vs []verdict) map[string]int {
 
 func TestVerifyLocalCopy(t *testing.T) {
 	a := signedArchive(t)
-	dir := t.TempDir()
-	if err := a.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := a.Dir(t)
 	keys := a.WriteKeys(t)
 	window := []string{"-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31"}
 
@@ -203,10 +197,7 @@ func TestVerifyS3(t *testing.T) {
 // verification counts as incomplete (exit 1), never silently passed over.
 func TestVerifyBackfillDigestIsReported(t *testing.T) {
 	a := signedArchive(t)
-	dir := t.TempDir()
-	if err := a.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := a.Dir(t)
 	d := a.Digests[0]
 	backfill := strings.TrimSuffix(d, ".json.gz") + "_backfill.json.gz"
 	if err := os.WriteFile(filepath.Join(dir, backfill), a.Files[d], 0o644); err != nil {
@@ -222,16 +213,10 @@ func TestVerifyBackfillDigestIsReported(t *testing.T) {
 // account under a second prefix is refused instead of being judged twice
 // by halves.
 func TestVerifyAccountByAccount(t *testing.T) {
-	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 9, Events: 300, OpsWorksShare: 0.3,
+	a := trailsign.MustBuild(t, trailsign.Options{Corpus: corpus.Options{Seed: 9, Events: 300, OpsWorksShare: 0.3,
 		EventsPerFile: 10, Accounts: []string{"111122223333", "444455556666"}, Regions: []string{"us-east-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 4, 0, 0, 0, time.UTC)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := a.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := a.Dir(t)
 	keys := a.WriteKeys(t)
 	code, vs, stderr := runVerifyCLI(t, "-v", "-public-keys", keys, "-since", "2024-05-30", "-until", "2024-05-31", dir)
 	c := statusCount(vs)

@@ -28,12 +28,9 @@ import (
 // integrity records next to them, in the same index or Loki.
 func TestShippedPipelinesIntegrity(t *testing.T) {
 	bin := fluentBit(t)
-	a, err := trailsign.Build(trailsign.Options{Bucket: "signed-trail", Corpus: corpus.Options{Seed: 41, Events: 600, OpsWorksShare: 0.5,
+	a := trailsign.MustBuild(t, trailsign.Options{Bucket: "signed-trail", Corpus: corpus.Options{Seed: 41, Events: 600, OpsWorksShare: 0.5,
 		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1", "eu-west-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs []string
 	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
 		if !strings.Contains(k, "/CloudTrail-Digest/") {
@@ -145,16 +142,10 @@ func TestShippedPipelinesIntegrity(t *testing.T) {
 // are tagged opsworks.integrity, and every event carries s3_integrity.
 func TestRealFluentBitIntegrityExitCode(t *testing.T) {
 	bin := fluentBit(t)
-	a, err := trailsign.Build(trailsign.Options{Corpus: corpus.Options{Seed: 42, Events: 400, OpsWorksShare: 0.5,
+	a := trailsign.MustBuild(t, trailsign.Options{Corpus: corpus.Options{Seed: 42, Events: 400, OpsWorksShare: 0.5,
 		EventsPerFile: 10, Accounts: []string{"111122223333"}, Regions: []string{"us-east-1"},
 		Start: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 30, 6, 0, 0, 0, time.UTC)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := a.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := a.Dir(t)
 	var logs []string
 	for _, k := range slices.Sorted(maps.Keys(a.Files)) {
 		if !strings.Contains(k, "/CloudTrail-Digest/") {

@@ -57,3 +57,24 @@ func (a *Archive) WriteKeys(t testing.TB) string {
 	}
 	return p
 }
+
+// MustBuild is Build for tests: it fails t on an error.
+func MustBuild(t testing.TB, o Options) *Archive {
+	t.Helper()
+	a, err := Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Dir writes the archive as a local copy (no metadata, as `aws s3 sync`
+// leaves it) into a new temporary directory and returns it.
+func (a *Archive) Dir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := a.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
