@@ -18,7 +18,7 @@ type command struct {
 }
 
 // commands is the dispatch table; the first is what runs without a
-// subcommand name. `report` (#13) plugs in here.
+// subcommand name. `report` (#16) plugs in here.
 var commands = []command{
 	{"print", "print the OpsWorks events of CloudTrail files or an archive as NDJSON (the default)", runPrint},
 	{"verify", "check CloudTrail log file integrity: digest signatures and chain, log file hashes, files no digest names", func(a []string, _ io.Reader, o, e io.Writer) int { return runVerify(a, o, e) }},
@@ -34,7 +34,7 @@ var version string
 
 // checkedFluentBit are the Fluent Bit versions the plugins of this tree
 // were last run against for real (README, "Supported Fluent Bit versions").
-const checkedFluentBit = "4.0.14, 5.1.1"
+const checkedFluentBit = "4.0.14, 4.2.8, 5.1.1"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
