@@ -305,3 +305,49 @@ func classicSections(t *testing.T, path string) []map[string]string {
 	}
 	return out
 }
+
+// The Grafana dashboard (examples/grafana) queries Loki through its data
+// source variable, and its stream selectors use only the documented labels
+// (test/e2e runs every panel against a real Loki).
+func TestGrafanaDashboard(t *testing.T) {
+	_, names := readLokiLabels(t)
+	var d struct {
+		UID        string `json:"uid"`
+		Templating struct {
+			List []struct{ Name, Type, Query string }
+		} `json:"templating"`
+		Panels []struct {
+			Title      string
+			Datasource struct{ Type, UID string }
+			Targets    []struct {
+				Expr       string
+				Datasource struct{ Type, UID string }
+			}
+		}
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join(here(), "..", "examples", "grafana", "opsworks-loki-dashboard.json")), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.UID == "" || len(d.Templating.List) != 1 || d.Templating.List[0].Type != "datasource" || d.Templating.List[0].Query != "loki" {
+		t.Errorf("want a uid and one Loki data source variable: %+v", d.Templating)
+	}
+	selector := regexp.MustCompile(`\{([^}]*)\}`)
+	matcher := regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)`)
+	for _, p := range d.Panels {
+		if p.Datasource.Type != "loki" || p.Datasource.UID != "${datasource}" || len(p.Targets) == 0 {
+			t.Errorf("panel %q: data source %+v, %d queries", p.Title, p.Datasource, len(p.Targets))
+		}
+		for _, q := range p.Targets {
+			sel := selector.FindStringSubmatch(q.Expr)
+			if sel == nil {
+				t.Errorf("panel %q: no stream selector in %s", p.Title, q.Expr)
+				continue
+			}
+			for _, m := range matcher.FindAllStringSubmatch(sel[1], -1) {
+				if !names[m[1]] {
+					t.Errorf("panel %q selects streams by %s, not a label of loki-labels.json", p.Title, m[1])
+				}
+			}
+		}
+	}
+}

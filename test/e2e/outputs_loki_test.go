@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -575,5 +577,56 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 			}
 			t.Logf("%s: %d for %.60q", doc, n, strings.Join(strings.Fields(q), " "))
 		}
+	}
+
+	// The Grafana dashboard: every panel's query, its range variables
+	// widened to the archive, evaluated once at the end.
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(readFileBytes(t, filepath.Join(repoRoot(), "examples", "grafana", "opsworks-loki-dashboard.json")), &dash); err != nil {
+		t.Fatal(err)
+	}
+	byArn := map[string]int{}
+	for _, e := range in.events {
+		if arn := str(e, "userIdentity_arn"); arn != "" {
+			byArn[arn]++
+		}
+	}
+	top := slices.Sorted(maps.Values(byArn))
+	slices.Reverse(top)
+	top10 := 0
+	for _, n := range top[:min(10, len(top))] {
+		top10 += n
+	}
+	destructive := regexp.MustCompile(`^(?:Delete.*|Stop.*|Deregister.*|Disassociate.*|RestoreServer|UpdateServerEngineAttributes|SetPermission|UpdateStack|UpdateApp|UpdateLayer|UpdateInstance)$`)
+	panelWant := map[string]int{
+		"Events by variant":                 len(in.events),
+		"Top principals (top 10)":           top10,
+		"Actions":                           len(in.events),
+		"Failed calls":                      count2(func(e map[string]any) bool { return str(e, "errorCode") != "" }),
+		"Destructive and sensitive actions": count2(func(e map[string]any) bool { return destructive.MatchString(str(e, "eventName")) }),
+		// This archive is read without validate_integrity.
+		"Integrity findings (validate_integrity)":      0,
+		"Events not proven valid (validate_integrity)": len(in.events),
+	}
+	if len(dash.Panels) != len(panelWant) {
+		t.Errorf("the dashboard has %d panels, the test expects %d", len(dash.Panels), len(panelWant))
+	}
+	vars := strings.NewReplacer("$__auto", "40d", "$__range", "40d")
+	for _, p := range dash.Panels {
+		want, ok := panelWant[p.Title]
+		if !ok || len(p.Targets) != 1 {
+			t.Errorf("dashboard panel %q: no expectation, or not one query", p.Title)
+			continue
+		}
+		_, total := lokiQuery(t, base, vars.Replace(p.Targets[0].Expr), from, at)
+		if int(total) != want || (want > 0 && total == 0) {
+			t.Errorf("dashboard panel %q returns %v, want %d:\n%s", p.Title, total, want, p.Targets[0].Expr)
+		}
+		t.Logf("dashboard: %d for %q", int(total), p.Title)
 	}
 }
