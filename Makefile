@@ -62,7 +62,7 @@ TEST_TIMEOUT ?= 60m
 # `go test -json` stream.
 test: vet test-deps
 	@mkdir -p $(BUILD)
-	OPSWORKS_REQUIRE_MINIO=1 OPSWORKS_REQUIRE_SQS=1 OPSWORKS_REQUIRE_CROSS=1 $(GO) run ./test/testsummary -json $(BUILD)/test.json -- \
+	OPSWORKS_REQUIRE_MINIO=1 OPSWORKS_REQUIRE_SQS=1 OPSWORKS_REQUIRE_CROSS=1 OPSWORKS_REQUIRE_BROWSER=1 $(GO) run ./test/testsummary -json $(BUILD)/test.json -- \
 		$(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # Short fuzzing session for every fuzz target of the core.

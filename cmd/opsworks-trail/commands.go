@@ -18,10 +18,11 @@ type command struct {
 }
 
 // commands is the dispatch table; the first is what runs without a
-// subcommand name. `report` (#16) plugs in here.
+// subcommand name.
 var commands = []command{
 	{"print", "print the OpsWorks events of CloudTrail files or an archive as NDJSON (the default)", runPrint},
 	{"verify", "check CloudTrail log file integrity: digest signatures and chain, log file hashes, files no digest names", func(a []string, _ io.Reader, o, e io.Writer) int { return runVerify(a, o, e) }},
+	{"report", "write an audit report of the OpsWorks events: one self-contained HTML file", runReport},
 	{"enqueue", "announce an archive's log files to an SQS queue, for a fleet of cloudtrail_s3 inputs", func(a []string, _ io.Reader, _, e io.Writer) int { return runEnqueue(a, e) }},
 	{"help", "show the help of a subcommand: help SUBCOMMAND", nil},
 	{"version", "show the version (also --version)", nil},
@@ -100,7 +101,7 @@ subcommands:
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nopsworks-trail help SUBCOMMAND shows its flags. Exit codes: 0 ok, 1 usage or I/O failure,\n2 bad input found (print) or tampering found (verify).\n")
+	fmt.Fprintf(w, "\nopsworks-trail help SUBCOMMAND shows its flags. Exit codes: 0 ok, 1 usage or I/O failure,\n2 bad input found (print, report) or tampering found (verify, or -input validate_integrity=on).\n")
 }
 
 // versionText: the module version and VCS revision from the build info, or

@@ -72,7 +72,28 @@ func main() {
 // runPrint is the default subcommand: print the OpsWorks events of the
 // sources as NDJSON.
 func runPrint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("opsworks-trail", flag.ContinueOnError)
+	return runEvents(args, stdin, stdout, stderr, false)
+}
+
+// runReport is `opsworks-trail report -o FILE SOURCE…`: the same sources
+// and options as print, aggregated into one self-contained HTML report
+// instead of printed (see report.go).
+func runReport(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runEvents(args, stdin, stdout, stderr, true)
+}
+
+// runEvents reads the sources through the filter and prints the records,
+// or, with asReport, aggregates them into the report.
+func runEvents(args []string, stdin io.Reader, stdout, stderr io.Writer, asReport bool) int {
+	name := "opsworks-trail"
+	if asReport {
+		name = "opsworks-trail report"
+	}
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	var reportFile *string
+	if asReport {
+		reportFile = fl.String("o", "", "the report's HTML file (required): self-contained, no network resources, prints to PDF")
+	}
 	fl.SetOutput(stderr)
 	opts := newKeyValues(filter.Options)
 	fl.Var(opts, "set", "filter option key=value, as in the [FILTER] section (repeatable), e.g. -set keep_other_events=on")
@@ -85,11 +106,19 @@ func runPrint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	bar := fl.String("progress", "auto", "progress bar on stderr for archive sources: auto (when stderr is a terminal), on, off")
 	verbose := fl.Bool("v", false, "show the input engine's info messages")
 	fl.Usage = func() {
-		fmt.Fprintf(fl.Output(), "usage: opsworks-trail [print] [flags] [SOURCE ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, several JSON documents in a row, - for stdin\n(the default), or an archive: s3://bucket/prefix or a directory.\nOther subcommands: opsworks-trail --help.\n\n")
+		if asReport {
+			fmt.Fprintf(fl.Output(), "usage: opsworks-trail report -o FILE [flags] [SOURCE ...]\n\nWrites an audit report of the OpsWorks events of the sources: one self-contained HTML\nfile (counts by product, activity over time, principals, actions, failed calls,\ndestructive actions, servers and stacks, integrity). SOURCE as for print; with\n-input validate_integrity=on an archive's integrity verdicts are in the report.\n\n")
+		} else {
+			fmt.Fprintf(fl.Output(), "usage: opsworks-trail [print] [flags] [SOURCE ...]\n\nPrints the OpsWorks events of CloudTrail files as NDJSON.\nSOURCE: .json, .json.gz, NDJSON, several JSON documents in a row, - for stdin\n(the default), or an archive: s3://bucket/prefix or a directory.\nOther subcommands: opsworks-trail --help.\n\n")
+		}
 		fl.PrintDefaults()
 	}
 	if code, ok := parseFlags(fl, args); !ok {
 		return code
+	}
+	if asReport && *reportFile == "" {
+		fmt.Fprintf(stderr, "%s: -o: the report's file is required\n", name)
+		return exitFailure
 	}
 	if *bar != "auto" && *bar != "on" && *bar != "off" {
 		fmt.Fprintf(stderr, "opsworks-trail: -progress: want auto, on or off, got %q\n", *bar)
@@ -118,11 +147,25 @@ func runPrint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		paths = []string{"-"}
 	}
+	var rep *report
+	if asReport {
+		rep = newReport(paths)
+		c.sink = rep.add
+	}
 	for _, p := range paths {
 		if err := c.path(p, stdin); err != nil {
 			out.Flush()
-			fmt.Fprintf(stderr, "opsworks-trail: %v\n", err)
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			return exitFailure
+		}
+	}
+	if rep != nil {
+		if err := writeReport(rep, *reportFile); err != nil {
+			fmt.Fprintf(stderr, "%s: -o: %v\n", name, err)
+			return exitFailure
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "%s: %d OpsWorks events from %s into %s\n", name, rep.events, strings.Join(paths, ", "), *reportFile)
 		}
 	}
 	if !*quiet && c.docs > 0 {
@@ -179,6 +222,8 @@ type cli struct {
 	progress        string
 	verbose         bool
 	archiveFailures int64
+	// sink, when set, takes the records instead of printing them (report).
+	sink func(record.EventTime, *record.Value) error
 }
 
 func (c *cli) path(p string, stdin io.Reader) error {
@@ -225,6 +270,9 @@ func (c *cli) document(name string, text []byte) error {
 }
 
 func (c *cli) print(t record.EventTime, body *record.Value) error {
+	if c.sink != nil {
+		return c.sink(t, body)
+	}
 	c.line = c.line[:0]
 	if c.meta {
 		c.line = append(c.line, `{"tag":`...)

@@ -22,6 +22,10 @@ var Cross = []Package{
 	{Name: "qemu-user", MinVersion: "1:7.2"},
 }
 
+// Browser is the headless browser the report test renders the HTML
+// report in (Debian replaces chromium builds within a release: a minimum).
+var Browser = Package{Name: "chromium", MinVersion: "120"}
+
 // Installed returns the installed version of p, or an error saying why it
 // is not usable.
 func (p Package) Installed() (string, error) {

@@ -10,8 +10,8 @@
 //   - local-aws-sqs (sqstest.LocalSQSVersion), with npm into
 //     ~/.cache/opsworks-trail: seconds.
 //   - the Debian packages of the arm64 checks (debpkg.Cross: the aarch64
-//     cross compiler and qemu-user), with apt-get, each at least its
-//     minimum version: seconds.
+//     cross compiler and qemu-user) and of the report test (chromium), with
+//     apt-get, each at least its minimum version: seconds.
 //   - Loki (lokitest.Version), built from its Go module into
 //     ~/.cache/opsworks-trail, only when FLUENT_BIT_BIN is set: only the
 //     real-Fluent-Bit tests use it, and its build takes many minutes.
@@ -48,7 +48,7 @@ func main() {
 	}
 	step("MinIO", s3test.MinIOVersion, func() (string, error) { return s3test.EnsureMinIO(logf) })
 	step("local-aws-sqs", sqstest.LocalSQSVersion, func() (string, error) { return sqstest.EnsureLocalSQS(logf) })
-	for _, p := range debpkg.Cross {
+	for _, p := range append(debpkg.Cross, debpkg.Browser) {
 		step(p.Name, ">= "+p.MinVersion, func() (string, error) { return p.Ensure(logf) })
 	}
 	if os.Getenv("FLUENT_BIT_BIN") != "" {
