@@ -83,14 +83,7 @@ func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
 // client of the integrity check) starts from: credentials, region, profile,
 // role and retries as S3ClientOptions say.
 func loadAWSConfig(ctx context.Context, cfg S3ClientOptions) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = cfg.MaxRetries + 1
-				o.RateLimiter = ratelimit.None
-			})
-		}),
-	}
+	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer(cfg.MaxRetries))}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}
@@ -117,6 +110,27 @@ func loadAWSConfig(ctx context.Context, cfg S3ClientOptions) (aws.Config, error)
 			}))
 	}
 	return awsCfg, nil
+}
+
+// newRetryer is the SDK's standard retryer of every AWS client here (S3,
+// SQS, STS, CloudTrail): maxRetries retries with backoff and jitter, no
+// client-side retry quota (a backfill throttled for a while must slow
+// down, not fail), and certificate errors not retried: the SDK counts a
+// failed TLS handshake as a connection error, so a CA missing from
+// AWS_CA_BUNDLE would otherwise take minutes of retries to report.
+func newRetryer(maxRetries int) func() aws.Retryer {
+	return func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = maxRetries + 1
+			o.RateLimiter = ratelimit.None
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if IsCertificateError(err) {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary
+			})}, o.Retryables...)
+		})
+	}
 }
 
 // AccessError is a failed start-up check: Permission is the IAM action

@@ -8,6 +8,8 @@ package cloudtrail
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +47,10 @@ const (
 	ReasonRecordsNotArray Reason = "Records is not an array"
 	ReasonOversized       Reason = "oversized" // over MaxObjectSize uncompressed
 	ReasonOther           Reason = "error"     // anything unrecognised: not retried
+	// ReasonCertificate: the server's TLS certificate is not trusted (a
+	// private CA: AWS_CA_BUNDLE) or does not name it. Configuration, not
+	// weather: never retried.
+	ReasonCertificate Reason = "TLS certificate not trusted"
 )
 
 // Retryable reports whether trying again later can succeed.
@@ -130,6 +136,8 @@ func Classify(err error) Reason {
 		return ReasonAccessDenied
 	case errors.Is(err, context.DeadlineExceeded):
 		return ReasonTimeout // a deadline of ours (api_timeout): the caller's own ends in Canceled
+	case IsCertificateError(err):
+		return ReasonCertificate
 	case isConnectionError(err):
 		return ReasonTransport
 	}
@@ -148,6 +156,16 @@ func reasonOfStatus(code int) (Reason, bool) {
 		return ReasonAccessDenied, true
 	}
 	return "", false
+}
+
+// IsCertificateError reports a TLS certificate the client does not accept:
+// an unknown authority, another host's name, an expired or invalid one.
+func IsCertificateError(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
 // isConnectionError recognises a connection that broke or timed out. It

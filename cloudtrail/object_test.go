@@ -5,12 +5,15 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -445,5 +448,26 @@ func TestHash(t *testing.T) {
 		if res, _ := NewObjectReader(ReadOptions{}).Decode(bytes.NewReader(stored), 0); res.SHA256 != ([32]byte{}) {
 			t.Errorf("%s: hashed although Hash is off", name)
 		}
+	}
+}
+
+// A TLS certificate the client does not trust is configuration, not a
+// passing failure: its own reason, never retried — by us or by the SDK's
+// retryer, which would otherwise count the failed handshake as a broken
+// connection.
+func TestCertificateErrorsAreNotRetried(t *testing.T) {
+	for _, err := range []error{
+		&url.Error{Op: "Get", URL: "https://minio.test/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}},
+		fmt.Errorf("operation error S3: ListObjectsV2: %w", x509.HostnameError{Host: "s3.example"}),
+	} {
+		if r := Classify(err); r != ReasonCertificate || Retryable(err) {
+			t.Errorf("%v: %s, retryable %v", err, r, Retryable(err))
+		}
+		if newRetryer(5)().IsErrorRetryable(err) {
+			t.Errorf("%v: the SDK's retryer would retry it", err)
+		}
+	}
+	if !newRetryer(5)().IsErrorRetryable(&url.Error{Op: "Get", URL: "https://s3/", Err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}) {
+		t.Error("a reset connection is no longer retried")
 	}
 }

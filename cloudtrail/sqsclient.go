@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -117,14 +115,7 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("queue_url: %v", err)
 	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = o.MaxRetries + 1
-				so.RateLimiter = ratelimit.None
-			})
-		}),
-	}
+	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer(o.MaxRetries))}
 	region := o.Region
 	if region == "" {
 		region = q.Region

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
 	"github.com/opsworks-trail/opsworks-trail/test/s3test"
@@ -97,20 +97,30 @@ func TestProxyAndPrivateCA(t *testing.T) {
 			}
 		})
 	}
-	// The controls: without the bundle the certificate is refused, without
-	// the proxy the name does not resolve; the errors say so.
+	// The controls: without the bundle the certificate is refused — at
+	// once, with the default retries: a certificate error is not retried —
+	// and without the proxy the name does not resolve; the errors say so.
 	for _, tc := range []struct {
-		name, env, want string
+		name string
+		env  []string
+		args []string
+		want string
 	}{
-		{"no CA bundle", "HTTPS_PROXY=" + proxy.URL, "certificate signed by unknown authority"},
-		{"no proxy", "AWS_CA_BUNDLE=" + bundle, "minio.test"},
+		{"no CA bundle", []string{"HTTPS_PROXY=" + proxy.URL}, nil, "certificate signed by unknown authority"},
+		{"no CA bundle for STS", []string{"HTTPS_PROXY=" + proxy.URL, "AWS_ENDPOINT_URL_STS=https://" + named},
+			[]string{"-input", "role_arn=arn:aws:iam::111122223333:role/opsworks-trail-reader"}, "certificate signed by unknown authority"},
+		{"no proxy", []string{"AWS_CA_BUNDLE=" + bundle}, []string{"-input", "max_retries=0"}, "minio.test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, stderr := execCLI(t, append(creds, tc.env, "OPSWORKS_TRAIL_UNUSED=1"), append([]string{"-input", "max_retries=0"}, args...)...)
+			start := time.Now()
+			code, out, stderr := execCLI(t, append(creds, tc.env...), append(tc.args, args...)...)
+			took := time.Since(start)
 			if code == 0 || events(out) != 0 || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, %d events; want a failure naming %q:\n%s", code, events(out), tc.want, stderr)
 			}
+			if took > 15*time.Second {
+				t.Errorf("took %s to fail: a certificate error must not be retried", took.Round(time.Second))
+			}
 		})
 	}
-	_ = fmt.Sprint
 }
