@@ -1,6 +1,7 @@
 package cloudtrail
 
 import (
+	"path"
 	"strings"
 	"time"
 )
@@ -191,6 +192,11 @@ func parseDigestTail(rest string) (time.Time, string, bool) {
 	}
 	return t, rest[:j], true
 }
+
+// IsDigestName reports whether a path's file name is a CloudTrail digest's
+// (ACCOUNT_CloudTrail-Digest_…), in the layout or not: a backfill digest
+// (…_backfill.json.gz) or one moved out of its folder too.
+func IsDigestName(p string) bool { return strings.Contains(path.Base(p), "_CloudTrail-Digest_") }
 
 func trimJSONExt(name string) (string, bool) {
 	if s, ok := strings.CutSuffix(name, ".json.gz"); ok {

@@ -544,7 +544,7 @@ func (l *DirLister) object(p string, d fs.DirEntry) (Object, bool, error) {
 		if l.opts.DigestsOnly {
 			return Object{}, false, nil // the main listing reports files outside the layout
 		}
-		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") && !l.opts.IncludeDigest {
+		if IsDigestName(p) && !l.opts.IncludeDigest {
 			l.skipped(p, "digest file (not asked for)")
 			return Object{}, false, nil // a digest moved out of its folder
 		}

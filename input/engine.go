@@ -97,7 +97,7 @@
 // records.
 //
 // Integrity (validate_integrity, polling and local mode): see
-// integrityCheck. The listing then yields digests too; when it reaches a
+// integrity.Checker. The listing then yields digests too; when it reaches a
 // week of a stream, the week's digests are read and sealed before its log
 // files are judged; every event record gets s3_integrity, every problem an
 // integrity record {"integrity_status", "s3_bucket", "s3_key", "detail",
@@ -214,7 +214,7 @@ type job struct {
 	msg *message // SQS mode: the message that named it
 	// judge gives the object's integrity verdict from its hash
 	// (validate_integrity); nil: not validated.
-	judge verdict
+	judge integrity.Judge
 	// findings, when set, make this an integrity job: records to queue in
 	// listing order, no object to read (obj.Key.Path is "").
 	findings []integrity.Finding
@@ -253,7 +253,7 @@ func (e *Engine) sourceEnv() sourceEnv {
 }
 
 // put numbers an object and hands it to a worker.
-func (e *Engine) put(ctx context.Context, o cloudtrail.Object, msg *message, judge verdict) error {
+func (e *Engine) put(ctx context.Context, o cloudtrail.Object, msg *message, judge integrity.Judge) error {
 	return e.send(ctx, job{seq: e.q.assign(o.Key.Time), obj: o, msg: msg, judge: judge})
 }
 

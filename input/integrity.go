@@ -29,9 +29,6 @@ type integrityOptions struct {
 	delay time.Duration // integrity_delay (follow mode)
 }
 
-// verdict judges one log file from its SHA-256 (integrity.Judge).
-type verdict = integrity.Judge
-
 // newIntegrityCheck is the polling source's integrity.Checker (see there
 // for how an archive is judged week by week): findings are counted in the
 // stats, problems queued as integrity records (in listing order), and

@@ -3,8 +3,6 @@ package input
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,9 +69,9 @@ func (p *pollSource) start(ctx context.Context) error {
 }
 
 // listOptions are the listing of a pass: the selection, each stream from
-// its checkpoint floor; with validate_integrity, digests too (they make
-// the listing stop at each account, see integrityCheck) and, in follow
-// mode, integrity_delay behind the clock.
+// its checkpoint floor; with validate_integrity, digests too (a week whose
+// log files are all gone is found by them, see integrity.Checker) and, in
+// follow mode, integrity_delay behind the clock.
 func (p *pollSource) listOptions() cloudtrail.ListOptions {
 	opts := p.o.list
 	opts.StreamStart, opts.Now = p.streamStart, p.o.checkpoint.Now
@@ -84,8 +82,8 @@ func (p *pollSource) listOptions() cloudtrail.ListOptions {
 		opts.IncludeDigest = true
 		skipped := opts.Skipped
 		opts.Skipped = func(name, reason string) {
-			if p.check != nil && strings.Contains(path.Base(name), "_CloudTrail-Digest_") {
-				_ = p.check.UncheckedDigest(name) // in S3, a backfill digest's name does not parse
+			if p.check != nil {
+				p.check.Skipped(name)
 			}
 			if skipped != nil {
 				skipped(name, reason)
@@ -185,9 +183,9 @@ func (p *pollSource) listOnce(ctx context.Context, pass int) error {
 	}
 	err = lister.List(ctx, func(o cloudtrail.Object) error { return p.dispatch(ctx, o, pass) })
 	if p.check != nil {
-		// The last account ends with the listing, complete or not: a
-		// failed listing's missing files would be false alarms, so they
-		// are only looked for after a complete one.
+		// The last week ends with the listing, complete or not: a failed
+		// listing's missing files would be false alarms, so they are only
+		// looked for after a complete one.
 		if err == nil {
 			err = p.check.EndPass(ctx)
 		} else {
@@ -203,7 +201,7 @@ func (p *pollSource) dispatch(ctx context.Context, o cloudtrail.Object, pass int
 	if err := p.env.gate.wait(ctx); err != nil {
 		return err // paused: the listing waits here too (local trees)
 	}
-	var judge verdict
+	var judge integrity.Judge
 	if p.check != nil {
 		var read bool
 		var err error

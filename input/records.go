@@ -31,21 +31,20 @@ type recordReport struct {
 
 // recordBuilder turns one object's events into Fluent Bit records.
 type recordBuilder struct {
-	report       recordReport
-	obj          cloudtrail.Object
-	prov         []record.Value // provenance key/value pairs
-	fallback     record.EventTime
-	fallbackTime time.Time
-	arena        *record.Arena
-	records      []byte
-	count        int
+	report   recordReport
+	obj      cloudtrail.Object
+	prov     []record.Value // provenance key/value pairs
+	fallback record.EventTime
+	arena    *record.Arena
+	records  []byte
+	count    int
 }
 
 // newRecordBuilder starts an object's records: prov are the key/value
 // pairs every record gets, fallback the time of records without an
 // eventTime.
 func newRecordBuilder(o cloudtrail.Object, prov []record.Value, fallback time.Time, report recordReport) *recordBuilder {
-	return &recordBuilder{report: report, obj: o, prov: prov, arena: record.NewArena(), fallback: eventTime(fallback), fallbackTime: fallback}
+	return &recordBuilder{report: report, obj: o, prov: prov, arena: record.NewArena(), fallback: eventTime(fallback)}
 }
 
 func eventTime(t time.Time) record.EventTime {
@@ -176,8 +175,7 @@ func (rb *recordBuilder) integrityRecord(f integrity.Finding) {
 		level = LogError
 	}
 	rb.report.logf(level, "integrity: %s: %s: %s", f.Status, f.Key, f.Detail)
-	rb.report.st.integrityRecords.Add(1)
-	rb.append(eventTime(integrity.FindingTime(f, rb.fallbackTime)), &record.Value{Kind: record.KindMap, Items: items})
+	rb.append(eventTime(integrity.FindingTime(f, time.Unix(rb.fallback.Sec, rb.fallback.Nsec))), &record.Value{Kind: record.KindMap, Items: items})
 }
 
 func (rb *recordBuilder) append(t record.EventTime, body *record.Value) {

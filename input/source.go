@@ -60,7 +60,7 @@ type sourceEnv struct {
 	// put hands an object to the workers; objects are numbered in the
 	// order of the calls, which is the order Collect hands them out. It
 	// fails only when ctx ends.
-	put func(ctx context.Context, o cloudtrail.Object, msg *message, judge verdict) error
+	put func(ctx context.Context, o cloudtrail.Object, msg *message, judge integrity.Judge) error
 	// putFindings queues integrity records after the objects put so far.
 	putFindings func(ctx context.Context, t time.Time, fs []integrity.Finding) error
 	backoff     func(attempt int) time.Duration

@@ -122,7 +122,7 @@ type stats struct {
 	eventsSeen, eventsKept, records, errorRecords, delivered                                         atomic.Int64
 	bytesRead, bytesUncompressed, bytesListed                                                        atomic.Int64
 	listingDone                                                                                      atomic.Bool
-	integrityIncomplete, integrityRecords                                                            atomic.Int64
+	integrityIncomplete                                                                              atomic.Int64
 
 	mu         sync.Mutex
 	started    time.Time

@@ -3,8 +3,6 @@ package integrity
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -142,8 +140,8 @@ func (c *Checker) Listed(ctx context.Context, o cloudtrail.Object) (Judge, bool,
 	switch {
 	case k.Kind == cloudtrail.KindInsight:
 		return nil, true, nil // Insights files are in no digest
-	case k.Account == "" && strings.Contains(path.Base(k.Path), "_CloudTrail-Digest_"):
-		return nil, false, c.UncheckedDigest(k.Path)
+	case k.Account == "" && cloudtrail.IsDigestName(k.Path):
+		return nil, false, c.unchecked(k.Path)
 	case k.Account == "":
 		return func([32]byte) Finding {
 			return Finding{Status: StatusLogUnverified, Key: k.Path,
@@ -191,10 +189,19 @@ func (c *Checker) Listed(ctx context.Context, o cloudtrail.Object) (Judge, bool,
 	}, true, nil
 }
 
-// UncheckedDigest reports a digest outside the CloudTrail layout — a
-// backfill digest (…_backfill.json.gz) or one moved out of its folder —,
-// which is not checked yet: the validation is incomplete.
-func (c *Checker) UncheckedDigest(p string) error {
+// Skipped hears of a file the listing left out (its Skipped option): an
+// S3 digest whose name does not parse (a backfill digest) is not checked
+// yet, and the validation is incomplete.
+func (c *Checker) Skipped(p string) {
+	if cloudtrail.IsDigestName(p) {
+		_ = c.unchecked(p)
+	}
+}
+
+// unchecked reports a digest outside the CloudTrail layout — a backfill
+// digest (…_backfill.json.gz) or one moved out of its folder —, which is
+// not checked yet: the validation is incomplete.
+func (c *Checker) unchecked(p string) error {
 	return c.o.Incomplete("digest outside the layout", p,
 		"a digest outside the CloudTrail layout (backfill digests are not checked yet); the files it names are judged without it")
 }

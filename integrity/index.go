@@ -332,11 +332,11 @@ func mergePeriods(ps []period) []period {
 }
 
 // Index judges log files one at a time as they are read, against digests
-// read before them: the cloudtrail_s3 input reads an account's digests,
-// seals them, then stamps each log file's events with its verdict.
+// read before them: the Checker reads a week's digests, seals them, then
+// judges each log file of the week as it is read.
 //
 //	x := NewIndex(opts)
-//	x.AddDigest(…) for each digest of the account (any streams)
+//	x.AddDigest(…) for each digest (any streams)
 //	x.Seal(emit)       // digest findings: invalid, missing, unsigned, chain gaps
 //	x.Present(key)     // each log file listed (read or not, e.g. committed before)
 //	x.Judge(file)      // concurrently, as files are read

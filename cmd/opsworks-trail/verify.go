@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -130,9 +129,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	co.List, co.NewLister = opts, newLister
 	v.check = integrity.NewChecker(co)
 	opts.Skipped = func(p, reason string) {
-		if strings.Contains(path.Base(p), "_CloudTrail-Digest_") {
-			_ = v.check.UncheckedDigest(p) // in S3, a backfill digest's name does not parse
-		}
+		v.check.Skipped(p)
 	}
 	lister, err := newLister(opts)
 	if err != nil {
@@ -194,7 +191,7 @@ func (v *verifyRun) readAll(ctx context.Context, lister cloudtrail.Lister, n int
 		if o.Key.Kind == cloudtrail.KindInsight {
 			return nil // Insights files are not in digests
 		}
-		if o.Key.Account == "" && !strings.Contains(path.Base(o.Key.Path), "_CloudTrail-Digest_") {
+		if o.Key.Account == "" && !cloudtrail.IsDigestName(o.Key.Path) {
 			v.mu.Lock() // outside the CloudTrail layout: no digest can name it
 			v.unlayout++
 			v.note(o.Key.Path + ": not in the CloudTrail key layout, cannot be verified")
