@@ -217,10 +217,9 @@ func (c *Checker) now() time.Time {
 func (c *Checker) EndPass(ctx context.Context) error {
 	err := c.endWeek(ctx)
 	c.reset()
-	// Forget what a later pass cannot judge again: its files are behind
-	// every stream's floor by more than a day.
+	// Forget what a later pass cannot judge again.
 	for k, t := range c.reported {
-		if c.now().Sub(t) > 48*time.Hour {
+		if c.now().Sub(t) > recentFindings {
 			delete(c.reported, k)
 		}
 	}
@@ -245,16 +244,25 @@ func (c *Checker) endWeek(ctx context.Context) error {
 	return c.report(ctx, w.last, out)
 }
 
-// keep appends f unless it was reported before: two weeks read the same
-// digests at their boundary, and a follow pass reads recent ones again.
+// keep appends f unless a pass before this one reported it: a follow pass
+// judges the recent digests again. Within a pass nothing comes twice (a
+// week reports only its own digests and files). Only findings of the last
+// two days are remembered — older files are behind every stream's floor,
+// no later pass lists them — so a backfill of years keeps nothing here.
 func (c *Checker) keep(out []Finding, f Finding) []Finding {
 	id := f.Status + "\x00" + f.Bucket + "\x00" + f.Key
 	if _, seen := c.reported[id]; seen {
 		return out
 	}
-	c.reported[id] = FindingTime(f, c.now())
+	now := c.now()
+	if t := FindingTime(f, now); now.Sub(t) <= recentFindings {
+		c.reported[id] = t
+	}
 	return append(out, f)
 }
+
+// recentFindings is how far back findings are remembered between passes.
+const recentFindings = 48 * time.Hour
 
 func (c *Checker) report(ctx context.Context, t time.Time, fs []Finding) error {
 	if len(fs) == 0 {
