@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/integrity"
-	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
 )
 
@@ -45,12 +44,7 @@ func awsCLI(t *testing.T) string {
 func TestVerifyAgreesWithAWSCLI(t *testing.T) {
 	bin := awsCLI(t)
 	a := signedArchive(t)
-	srv := s3test.MinIO(t)
-	srv.CreateBucket(t, a.Bucket)
-	client := srv.Client(t)
-	if err := a.Upload(t.Context(), client, 8); err != nil {
-		t.Fatal(err)
-	}
+	srv := a.InMinIO(t)
 	ct := trailsign.FakeCloudTrail(t, a)
 	cfg := filepath.Join(t.TempDir(), "config")
 	if err := os.WriteFile(cfg, []byte("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"), 0o644); err != nil {

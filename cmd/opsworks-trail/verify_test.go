@@ -20,7 +20,6 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
-	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
 )
 
@@ -140,12 +139,8 @@ func TestVerifyUsage(t *testing.T) {
 // from a local CloudTrail endpoint (AWS_ENDPOINT_URL_CLOUDTRAIL).
 func TestVerifyS3(t *testing.T) {
 	a := signedArchive(t)
-	srv := s3test.MinIO(t)
-	srv.CreateBucket(t, a.Bucket)
+	srv := a.InMinIO(t)
 	client := srv.Client(t)
-	if err := a.Upload(t.Context(), client, 8); err != nil {
-		t.Fatal(err)
-	}
 	ct := trailsign.FakeCloudTrail(t, a)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)

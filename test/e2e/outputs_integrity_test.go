@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/opsworks-trail/opsworks-trail/integrity"
 	"github.com/opsworks-trail/opsworks-trail/test/corpus"
-	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 	"github.com/opsworks-trail/opsworks-trail/test/trailsign"
 )
 
@@ -42,11 +40,7 @@ func TestShippedPipelinesIntegrity(t *testing.T) {
 	body, _ := trailsign.Gunzip(a.Files[changed])
 	gz, _ := trailsign.Gzip(bytes.Replace(body, []byte(`"userAgent":"`), []byte(`"userAgent":"x`), 1))
 	a.Files[changed] = gz
-	srv := s3test.MinIO(t)
-	srv.CreateBucket(t, a.Bucket)
-	if err := a.Upload(context.Background(), srv.Client(t), 8); err != nil {
-		t.Fatal(err)
-	}
+	srv := a.InMinIO(t)
 	// The OpsWorks events of the files uploaded, by eventID → their file.
 	events := map[string]string{}
 	for _, f := range a.Logs {

@@ -1,6 +1,7 @@
 package trailsign
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opsworks-trail/opsworks-trail/test/s3test"
 )
 
 // FakeCloudTrail is a CloudTrail endpoint on loopback that answers
@@ -77,4 +80,16 @@ func (a *Archive) Dir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// InMinIO starts a MinIO server for the test with the archive uploaded to
+// a.Bucket, digests with their CloudTrail metadata (the signature).
+func (a *Archive) InMinIO(t testing.TB) *s3test.Server {
+	t.Helper()
+	srv := s3test.MinIO(t)
+	srv.CreateBucket(t, a.Bucket)
+	if err := a.Upload(context.Background(), srv.Client(t), 8); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
