@@ -602,7 +602,7 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 	for _, n := range top[:min(10, len(top))] {
 		top10 += n
 	}
-	destructive := regexp.MustCompile(`^(?:Delete.*|Stop.*|Deregister.*|Disassociate.*|RestoreServer|UpdateServerEngineAttributes|SetPermission|UpdateStack|UpdateApp|UpdateLayer|UpdateInstance)$`)
+	destructive := regexp.MustCompile(`^(?:Delete.*|Stop.*|Deregister.*|Disassociate.*|Detach.*|RestoreServer|UpdateServerEngineAttributes|SetPermission|UpdateStack|UpdateApp|UpdateLayer|UpdateInstance|UpdateUserProfile|UpdateMyUserProfile|GrantAccess)$`)
 	panelWant := map[string]int{
 		"Events by variant":                 len(in.events),
 		"Top principals (top 10)":           top10,
