@@ -24,15 +24,16 @@ func TestBadInput(t *testing.T) {
 		record    string
 		wantError string // substring of the opsworks_error of the kept record
 		wantGood  int    // good events emitted beside the error
+		wantRaw   any    // the error record's opsworks_raw (a non-object element), if any
 	}{
-		{"Records not an array", nil, `{"Records":"oops"}`, "Records is a string, not an array", 0},
-		{"Records element not an object", nil, `{"Records":[42,` + ev + `]}`, "Records[0] is a uint, not an object", 1},
-		{"deep JSON text", map[string]string{"source_key": "log"}, `{"log":` + jsonQuote(`{"Records":[`+nested(100)+`]}`) + `}`, "nesting deeper than 64 levels", 0},
-		{"deep structured record", nil, `{"Records":[` + nested(100) + `]}`, "nesting deeper than 64 levels", 0},
-		{"truncated JSON text", map[string]string{"source_key": "log"}, `{"log":` + jsonQuote(`{"Records":[{"eventSource":"opsworks.amazonaws.com"`) + `}`, "expected ',' or '}' after object value, found end of input", 0},
-		{"multi-MB value", nil, `{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"blob":"` + big + `"}},` + ev + `]}`, "exceeds max_event_size", 1},
-		{"eventbridge without event", nil, `{"detail-type":"AWS API Call via CloudTrail","detail":"nope"}`, "detail is not a CloudTrail event", 0},
-		{"cloudwatch bad message", nil, `{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","message":"{\"eventSource\": oops}"},{"id":"2","message":` + jsonQuote(ev) + `}]}`, "logEvents[0].message: invalid JSON", 1},
+		{"Records not an array", nil, `{"Records":"oops"}`, "Records is a string, not an array", 0, nil},
+		{"Records element not an object", nil, `{"Records":[42,` + ev + `]}`, "Records[0] is a uint, not an object", 1, float64(42)},
+		{"deep JSON text", map[string]string{"source_key": "log"}, `{"log":` + jsonQuote(`{"Records":[`+nested(100)+`]}`) + `}`, "nesting deeper than 64 levels", 0, nil},
+		{"deep structured record", nil, `{"Records":[` + nested(100) + `]}`, "nesting deeper than 64 levels", 0, nil},
+		{"truncated JSON text", map[string]string{"source_key": "log"}, `{"log":` + jsonQuote(`{"Records":[{"eventSource":"opsworks.amazonaws.com"`) + `}`, "expected ',' or '}' after object value, found end of input", 0, nil},
+		{"multi-MB value", nil, `{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"X","requestParameters":{"blob":"` + big + `"}},` + ev + `]}`, "exceeds max_event_size", 1, nil},
+		{"eventbridge without event", nil, `{"detail-type":"AWS API Call via CloudTrail","detail":"nope"}`, "detail is not a CloudTrail event", 0, nil},
+		{"cloudwatch bad message", nil, `{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","message":"{\"eventSource\": oops}"},{"id":"2","message":` + jsonQuote(ev) + `}]}`, "logEvents[0].message: invalid JSON", 1, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,6 +45,9 @@ func TestBadInput(t *testing.T) {
 					errs++
 					if !strings.Contains(msg, tc.wantError) {
 						t.Errorf("opsworks_error %q does not contain %q", msg, tc.wantError)
+					}
+					if raw := r.Body[record.FieldRaw]; raw != tc.wantRaw {
+						t.Errorf("opsworks_raw = %#v, want %#v", raw, tc.wantRaw)
 					}
 					if r.Tag != "" {
 						t.Errorf("error record emitted under %q without error_tag", r.Tag)

@@ -22,6 +22,7 @@ type Config struct {
 	EmitterStorageType string
 	EmitterMemBufLimit string
 	UseEventTime       bool
+	ECSFields          bool
 	Redact             bool
 	RedactKeys         []string
 	ErrorTag           string
@@ -48,6 +49,7 @@ var Options = []config.Option{
 	{Key: "emitter_storage.type", Default: "memory", Description: "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
 	{Key: "emitter_mem_buf_limit", Default: "10M", Description: "Memory limit of the emitter input, and of the re-tagged records waiting for it while it is paused; beyond it they stay under the incoming tag."},
 	{Key: "use_event_time", Default: "on", Description: "Set each event's record time from its `eventTime`."},
+	{Key: "ecs_fields", Default: "off", Description: "Add the Elastic Common Schema fields that must be derived: `event.outcome` (from `errorCode`), `user.name` (from the identity) and `source.ip` (`sourceIPAddress` when it is an address). The index templates alias the one-to-one ECS names."},
 	{Key: "redact", Default: "on", Description: "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
 	{Key: "redact_keys", Default: DefaultRedactKeys, Description: "Comma-separated name fragments that mark a value as sensitive."},
 	{Key: "error_tag", Default: "", Description: "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
@@ -80,6 +82,7 @@ func LoadConfig(g config.Getter) (*Config, error) {
 		KeepOtherEvents:    r.Bool("keep_other_events"),
 		Retag:              r.Bool("retag"),
 		UseEventTime:       r.Bool("use_event_time"),
+		ECSFields:          r.Bool("ecs_fields"),
 		Redact:             r.Bool("redact"),
 		ServerMemorySize:   r.Int("server_memory_size"),
 		MaxDepth:           r.Int("max_depth"),

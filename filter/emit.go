@@ -120,7 +120,7 @@ func (p *Processor) eventError(ws *workspace, rec *record.Record, ev *record.Val
 	p.warnings.Warn("event", msg)
 	body := *ev
 	if ev.Kind != record.KindMap {
-		body = record.Value{Kind: record.KindMap, Items: []record.Value{record.StringValue("event"), *ev}}
+		body = record.Value{Kind: record.KindMap, Items: []record.Value{record.StringValue(record.FieldRaw), *ev}}
 	}
 	p.writeError(ws, rec, &body, res, msg)
 }
@@ -150,12 +150,12 @@ func (p *Processor) route(encoded []byte, res *Result) {
 }
 
 // appendWithField appends body (encoded) with key: val added. A body that is
-// not a map is wrapped as {"record": body, key: val}.
+// not a map is wrapped as {"opsworks_raw": body, key: val}.
 func appendWithField(b []byte, body []byte, key, val string) []byte {
 	n, hdr := mapHeader(body)
 	if hdr == 0 {
 		b = record.AppendMapHeader(b, 2)
-		b = record.AppendString(b, "record")
+		b = record.AppendString(b, record.FieldRaw)
 		b = append(b, body...)
 	} else {
 		b = record.AppendMapHeader(b, n+1)

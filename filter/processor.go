@@ -83,8 +83,9 @@ type workspace struct {
 	json           record.JSONDecoder
 	body           []record.Value
 	out            []byte
-	mayHaveBadUTF8 bool     // the current structured record has an invalid string
-	redactor       redactor // redaction, with its per-workspace cache of key names
+	mayHaveBadUTF8 bool            // the current structured record has an invalid string
+	redactor       redactor        // redaction, with its per-workspace cache of key names
+	ecs            [6]record.Value // the objects ecs_fields adds to the current event
 }
 
 // FilterChunk filters a chunk of Fluent Bit log events into res.

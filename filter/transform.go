@@ -19,7 +19,7 @@ func buildBody(ws *workspace, cfg *Config, ev *record.Value, carrier *record.Val
 	for i := 0; i+1 < len(ev.Items); i += 2 {
 		k, v := &ev.Items[i], &ev.Items[i+1]
 		switch {
-		case isOwnField(k):
+		case isOwnField(k), cfg.ECSFields && isECSField(k):
 			continue
 		case k.IsString("userIdentity") && v.Kind == record.KindMap:
 			items = flatten(ws, cfg.Separator, items, k.Str, v)
@@ -30,11 +30,14 @@ func buildBody(ws *workspace, cfg *Config, ev *record.Value, carrier *record.Val
 	if carrier != nil {
 		for i := 0; i+1 < len(carrier.Items); i += 2 {
 			k := &carrier.Items[i]
-			if k.IsString(cfg.SourceKey) || k.IsString("Records") || isOwnField(k) || hasKey(items, k) {
+			if k.IsString(cfg.SourceKey) || k.IsString("Records") || isOwnField(k) || (cfg.ECSFields && isECSField(k)) || hasKey(items, k) {
 				continue
 			}
 			items = append(items, *k, carrier.Items[i+1])
 		}
+	}
+	if cfg.ECSFields {
+		items = appendECS(ws, cfg.Separator, items, ev)
 	}
 	if variant != "" {
 		items = append(items, record.StringValue(FieldVariant), record.StringValue(variant))

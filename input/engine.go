@@ -65,7 +65,7 @@
 // corrupt gzip, invalid JSON, Records not an array, no Records, empty,
 // oversized, archived in Glacier, access denied) and every Records element
 // that is not an object or cannot be decoded becomes an error record
-// {"opsworks_error": "<reason: detail>", "s3_bucket", "s3_key"[, "event":
+// {"opsworks_error": "<reason: detail>", "s3_bucket", "s3_key"[, "opsworks_raw":
 // <the element>]}, is logged (at most one line per reason per 10 s, with
 // the count of the others) and counted by reason in Stats and the summary;
 // the file is then committed like a good one, because reading it again

@@ -375,7 +375,7 @@ func TestEngineBadObjects(t *testing.T) {
 		if reason == "not an object" {
 			var elems []any
 			for _, r := range errorsByKey[key] {
-				elems = append(elems, r.body[FieldEvent])
+				elems = append(elems, r.body[FieldRaw])
 			}
 			if b, _ := json.Marshal(elems); string(b) != `[42,"text"]` {
 				t.Errorf("bad elements carried as %s", b)

@@ -16,8 +16,8 @@ import (
 const (
 	FieldBucket   = "s3_bucket"
 	FieldKey      = "s3_key"
-	FieldFilePath = "file_path" // local mode: the file's path relative to `path`
-	FieldEvent    = "event"     // error records: the element that could not be used
+	FieldFilePath = "file_path"     // local mode: the file's path relative to `path`
+	FieldRaw      = record.FieldRaw // error records: the element that could not be used
 )
 
 // recordReport is where a recordBuilder counts what it made and warns
@@ -128,11 +128,11 @@ func (rb *recordBuilder) badElement(problem string, raw []byte) {
 	rb.errorRecord(problem, &elem)
 }
 
-// errorRecord appends {"opsworks_error": problem, provenance[, "event": elem]}.
+// errorRecord appends {"opsworks_error": problem, provenance[, "opsworks_raw": elem]}.
 func (rb *recordBuilder) errorRecord(problem string, elem *record.Value) {
 	items := append([]record.Value{record.StringValue(record.FieldError), record.StringValue(problem)}, rb.prov...)
 	if elem != nil {
-		items = append(items, record.StringValue(FieldEvent), *elem)
+		items = append(items, record.StringValue(FieldRaw), *elem)
 	}
 	rb.report.st.errorRecords.Add(1)
 	rb.append(rb.fallback, &record.Value{Kind: record.KindMap, Items: items})

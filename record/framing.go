@@ -14,6 +14,15 @@ const FieldError = "opsworks_error"
 // tag.
 const FieldIntegrityStatus = "integrity_status"
 
+// FieldRaw holds, in an error record, a value that is not an object (a
+// Records element that is a string, a body that is not a map) or the element
+// of a log file that could not be decoded. It is not "event": ECS puts
+// event.action, event.outcome, … under an object "event" (the index
+// templates alias those names), and an error record with a string there
+// would be rejected by Elasticsearch. The templates map opsworks_raw as a
+// disabled object, which stores any JSON value in _source unindexed.
+const FieldRaw = "opsworks_raw"
+
 // Record is one log event of a chunk, framed: its time is decoded, its
 // metadata and body are left encoded.
 type Record struct {

@@ -10,6 +10,7 @@ static const struct opsworks_option opsworks_options[] = {
     {"emitter_storage.type", "memory", "Buffering of the emitter input: `memory`, `filesystem` or `memrb`."},
     {"emitter_mem_buf_limit", "10M", "Memory limit of the emitter input, and of the re-tagged records waiting for it while it is paused; beyond it they stay under the incoming tag."},
     {"use_event_time", "on", "Set each event's record time from its `eventTime`."},
+    {"ecs_fields", "off", "Add the Elastic Common Schema fields that must be derived: `event.outcome` (from `errorCode`), `user.name` (from the identity) and `source.ip` (`sourceIPAddress` when it is an address). The index templates alias the one-to-one ECS names."},
     {"redact", "on", "Replace non-redacted string values under sensitive names with `*** Redacted ***`."},
     {"redact_keys", "password,passwd,secret,token,private_key,pivotal_key,starter_kit,api_ca_cert,ssh_key", "Comma-separated name fragments that mark a value as sensitive."},
     {"error_tag", NULL, "Tag for records the filter could not process. Unset: they stay in the stream under their own tag, with an `opsworks_error` field."},
