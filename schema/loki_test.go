@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsworks-trail/opsworks-trail/internal/audit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -333,6 +334,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	selector := regexp.MustCompile(`\{([^}]*)\}`)
 	matcher := regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)`)
+	destructivePanel := false
 	for _, p := range d.Panels {
 		if p.Datasource.Type != "loki" || p.Datasource.UID != "${datasource}" || len(p.Targets) == 0 {
 			t.Errorf("panel %q: data source %+v, %d queries", p.Title, p.Datasource, len(p.Targets))
@@ -348,6 +350,15 @@ func TestGrafanaDashboard(t *testing.T) {
 					t.Errorf("panel %q selects streams by %s, not a label of loki-labels.json", p.Title, m[1])
 				}
 			}
+			if strings.Contains(p.Title, "Destructive") {
+				destructivePanel = true
+				if want := `eventName =~ "` + audit.DestructiveRegexp() + `"`; !strings.Contains(q.Expr, want) {
+					t.Errorf("panel %q: %s does not select %s (the report's list, internal/audit)", p.Title, q.Expr, want)
+				}
+			}
 		}
+	}
+	if !destructivePanel {
+		t.Error("no destructive-actions panel")
 	}
 }

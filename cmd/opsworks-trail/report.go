@@ -7,12 +7,12 @@ import (
 	"io"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/opsworks-trail/opsworks-trail/filter"
+	"github.com/opsworks-trail/opsworks-trail/internal/audit"
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
@@ -24,10 +24,6 @@ const (
 	reportPrincipals = 20     // principals and actions shown
 	reportKeys       = 100000 // distinct principals, actions or resources kept before "others"
 )
-
-// destructive are the actions an audit looks at first: they remove, stop,
-// restore or change access to OpsWorks resources.
-var destructive = regexp.MustCompile(`^(Delete|Stop|Deregister|Disassociate|Detach)|^(RestoreServer|UpdateServerEngineAttributes|SetPermission|UpdateStack|UpdateApp|UpdateLayer|UpdateInstance|UpdateUserProfile|UpdateMyUserProfile|GrantAccess)$`)
 
 // report aggregates the filter's records while the sources are read
 // (memory: the counters and the capped tables, not the events).
@@ -152,7 +148,7 @@ func (r *report) add(_ record.EventTime, body *record.Value) error {
 	if code := str(body, "errorCode"); code != "" {
 		r.failed.add(when, action, code, principal, str(body, "sourceIPAddress"), str(body, "awsRegion"))
 	}
-	if destructive.MatchString(action) {
+	if audit.IsDestructive(action) {
 		r.sensitive.add(when, action, principal, mfa(body), str(body, "sourceIPAddress"), str(body, "awsRegion"))
 	}
 	if s := str(body, "s3_integrity"); s != "" {

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsworks-trail/opsworks-trail/internal/audit"
 	"github.com/opsworks-trail/opsworks-trail/test/lokitest"
 )
 
@@ -602,13 +603,12 @@ func TestShippedLokiPipelineRealLoki(t *testing.T) {
 	for _, n := range top[:min(10, len(top))] {
 		top10 += n
 	}
-	destructive := regexp.MustCompile(`^(?:Delete.*|Stop.*|Deregister.*|Disassociate.*|Detach.*|RestoreServer|UpdateServerEngineAttributes|SetPermission|UpdateStack|UpdateApp|UpdateLayer|UpdateInstance|UpdateUserProfile|UpdateMyUserProfile|GrantAccess)$`)
 	panelWant := map[string]int{
 		"Events by variant":                 len(in.events),
 		"Top principals (top 10)":           top10,
 		"Actions":                           len(in.events),
 		"Failed calls":                      count2(func(e map[string]any) bool { return str(e, "errorCode") != "" }),
-		"Destructive and sensitive actions": count2(func(e map[string]any) bool { return destructive.MatchString(str(e, "eventName")) }),
+		"Destructive and sensitive actions": count2(func(e map[string]any) bool { return audit.IsDestructive(str(e, "eventName")) }),
 		// This archive is read without validate_integrity.
 		"Integrity findings (validate_integrity)":      0,
 		"Events not proven valid (validate_integrity)": len(in.events),
