@@ -141,7 +141,8 @@ func realOutput(t testing.TB) []testRecord {
 				files = append(files, f.Body)
 			}
 		}
-		realRecs = append(realRecs, run(t, nil, valueChunk(t, files...))...)
+		// ecs_fields on here, so the derived ECS fields are covered too.
+		realRecs = append(realRecs, run(t, map[string]string{"ecs_fields": "on"}, valueChunk(t, files...))...)
 
 		var events [][]byte
 		for _, dir := range []string{"identity", "variant"} {

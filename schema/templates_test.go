@@ -22,7 +22,7 @@ type backend struct {
 
 var (
 	commonTypes = []string{"keyword", "text", "date", "date_nanos", "boolean", "ip", "object", "nested",
-		"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float", "binary", "wildcard", "constant_keyword", "match_only_text"}
+		"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float", "binary", "wildcard", "constant_keyword", "match_only_text", "alias"}
 	backends = []backend{
 		{"elasticsearch-index-template.json", "flattened", typeSet("flattened")},
 		{"opensearch-index-template.json", "flat_object", typeSet("flat_object")},
@@ -243,7 +243,7 @@ func TestTemplateMatchesSchema(t *testing.T) {
 	sch := readJSON(t, "opsworks-event.schema.json")
 	defs := sch["$defs"].(map[string]any)
 	schemaProps := map[string]any{}
-	for _, def := range []string{"event", "integrityRecord"} { // integrity records share the index
+	for _, def := range []string{"event", "integrityRecord", "errorRecord"} { // all three share the index
 		for f, v := range defs[def].(map[string]any)["properties"].(map[string]any) {
 			schemaProps[f] = v
 		}
@@ -254,7 +254,10 @@ func TestTemplateMatchesSchema(t *testing.T) {
 		}
 	}
 	for f := range props {
-		if schemaProps[f] == nil && f != "@timestamp" && f != "opsworks_error" {
+		// Explicit userIdentity_* keys (alias targets) fall under the schema's
+		// ^userIdentity_ pattern; objects of aliases only (cloud, aws, …)
+		// hold no data of their own.
+		if schemaProps[f] == nil && f != "@timestamp" && !strings.HasPrefix(f, "userIdentity_") && !onlyAliases(props[f].(map[string]any)) {
 			t.Errorf("mapped field %s is not in the schema", f)
 		}
 	}
@@ -441,4 +444,172 @@ func accepts(m map[string]any, kind string) bool {
 		return kind == "object"
 	}
 	return false
+}
+
+// onlyAliases reports whether a mapped object's leaves are all aliases.
+func onlyAliases(f map[string]any) bool {
+	sub, ok := f["properties"].(map[string]any)
+	if !ok {
+		return f["type"] == "alias"
+	}
+	for _, v := range sub {
+		if !onlyAliases(v.(map[string]any)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ecsAliases is what the templates promise Kibana / OpenSearch Dashboards
+// users and Elastic's CloudTrail content (the aws.cloudtrail.* names of its
+// integration): each name an alias of the record's own field. Written out
+// here, independently of the templates, as the specification.
+var ecsAliases = map[string]string{
+	"event.action":                               "eventName",
+	"event.provider":                             "eventSource",
+	"event.id":                                   "eventID",
+	"cloud.region":                               "awsRegion",
+	"cloud.account.id":                           "recipientAccountId",
+	"source.address":                             "sourceIPAddress",
+	"user.id":                                    "userIdentity_principalId",
+	"user_agent.original":                        "userAgent",
+	"tls.cipher":                                 "tlsDetails.cipherSuite",
+	"tls.client.server_name":                     "tlsDetails.clientProvidedHostHeader",
+	"aws.cloudtrail.event_version":               "eventVersion",
+	"aws.cloudtrail.event_type":                  "eventType",
+	"aws.cloudtrail.event_category":              "eventCategory",
+	"aws.cloudtrail.request_id":                  "requestID",
+	"aws.cloudtrail.shared_event_id":             "sharedEventID",
+	"aws.cloudtrail.recipient_account_id":        "recipientAccountId",
+	"aws.cloudtrail.vpc_endpoint_id":             "vpcEndpointId",
+	"aws.cloudtrail.read_only":                   "readOnly",
+	"aws.cloudtrail.management_event":            "managementEvent",
+	"aws.cloudtrail.error_code":                  "errorCode",
+	"aws.cloudtrail.error_message":               "errorMessage",
+	"aws.cloudtrail.user_identity.type":          "userIdentity_type",
+	"aws.cloudtrail.user_identity.arn":           "userIdentity_arn",
+	"aws.cloudtrail.user_identity.access_key_id": "userIdentity_accessKeyId",
+	"aws.cloudtrail.user_identity.invoked_by":    "userIdentity_invokedBy",
+	"aws.cloudtrail.user_identity.session_context.mfa_authenticated":           "userIdentity_sessionContext_attributes_mfaAuthenticated",
+	"aws.cloudtrail.user_identity.session_context.session_issuer.type":         "userIdentity_sessionContext_sessionIssuer_type",
+	"aws.cloudtrail.user_identity.session_context.session_issuer.principal_id": "userIdentity_sessionContext_sessionIssuer_principalId",
+	"aws.cloudtrail.user_identity.session_context.session_issuer.arn":          "userIdentity_sessionContext_sessionIssuer_arn",
+	"aws.cloudtrail.user_identity.session_context.session_issuer.account_id":   "userIdentity_sessionContext_sessionIssuer_accountId",
+}
+
+// fieldAt resolves a dotted field path through properties the way
+// Elasticsearch names mapped fields (object properties only; multi-fields
+// are not alias targets here).
+func fieldAt(props map[string]any, path string) map[string]any {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		f, ok := props[p].(map[string]any)
+		if !ok {
+			return nil
+		}
+		if i == len(parts)-1 {
+			return f
+		}
+		if props, ok = f["properties"].(map[string]any); !ok {
+			return nil
+		}
+	}
+	return nil
+}
+
+// collectAliases lists every alias in props as name → target path.
+func collectAliases(prefix string, props map[string]any, out map[string]string) {
+	for name, v := range props {
+		f := v.(map[string]any)
+		if f["type"] == "alias" {
+			out[prefix+name], _ = f["path"].(string)
+		}
+		if sub, ok := f["properties"].(map[string]any); ok {
+			collectAliases(prefix+name+".", sub, out)
+		}
+	}
+}
+
+// leafPaths lists the dotted paths of a document's leaves, as Elasticsearch
+// maps them (a key with dots is an object path too).
+func leafPaths(prefix string, m map[string]any, out map[string]bool) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			leafPaths(prefix+k+".", sub, out)
+			continue
+		}
+		out[prefix+k] = true
+	}
+}
+
+// The ECS aliases, checked as Elasticsearch 7.10+ and OpenSearch check them
+// when the template is put (an alias's path must name a concrete field that
+// is neither an object nor another alias) and against real output: no
+// document writes to an alias (rejected: "Cannot write to a field alias"),
+// and every target is a field the filter really emits, so no alias is dead
+// through a misspelt target.
+func TestECSAliases(t *testing.T) {
+	out := realOutput(t)
+	emitted := map[string]bool{}
+	for _, r := range out {
+		leafPaths("", r.Body, emitted)
+	}
+	for _, b := range backends {
+		t.Run(b.file, func(t *testing.T) {
+			props := mappings(t, readJSON(t, b.file))["properties"].(map[string]any)
+			got := map[string]string{}
+			collectAliases("", props, got)
+			if !reflect.DeepEqual(got, ecsAliases) {
+				t.Errorf("aliases differ from the specification:\n got %v\nwant %v", got, ecsAliases)
+			}
+			for name, target := range got {
+				f := fieldAt(props, target)
+				switch {
+				case f == nil:
+					t.Errorf("%s: target %s is not mapped explicitly", name, target)
+				case f["type"] == "alias" || f["type"] == "object" || f["type"] == nil:
+					t.Errorf("%s: target %s is a %v, not a concrete field", name, target, f["type"])
+				}
+				for k := range fieldAt(props, name) {
+					if k != "type" && k != "path" {
+						t.Errorf("%s: an alias takes only type and path, has %q", name, k)
+					}
+				}
+				if emitted[name] {
+					t.Errorf("%s: real output writes to this alias", name)
+				}
+				if !emitted[target] {
+					t.Errorf("%s: target %s never occurs in real output", name, target)
+				}
+			}
+			// The derived ECS fields (ecs_fields on) are concrete and emitted.
+			for name, typ := range map[string]string{"event.outcome": "keyword", "user.name": "keyword", "source.ip": "ip"} {
+				if f := fieldAt(props, name); f == nil || f["type"] != typ {
+					t.Errorf("%s = %v, want a %s", name, f, typ)
+				}
+				if !emitted[name] {
+					t.Errorf("%s never occurs in real output (ecs_fields on)", name)
+				}
+			}
+		})
+	}
+}
+
+// Elasticsearch 7.10 in its OSS distribution, which Amazon OpenSearch
+// Service runs for its "Elasticsearch 7.10" domains, has neither flattened
+// (X-Pack), flat_object (OpenSearch 2.7), wildcard, constant_keyword (X-Pack)
+// nor match_only_text (7.14). The legacy template must use none of them.
+func TestLegacyTemplateFitsElasticsearch710OSS(t *testing.T) {
+	oss := backend{file: "opensearch-legacy-index-template.json", types: map[string]bool{}}
+	for _, typ := range []string{"keyword", "text", "date", "date_nanos", "boolean", "ip", "object", "nested",
+		"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float", "binary", "alias"} {
+		oss.types[typ] = true
+	}
+	m := mappings(t, readJSON(t, oss.file))
+	checkTypes(t, oss, "properties", m["properties"].(map[string]any))
+	for i, dt := range m["dynamic_templates"].([]any) {
+		for name, body := range dt.(map[string]any) {
+			checkField(t, oss, fmt.Sprintf("dynamic_templates[%d].%s", i, name), body.(map[string]any)["mapping"].(map[string]any))
+		}
+	}
 }
