@@ -170,7 +170,7 @@ func minioKeys(conf, endpoint string) string {
 // enqueue` filled.
 func TestDeployConfigs(t *testing.T) {
 	bin := fluentBit(t)
-	a := shipUploadArchive(t, false)
+	a := shipUploadArchive(t, false).withECS(t) // the deployments set ecs_fields on
 	for name, cfg := range deployConfigs(t) {
 		t.Run(name, func(t *testing.T) {
 			d := &shipDeploy{dir: t.TempDir(), config: cfg.main}

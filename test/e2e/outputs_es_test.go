@@ -19,6 +19,7 @@ import (
 func TestShippedSearchPipelines(t *testing.T) {
 	bin := fluentBit(t)
 	a := shipUploadArchive(t, true)
+	a = a.withECS(t) // the search pipelines set ecs_fields on
 	for _, tc := range []struct {
 		backend string // pipeline base name and env prefix
 		prefix  string

@@ -136,11 +136,11 @@ func cliBinary(t *testing.T) string {
 // cli runs `opsworks-trail -meta s3://bucket/AWSLogs/` against MinIO and
 // sorts what it prints: OpsWorks events by eventID (checking tag = variant),
 // and the records it could not process (exit status 2 says there are some).
-func (a *shipArchive) cli(t *testing.T) *shipInput {
+func (a *shipArchive) cli(t *testing.T, flags ...string) *shipInput {
 	t.Helper()
-	cmd := exec.Command(cliBinary(t), "-meta", "-q", "-progress", "off",
-		"-input", "endpoint="+a.srv.Endpoint, "-input", "force_path_style=on", "-input", "region="+shipRegion,
-		"s3://"+shipBucket+"/AWSLogs/")
+	args := append([]string{"-meta", "-q", "-progress", "off",
+		"-input", "endpoint=" + a.srv.Endpoint, "-input", "force_path_style=on", "-input", "region=" + shipRegion}, flags...)
+	cmd := exec.Command(cliBinary(t), append(args, "s3://"+shipBucket+"/AWSLogs/")...)
 	cmd.Env = append(os.Environ(), a.env()...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -173,6 +173,24 @@ func (a *shipArchive) cli(t *testing.T) *shipInput {
 		in.events[id] = rec
 	}
 	return in
+}
+
+// withECS is the same archive with what a search pipeline must deliver: the
+// shipped Elasticsearch/OpenSearch pipelines and deployments set ecs_fields
+// on, so the CLI runs with the same option.
+func (a *shipArchive) withECS(t *testing.T) *shipArchive {
+	t.Helper()
+	e := &shipArchive{srv: a.srv, shipInput: a.cli(t, "-set", "ecs_fields=on")}
+	outcomes := 0
+	for _, ev := range e.events {
+		if o, ok := ev["event"].(map[string]any); ok && (o["outcome"] == "success" || o["outcome"] == "failure") {
+			outcomes++
+		}
+	}
+	if outcomes != len(e.events) || len(e.events) != len(a.events) {
+		t.Fatalf("the CLI with ecs_fields on: event.outcome on %d of %d events (%d without the option)", outcomes, len(e.events), len(a.events))
+	}
+	return e
 }
 
 // shipTapFile is the extra output the tests add to each installed pipeline:
