@@ -66,7 +66,7 @@ func BenchmarkWholeFile(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, f := range files {
-			data, err := readBounded(bytes.NewReader(f), DefaultMaxObjectSize, len(f)+1) // the same copy the reader makes
+			data, err := readBounded(bytes.NewReader(f), DefaultMaxObjectSize, make([]byte, 0, len(f)+1)) // the same copy the reader makes
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,7 +2,6 @@ package cloudtrail
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -63,11 +60,12 @@ type S3ClientOptions struct {
 // off, because a backfill that is throttled for a while must slow down,
 // not fail. Nothing here logs credentials.
 func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
-	awsCfg, err := loadAWSConfig(ctx, cfg)
+	awsCfg, err := NewAWSConfig(ctx, cfg.AWSOptions())
 	if err != nil {
 		return nil, err
 	}
 	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, removeUnneeded)
 		o.UsePathStyle = cfg.ForcePathStyle
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -79,37 +77,10 @@ func NewS3Client(ctx context.Context, cfg S3ClientOptions) (S3API, error) {
 	}), nil
 }
 
-// loadAWSConfig is the SDK configuration NewS3Client (and the CloudTrail
-// client of the integrity check) starts from: credentials, region, profile,
-// role and retries as S3ClientOptions say.
-func loadAWSConfig(ctx context.Context, cfg S3ClientOptions) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer(cfg.MaxRetries))}
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		if cfg.Profile != "" {
-			return aws.Config{}, fmt.Errorf("profile: loading AWS configuration for profile %q: %w", cfg.Profile, err)
-		}
-		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	if awsCfg.Region == "" {
-		return aws.Config{}, errors.New("region: no AWS region configured; set region (the bucket's region), or AWS_REGION, or a region in the profile")
-	}
-	if cfg.RoleARN != "" {
-		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient(awsCfg, cfg.APITimeout), cfg.RoleARN,
-			func(o *stscreds.AssumeRoleOptions) {
-				o.RoleSessionName = RoleSessionName
-				if cfg.ExternalID != "" {
-					o.ExternalID = aws.String(cfg.ExternalID)
-				}
-			}))
-	}
-	return awsCfg, nil
+// AWSOptions are the options' credentials, region and retries.
+func (o S3ClientOptions) AWSOptions() AWSOptions {
+	return AWSOptions{Region: o.Region, Profile: o.Profile, RoleARN: o.RoleARN, ExternalID: o.ExternalID,
+		MaxRetries: o.MaxRetries, APITimeout: o.APITimeout}
 }
 
 // newRetryer is the SDK's standard retryer of every AWS client here (S3,

@@ -17,7 +17,9 @@
 //     Records and keep the events of the configured eventSources. Failures
 //     are *ObjectError; Retryable says which are worth retrying.
 //   - NewS3Client, NewSQSClient: AWS clients from their own option
-//     structs; ParseNotification: what an SQS message announces.
+//     structs, all (with STS and CloudTrail's ListPublicKeys) configured by
+//     NewAWSConfig, the one place the AWS configuration and its HTTP
+//     client are built; ParseNotification: what an SQS message announces.
 //
 // It knows nothing of Fluent Bit or of the running input: package input
 // composes these pieces into the engine.

@@ -73,6 +73,48 @@ type Result struct {
 	Compressed bool  // the object was gzip
 	// SHA256 is the hash of the uncompressed content (ReadOptions.Hash).
 	SHA256 [32]byte
+
+	buf *[]byte // the uncompressed content, from objectBuffers
+}
+
+// Release hands the result's buffer back for the next object: Events,
+// NotObjects and their Raw slices must not be used afterwards. A caller
+// that copies the events out (as the input does, into records) calls it;
+// one that does not simply leaves the buffer to the garbage collector.
+func (r *Result) Release() {
+	if r == nil || r.buf == nil {
+		return
+	}
+	putBuffer(r.buf)
+	r.buf, r.Events, r.NotObjects = nil, nil, nil
+}
+
+// objectBuffers are the uncompressed buffers of read objects, reused
+// through Result.Release: a buffer per object was half the bytes the S3
+// input allocated on small objects (test/bench/s3, small-objects mode),
+// and the garbage collector's work follows that.
+var objectBuffers sync.Pool
+
+// maxPooledBuffer: a larger buffer (a rare huge log file) is left to the
+// garbage collector rather than kept for objects that never need it.
+const maxPooledBuffer = 8 << 20
+
+func getBuffer(capacity int) *[]byte {
+	if b, ok := objectBuffers.Get().(*[]byte); ok {
+		if cap(*b) >= capacity {
+			*b = (*b)[:0]
+			return b
+		}
+		objectBuffers.Put(b)
+	}
+	b := make([]byte, 0, capacity)
+	return &b
+}
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		objectBuffers.Put(b)
+	}
 }
 
 // BadElement is a Records element that is not an event.
@@ -256,7 +298,7 @@ func (r *ObjectReader) content(src io.Reader, size int64) ([]byte, error) {
 	if err := r.checkSize(size); err != nil {
 		return nil, err
 	}
-	data, _, err := r.load(&countingReader{r: src}, size)
+	data, _, err := r.load(&countingReader{r: src}, size, nil)
 	return data, err
 }
 
@@ -264,11 +306,14 @@ func (r *ObjectReader) content(src io.Reader, size int64) ([]byte, error) {
 // splits the Records array, keeping the events the push-down selects.
 func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
 	body := &countingReader{r: src}
-	data, gz, err := r.load(body, size)
+	buf := getBuffer(4 << 10)
+	data, gz, err := r.load(body, size, buf)
 	if err != nil {
+		putBuffer(buf)
 		return nil, err
 	}
-	res := &Result{Size: int64(len(data)), Stored: body.n, Compressed: gz}
+	*buf = data // the buffer may have grown
+	res := &Result{Size: int64(len(data)), Stored: body.n, Compressed: gz, buf: buf}
 	if r.hash {
 		res.SHA256 = sha256.Sum256(data)
 	}
@@ -282,14 +327,16 @@ func (r *ObjectReader) read(src io.Reader, size int64) (*Result, error) {
 		res.Total++
 	})
 	if err != nil {
+		res.Release()
 		return nil, documentError(err)
 	}
 	res.Kept = len(res.Events)
 	return res, nil
 }
 
-// load returns the uncompressed bytes of the object.
-func (r *ObjectReader) load(body *countingReader, size int64) (data []byte, gz bool, err error) {
+// load returns the uncompressed bytes of the object, in buf when it is
+// given (and large enough, else in a new buffer).
+func (r *ObjectReader) load(body *countingReader, size int64, buf *[]byte) (data []byte, gz bool, err error) {
 	var magic [2]byte
 	n, _ := io.ReadFull(body, magic[:])
 	if body.err != nil {
@@ -308,7 +355,13 @@ func (r *ObjectReader) load(body *countingReader, size int64) (data []byte, gz b
 		defer gzipReaders.Put(zr)
 		content = zr
 	}
-	data, err = readBounded(content, r.maxSize, initialCapacity(size, gz))
+	var into []byte
+	if want := initialCapacity(size, gz); buf != nil && cap(*buf) >= want {
+		into = (*buf)[:0]
+	} else {
+		into = make([]byte, 0, want)
+	}
+	data, err = readBounded(content, r.maxSize, into)
 	switch {
 	case body.err != nil || (err != nil && size > 0 && body.n < size):
 		return nil, gz, transportError(body, size)
@@ -351,10 +404,10 @@ func initialCapacity(size int64, gz bool) int {
 	return int(min(max(size+1, 4<<10), 64<<20))
 }
 
-// readBounded reads to EOF but at most limit+1 bytes, so the caller can
-// tell "exactly the limit" from "over it" without reading a bomb to its end.
-func readBounded(r io.Reader, limit int64, capacity int) ([]byte, error) {
-	buf := make([]byte, 0, capacity)
+// readBounded reads to EOF into buf (appending, growing it as needed) but
+// at most limit+1 bytes, so the caller can tell "exactly the limit" from
+// "over it" without reading a bomb to its end.
+func readBounded(r io.Reader, limit int64, buf []byte) ([]byte, error) {
 	for int64(len(buf)) <= limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // let append choose the growth

@@ -23,7 +23,7 @@ type PublicKey struct {
 // AWS_ENDPOINT_URL) selects another endpoint. Errors name the region.
 func ListPublicKeys(ctx context.Context, cfg S3ClientOptions, region string, start, end time.Time) ([]PublicKey, error) {
 	cfg.Region = region
-	awsCfg, err := loadAWSConfig(ctx, cfg)
+	awsCfg, err := NewAWSConfig(ctx, cfg.AWSOptions())
 	if err != nil {
 		return nil, err
 	}

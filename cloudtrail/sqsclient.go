@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -115,7 +113,6 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("queue_url: %v", err)
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer(o.MaxRetries))}
 	region := o.Region
 	if region == "" {
 		region = q.Region
@@ -123,28 +120,20 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 	if region == "" {
 		region = o.DefaultRegion
 	}
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	if o.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration for SQS: %w", err)
-	}
-	if awsCfg.Region == "" {
+	awsCfg, err := NewAWSConfig(ctx, AWSOptions{Region: region, Profile: o.Profile, RoleARN: o.RoleARN,
+		MaxRetries: o.MaxRetries, APITimeout: o.APITimeout})
+	switch {
+	case errors.Is(err, errNoRegion):
 		return nil, errors.New("sqs_region: no region for the queue; set sqs_region, or use an AWS queue URL (https://sqs.REGION.amazonaws.com/...), or set region / AWS_REGION")
-	}
-	if o.RoleARN != "" {
-		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient(awsCfg, o.APITimeout), o.RoleARN,
-			func(ao *stscreds.AssumeRoleOptions) { ao.RoleSessionName = RoleSessionName }))
+	case err != nil:
+		return nil, fmt.Errorf("loading AWS configuration for SQS: %w", err)
 	}
 	endpoint := o.Endpoint
 	if endpoint == "" {
 		endpoint = q.Endpoint
 	}
 	return sqs.NewFromConfig(awsCfg, func(so *sqs.Options) {
+		so.APIOptions = append(so.APIOptions, removeUnneeded)
 		if endpoint != "" {
 			so.BaseEndpoint = aws.String(endpoint)
 		}

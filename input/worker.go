@@ -95,8 +95,10 @@ func (e *Engine) badObject(j job, err error) *prepared {
 }
 
 // encode turns a read object into its records (see "Records" in the
-// package documentation) and settles an object with none.
+// package documentation) and settles an object with none. The records are
+// copies, so the object's buffer goes back for the next read.
 func (e *Engine) encode(j job, res *cloudtrail.Result) *prepared {
+	defer res.Release()
 	stored := j.obj.Size
 	if stored == 0 {
 		stored = res.Stored // SQS mode: notifications do not all carry the size
