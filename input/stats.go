@@ -50,6 +50,12 @@ type Stats struct {
 	SkippedFiles   map[string]int64
 	ObjectsUndated int64
 	Elapsed        time.Duration
+	// BytesHandedOn are the bytes of records Collect returned (what
+	// Fluent Bit appended), HandedOnTime the time from the start to the
+	// last Collect that returned records: their ratio is the rate the
+	// input sustained, which batch_size bounds (one collect a second).
+	BytesHandedOn int64
+	HandedOnTime  time.Duration
 
 	SQS *SQSStats // SQS mode only
 
@@ -120,18 +126,19 @@ type stats struct {
 	objectsListed, objectsSkipped, objectsRead, objectsBad, objectsFailed, objectsCommitted, retries atomic.Int64
 	objectsUndated                                                                                   atomic.Int64
 	eventsSeen, eventsKept, records, errorRecords, delivered                                         atomic.Int64
-	bytesRead, bytesUncompressed, bytesListed                                                        atomic.Int64
+	bytesRead, bytesUncompressed, bytesListed, handedOn                                              atomic.Int64
 	listingDone                                                                                      atomic.Bool
 	integrityIncomplete                                                                              atomic.Int64
 
-	mu         sync.Mutex
-	started    time.Time
-	newest     time.Time
-	failures   map[string]int64
-	skipped    map[string]int64
-	failedKeys []string
-	verdicts   map[string]int64 // integrity statuses
-	last       progressPoint    // at the previous progress line
+	mu          sync.Mutex
+	started     time.Time
+	lastCollect time.Time // the last Collect that returned records
+	newest      time.Time
+	failures    map[string]int64
+	skipped     map[string]int64
+	failedKeys  []string
+	verdicts    map[string]int64 // integrity statuses
+	last        progressPoint    // at the previous progress line
 }
 
 type progressPoint struct {
@@ -174,7 +181,13 @@ func (s *stats) integrity(status string) {
 	s.verdicts[status]++
 }
 
-func (s *stats) collected(b *Batch) { s.delivered.Add(int64(b.Count)) }
+func (s *stats) collected(b *Batch) {
+	s.delivered.Add(int64(b.Count))
+	s.handedOn.Add(int64(len(b.Records)))
+	s.mu.Lock()
+	s.lastCollect = time.Now()
+	s.mu.Unlock()
+}
 
 // skippedFile counts a local file the lister left out, by reason.
 func (s *stats) skippedFile(reason string) {
@@ -204,6 +217,9 @@ func (s *stats) snapshot(buffered, peak int, oldest time.Time) Stats {
 		ObjectsUndated: s.objectsUndated.Load(), Integrity: maps.Clone(s.verdicts), IntegrityIncomplete: s.integrityIncomplete.Load()}
 	if !s.started.IsZero() {
 		out.Elapsed = time.Since(s.started)
+		if !s.lastCollect.IsZero() {
+			out.HandedOnTime = s.lastCollect.Sub(s.started)
+		}
 	}
 	s.mu.Unlock()
 	if !oldest.IsZero() && out.Newest.After(oldest) {
@@ -215,6 +231,7 @@ func (s *stats) snapshot(buffered, peak int, oldest time.Time) Stats {
 	out.Records, out.ErrorRecords, out.Delivered = s.records.Load(), s.errorRecords.Load(), s.delivered.Load()
 	out.BytesRead, out.BytesUncompressed = s.bytesRead.Load(), s.bytesUncompressed.Load()
 	out.BytesListed, out.ListingDone = s.bytesListed.Load(), s.listingDone.Load()
+	out.BytesHandedOn = s.handedOn.Load()
 	return out
 }
 
@@ -265,6 +282,10 @@ func (sum Summary) text(what string) string {
 	secs := max(sum.Elapsed.Seconds(), 1e-3)
 	msg := fmt.Sprintf("%s after %s: %s, %.1f MB/s, %.0f events/s", what, sum.Elapsed.Round(time.Millisecond), sum.line(),
 		float64(sum.BytesRead)/1e6/secs, float64(sum.EventsKept)/secs)
+	if sum.BytesHandedOn > 0 {
+		msg += fmt.Sprintf("; %d records handed on, %.1f MB in %s (%.1f MB/s)", sum.Delivered, float64(sum.BytesHandedOn)/1e6,
+			sum.HandedOnTime.Round(time.Millisecond), float64(sum.BytesHandedOn)/1e6/max(sum.HandedOnTime.Seconds(), 1e-3))
+	}
 	if len(sum.Failures) > 0 {
 		var parts []string
 		for _, r := range slices.Sorted(maps.Keys(sum.Failures)) {
