@@ -14,6 +14,23 @@ import (
 // OpsWorks services, as in the filter.
 const DefaultEventSources = "opsworks.amazonaws.com,opsworks-cm.amazonaws.com"
 
+// Batch sizes: batch_size's default follows the push-down. Fluent Bit
+// collects from the input once a second, so the batch is the most the
+// input hands on per second: 4M is far above what the OpsWorks push-down
+// keeps of an archive, and well under the opsworks filter's default
+// emitter_mem_buf_limit (10M), which its re-tagged events pass through.
+// Reading every event (`event_sources *`), 4M would hold a backfill to
+// 4 MB/s; AllEventsBatchSize lets it run at about 45 MB/s
+// (test/bench/s3/allevents.sh) and stays under buffer_size's default, so
+// a collect can take a whole batch. A filter that re-tags every event
+// needs its emitter_mem_buf_limit raised in step, to two batches (one
+// arriving while the previous waits for its flush); the README says so
+// and TestBatchSizesInStepWithTheEmitter checks it.
+const (
+	DefaultBatchSize   = "4M"
+	AllEventsBatchSize = "48M"
+)
+
 // Record modes.
 const (
 	RecordModeEvent  = "event"  // one record per CloudTrail event
@@ -42,7 +59,7 @@ var Options = []config.Option{
 	{Key: "record_mode", Default: RecordModeEvent, Description: "`event`: one record per CloudTrail event with `s3_bucket`/`s3_key` (local: `file_path`). `object`: one record per file, `{\"Records\": [...]}` with the same fields."},
 	{Key: "workers", Default: "4", Description: "Objects read in parallel."},
 	{Key: "buffer_size", Default: "64M", Description: "Most bytes of records prepared but not yet collected by Fluent Bit; readers wait when it is full. This bounds the input's memory."},
-	{Key: "batch_size", Default: "4M", Description: "Most bytes of records handed to Fluent Bit per collect (whole files only; a larger file goes alone). Keep it well under the opsworks filter's `emitter_mem_buf_limit`."},
+	{Key: "batch_size", Default: DefaultBatchSize, Description: "Most bytes of records handed to Fluent Bit per collect, that is per second (whole files only; a larger file goes alone). Unset with `event_sources *`: " + AllEventsBatchSize + ". Keep it under half the opsworks filter's `emitter_mem_buf_limit` when the filter re-tags most events."},
 	{Key: "max_object_size", Default: "512M", Description: "Largest accepted file, uncompressed; larger ones are reported and skipped."},
 	{Key: "state_dir", Default: "", Description: "Directory for the checkpoint file. Unset: no checkpoint, so a restart reads everything from `start_time` again."},
 	{Key: "progress_interval", Default: "30s", Description: "How often progress is logged (0 disables)."},
@@ -178,6 +195,9 @@ func LoadConfig(g config.Getter) (*Config, error) {
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if len(c.EventSources) == 0 && !r.Set("batch_size") {
+		c.BatchSize, _ = config.ParseSize(AllEventsBatchSize)
 	}
 	var err error
 	if c.StartTime, err = parseTimeKey("start_time", r.String("start_time")); err != nil {

@@ -203,3 +203,27 @@ func TestInputConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// batch_size's default follows the push-down: 4M while event_sources
+// selects, 48M when every event is read; a value that is set wins either
+// way.
+func TestBatchSizeFollowsThePushDown(t *testing.T) {
+	for _, tc := range []struct {
+		keys config.MapGetter
+		want int
+	}{
+		{config.MapGetter{"bucket": "b"}, 4e6},
+		{config.MapGetter{"bucket": "b", "event_sources": "ec2.amazonaws.com"}, 4e6},
+		{config.MapGetter{"bucket": "b", "event_sources": "*"}, 48e6},
+		{config.MapGetter{"bucket": "b", "event_sources": "*", "batch_size": "4M"}, 4e6},
+		{config.MapGetter{"bucket": "b", "batch_size": "16M"}, 16e6},
+	} {
+		c, err := LoadConfig(tc.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.BatchSize != tc.want {
+			t.Errorf("%v: batch_size %d, want %d", tc.keys, c.BatchSize, tc.want)
+		}
+	}
+}
