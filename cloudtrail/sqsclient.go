@@ -126,7 +126,7 @@ func NewSQSClient(ctx context.Context, o SQSClientOptions) (*sqs.Client, error) 
 	case errors.Is(err, errNoRegion):
 		return nil, errors.New("sqs_region: no region for the queue; set sqs_region, or use an AWS queue URL (https://sqs.REGION.amazonaws.com/...), or set region / AWS_REGION")
 	case err != nil:
-		return nil, fmt.Errorf("loading AWS configuration for SQS: %w", err)
+		return nil, err // names the profile when one is set, as for S3
 	}
 	endpoint := o.Endpoint
 	if endpoint == "" {
