@@ -94,7 +94,9 @@
 // next, which is always let in so the input cannot stall: the buffer holds
 // at most buffer_size plus one object's records. Each worker also holds at
 // most one object being read (up to max_object_size uncompressed) and its
-// records.
+// records; the uncompressed buffers are reused from object to object
+// (cloudtrail.Result.Release). A collected batch is one more copy of up
+// to batch_size until Fluent Bit has its own (the plugin then drops it).
 //
 // Integrity (validate_integrity, polling and local mode): see
 // integrity.Checker. The listing then yields digests too; when it reaches a

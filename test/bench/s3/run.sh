@@ -6,6 +6,8 @@
 #   test/bench/s3/run.sh                   # 1 GiB uncompressed, 1 % OpsWorks
 #   SIZE=10G test/bench/s3/run.sh          # the backfill target
 #   BENCH_DIR=/data/bench SIZE=10G ...     # keep (and reuse) archive and MinIO data there
+#   OBJECTS=2000 test/bench/s3/run.sh      # small objects: 2,000 objects of ~30 events
+#                                          # (the per-GET cost), instead of SIZE
 #
 # Needs only Go (and GNU time, installed with apt-get when missing). Steps:
 #   1. generate SIZE of .json.gz log files in the real AWSLogs/… layout
@@ -16,15 +18,21 @@
 #   5. run_input minio s3://BUCKET  (HOOK)
 #   6. print a table: objects/s, events/s, MB/s uncompressed, CPU s, peak RSS
 #
-# Environment: SIZE (1G; K/M/G/T are binary), SHARE (0.01), SEED (1),
+# Environment: SIZE (1G; K/M/G/T are binary), OBJECTS (unset; small-objects
+# mode: about OBJECTS objects of PER_OBJECT (30) events), SHARE (0.01), SEED (1),
 # BENCH_DIR (default: a temporary directory, removed at exit), BENCH_MINIO
 # (1; 0 skips steps 4–5), BENCH_REPEAT (3 runs per measurement; the table
-# shows medians). Files are read from the page cache (they were
+# shows medians), BENCH_GETS (1 in the small-objects mode, else 0: client
+# CPU per GET, the input's SDK client against plain net/http with the SDK's
+# SigV4 signer, `benchtool gets`). Files are read from the page cache (they were
 # just written): the figures are CPU-bound, not disk-bound.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 SIZE="${SIZE:-1G}"
+OBJECTS="${OBJECTS:-}"
+PER_OBJECT="${PER_OBJECT:-30}"
+BENCH_GETS="${BENCH_GETS:-$([ -n "$OBJECTS" ] && echo 1 || echo 0)}"
 SHARE="${SHARE:-0.01}"
 SEED="${SEED:-1}"
 BENCH_MINIO="${BENCH_MINIO:-1}"
@@ -90,6 +98,15 @@ add_row() {
 }
 add_note() { ROWS+=("$(printf '%-26s %s' "$1" "$2")"); }
 
+# CPU seconds of the gzip -dc (1 process) row, and each input row's CPU as
+# a multiple of it: the figure the small-objects mode is about.
+GZIP_CPU=""
+RATIOS=()
+add_ratio() {
+    [ -n "$GZIP_CPU" ] || return 0
+    RATIOS+=("$(awk -v n="$1" -v c="$M_CPU" -v g="$GZIP_CPU" 'BEGIN { printf "%-26s %.2f x gzip -dc CPU", n, c / g }')")
+}
+
 print_table() {
     echo
     echo "archive: $FILES objects, $EVENTS events ($OPSWORKS OpsWorks), $(awk -v b="$UNCOMPRESSED" 'BEGIN { printf "%.1f", b / 1e6 }') MB uncompressed," \
@@ -99,6 +116,8 @@ print_table() {
     printf '%s\n' "${ROWS[@]}"
     echo "(medians of $REPEAT runs; per wall second, then per CPU second; RSS = peak resident set;"
     echo " server = MinIO CPU s during the run)"
+    [ "${#RATIOS[@]}" = 0 ] || { echo "client CPU against gzip -dc (1 process) over the same files, same run:"; printf '%s\n' "${RATIOS[@]}"; }
+    [ -z "${GETS_LINE:-}" ] || echo "$GETS_LINE"
 }
 
 build_tool() {
@@ -106,7 +125,9 @@ build_tool() {
 }
 
 generate() {
-    "$WORK/benchtool" gen -size "$SIZE" -share "$SHARE" -seed "$SEED" -out "$BENCH_DIR" || die "generating the archive failed"
+    local mode=(-size "$SIZE")
+    [ -z "$OBJECTS" ] || mode=(-objects "$OBJECTS" -per-object "$PER_OBJECT")
+    "$WORK/benchtool" gen "${mode[@]}" -share "$SHARE" -seed "$SEED" -out "$BENCH_DIR" || die "generating the archive failed"
     # shellcheck source=/dev/null
     source "$BENCH_DIR/manifest.env"
 }
@@ -120,6 +141,7 @@ gzip_baseline() {
     measure_median gzip-1 bash -c 'cd "$ARCHIVE" && find AWSLogs -name "*.json.gz" -print0 | xargs -0 -n 512 gzip -dc >/dev/null'
     [ "$M_RC" = 0 ] || die "gzip -dc failed"
     add_row "gzip -dc (1 process)" -
+    GZIP_CPU="$M_CPU"
     measure_median gzip-n bash -c 'cd "$ARCHIVE" && find AWSLogs -name "*.json.gz" -print0 | xargs -0 -n 512 -P "$0" gzip -dc >/dev/null' "$procs"
     [ "$M_RC" = 0 ] || die "gzip -dc failed"
     add_row "gzip -dc ($procs processes)" -
@@ -160,6 +182,7 @@ bench_input() {
         [ "$M_RC" = 0 ] || die "run_input $1 exited $M_RC"
         [ "${RUN_EVENTS:-}" = "$OPSWORKS" ] || echo "WARNING: run_input $1 emitted ${RUN_EVENTS:-?} events, expected $OPSWORKS" >&2
         add_row "cloudtrail_s3 $1" "$server"
+        add_ratio "cloudtrail_s3 $1"
         ;;
     2) add_note "cloudtrail_s3 $1" "not wired yet (run_input hook in $(basename "$0"))" ;;
     *) die "run_input $1 $2 failed ($rc)" ;;
@@ -169,7 +192,7 @@ bench_input() {
 # start_minio runs `benchtool minio` in the background: it starts MinIO,
 # uploads the archive and writes $WORK/minio.env, then serves until stopped.
 start_minio() {
-    rm -f "$WORK/minio.env"
+    rm -f "$WORK/minio.env" "$WORK/gets.txt"
     "$WORK/benchtool" minio -dir "$ARCHIVE" -data "$BENCH_DIR/minio" -bucket "$BUCKET" -env "$WORK/minio.env" >"$WORK/minio.log" 2>&1 &
     MINIO_TOOL_PID=$!
     echo "starting MinIO and uploading $FILES objects (log: $WORK/minio.log) ..."
@@ -185,6 +208,20 @@ start_minio() {
         "in $UPLOAD_SECONDS s ($(awk -v n="$UPLOAD_OBJECTS" -v s="$UPLOAD_SECONDS" 'BEGIN { printf "%.0f", n / s }') PUT/s)"
 }
 
+# bench_gets: client CPU per GET over MinIO, body read and dropped, the
+# input's S3 client (SDK) and plain net/http + SigV4 in turn, REPEAT times.
+bench_gets() {
+    local i sdk=() plain=() line
+    for ((i = 1; i <= REPEAT; i++)); do
+        for c in sdk plain; do
+            line=$("$WORK/benchtool" gets -client "$c") || die "benchtool gets -client $c failed"
+            eval "$line"
+            if [ "$c" = sdk ]; then sdk+=("$GETS_US_PER_GET"); else plain+=("$GETS_US_PER_GET"); fi
+        done
+    done
+    GETS_LINE="GET only ($GETS_OBJECTS objects, 4 workers, body read and dropped), client CPU per GET: SDK client $(median "${sdk[@]}") us, net/http + SigV4 signer $(median "${plain[@]}") us"
+}
+
 stop_minio() {
     [ -n "$MINIO_TOOL_PID" ] || return 0
     kill -TERM "$MINIO_TOOL_PID" 2>/dev/null || true
@@ -193,7 +230,8 @@ stop_minio() {
 }
 
 need_time
-echo "S3 input benchmark: SIZE=$SIZE SHARE=$SHARE SEED=$SEED in $BENCH_DIR"
+if [ -n "$OBJECTS" ]; then what="OBJECTS=$OBJECTS PER_OBJECT=$PER_OBJECT"; else what="SIZE=$SIZE"; fi
+echo "S3 input benchmark: $what SHARE=$SHARE SEED=$SEED in $BENCH_DIR"
 build_tool
 generate
 gzip_baseline
@@ -201,6 +239,8 @@ bench_input local "$ARCHIVE"
 if [ "$BENCH_MINIO" = 1 ]; then
     start_minio
     bench_input minio "s3://$MINIO_BUCKET"
+    [ "$BENCH_GETS" = 1 ] && (export AWS_ACCESS_KEY_ID="$MINIO_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$MINIO_SECRET_KEY" AWS_EC2_METADATA_DISABLED=true; bench_gets; echo "$GETS_LINE" >"$WORK/gets.txt")
+    [ -f "$WORK/gets.txt" ] && GETS_LINE=$(cat "$WORK/gets.txt")
     stop_minio
 fi
 print_table

@@ -1,7 +1,9 @@
 // Command benchtool prepares the S3-input benchmark (run by ../run.sh):
 //
 //	benchtool gen   -size 1G -share 0.01 -seed 1 -out DIR   archive under DIR/archive, counts in DIR/manifest.env
+//	benchtool gen   -objects 2000 -per-object 30 -out DIR  small objects instead of -size (see gen)
 //	benchtool minio -dir ARCHIVE -data DIR -bucket B -env FILE
+//	benchtool gets  -client sdk|plain                       GET every object of $MINIO_BUCKET, CPU per GET
 //
 // gen writes a generated CloudTrail archive (.json.gz in the real key layout)
 // of about -size uncompressed bytes, a day at a time (see
@@ -40,8 +42,10 @@ func main() {
 		err = gen(os.Args[2:])
 	case "minio":
 		err = serveMinIO(os.Args[2:])
+	case "gets":
+		err = gets(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (gen or minio)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (gen, minio or gets)", os.Args[1])
 	}
 	if err != nil {
 		log.Fatal(err)
@@ -54,6 +58,8 @@ func gen(args []string) error {
 	share := fs.Float64("share", 0.01, "fraction of OpsWorks events")
 	seed := fs.Int64("seed", 1, "random seed")
 	out := fs.String("out", "", "output directory (archive/ and manifest.env go inside)")
+	objects := fs.Int("objects", 0, "small-objects mode: about this many objects of -per-object events (instead of -size)")
+	perObject := fs.Int("per-object", 30, "events per object in small-objects mode")
 	fs.Parse(args)
 	bytes, err := parseSize(*size)
 	if err != nil || *out == "" {
@@ -61,6 +67,18 @@ func gen(args []string) error {
 	}
 	manifest := filepath.Join(*out, "manifest.env")
 	id := fmt.Sprintf("SIZE_BYTES=%d SHARE=%g SEED=%d", bytes, *share, *seed)
+	var plan []corpus.Options
+	if *objects > 0 {
+		// One account and region over one day: a 5-minute window then holds
+		// about objects×per-object/288 events, cut into files of per-object,
+		// so nearly every object has per-object events (the per-request cost
+		// of S3 dominates, as in a live trail's many small files).
+		id = fmt.Sprintf("OBJECTS=%d PER_OBJECT=%d SHARE=%g SEED=%d", *objects, *perObject, *share, *seed)
+		plan = []corpus.Options{{Seed: *seed, OpsWorksShare: *share, Events: *objects * *perObject, EventsPerFile: *perObject,
+			Accounts: []string{"111122223333"}, Regions: []string{"us-east-1"}}}
+	} else {
+		plan = s3test.OptionsForSize(bytes, corpus.Options{Seed: *seed, OpsWorksShare: *share})
+	}
 	if old, err := os.ReadFile(manifest); err == nil && strings.Contains(string(old), "# "+id+"\n") {
 		log.Printf("reusing the archive in %s (%s)", *out, id)
 		return nil
@@ -70,8 +88,7 @@ func gen(args []string) error {
 		return err
 	}
 	os.Remove(manifest) // an interrupted run must not look complete
-	plan := s3test.OptionsForSize(bytes, corpus.Options{Seed: *seed, OpsWorksShare: *share})
-	log.Printf("generating %s over %d days into %s ...", *size, len(plan), dir)
+	log.Printf("generating %s over %d days into %s ...", id, len(plan), dir)
 	start := time.Now()
 	stats, err := s3test.WriteSizedArchive(dir, plan, true, generators())
 	if err != nil {
