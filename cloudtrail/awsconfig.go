@@ -30,7 +30,7 @@ type AWSOptions struct {
 // credential chain (environment, shared files with Profile, web
 // identity/IRSA, ECS, EC2 instance metadata), Region, the standard retryer
 // (newRetryer), RoleARN assumed through STS with the APITimeout, and
-// NewHTTPClient's transport. The SDK applies HTTPS_PROXY/NO_PROXY (through
+// newHTTPClient's transport. The SDK applies HTTPS_PROXY/NO_PROXY (through
 // the transport's ProxyFromEnvironment) and AWS_CA_BUNDLE (to the
 // transport's roots) to that client; api_timeout and stall_timeout are
 // per call (WithS3Deadline, WithSQSDeadline, ReadOptions), not here.
@@ -38,7 +38,7 @@ type AWSOptions struct {
 func NewAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(newRetryer(o.MaxRetries)),
-		config.WithHTTPClient(NewHTTPClient()),
+		config.WithHTTPClient(newHTTPClient()),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -70,24 +70,24 @@ func NewAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 
 var errNoRegion = errors.New("region: no AWS region configured; set region (the bucket's region), or AWS_REGION, or a region in the profile")
 
-// MaxIdleConnsPerHost is how many idle connections to one endpoint the
+// maxIdleConnsPerHost is how many idle connections to one endpoint the
 // HTTP client keeps: at least the input's largest `workers` (256), so
 // that every worker reading small objects reuses its connection instead
 // of opening (and for HTTPS, handshaking) a new one per object; the SDK's
 // default is 10.
-const MaxIdleConnsPerHost = 256
+const maxIdleConnsPerHost = 256
 
-// NewHTTPClient is the HTTP client of every AWS client (through
+// newHTTPClient is the HTTP client of every AWS client (through
 // NewAWSConfig): the SDK's buildable client, so that the SDK can still add
 // AWS_CA_BUNDLE's roots and an STS deadline to it, with a connection pool
 // sized for the input's workers and read buffers sized for whole small
 // objects.
-func NewHTTPClient() *awshttp.BuildableClient {
+func newHTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = 2 * MaxIdleConnsPerHost // S3 and SQS endpoints, or a few regions
-		t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
-		// A 4 KiB buffer (Go's default) reads a 10 KB CloudTrail object
-		// in several system calls; 64 KiB takes most in one.
+		t.MaxIdleConns = 2 * maxIdleConnsPerHost // S3 and SQS endpoints, or a few regions
+		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+		// Go's default 4 KiB buffer takes several reads for one stored
+		// CloudTrail object (typically 5–50 KB); 64 KiB takes most whole.
 		t.ReadBufferSize = 64 << 10
 	})
 }

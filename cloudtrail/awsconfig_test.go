@@ -29,8 +29,8 @@ func TestNewAWSConfigHTTPClient(t *testing.T) {
 		t.Fatalf("HTTPClient is %T, want *awshttp.BuildableClient", cfg.HTTPClient)
 	}
 	tr := bc.GetTransport()
-	if tr.MaxIdleConnsPerHost != MaxIdleConnsPerHost || tr.Proxy == nil {
-		t.Errorf("transport: MaxIdleConnsPerHost %d (want %d), Proxy set %v", tr.MaxIdleConnsPerHost, MaxIdleConnsPerHost, tr.Proxy != nil)
+	if tr.MaxIdleConnsPerHost != maxIdleConnsPerHost || tr.Proxy == nil {
+		t.Errorf("transport: MaxIdleConnsPerHost %d (want %d), Proxy set %v", tr.MaxIdleConnsPerHost, maxIdleConnsPerHost, tr.Proxy != nil)
 	}
 	if cfg.Retryer().MaxAttempts() != 4 {
 		t.Errorf("retryer: %d attempts, want 4", cfg.Retryer().MaxAttempts())
