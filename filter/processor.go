@@ -26,6 +26,12 @@ type Processor struct {
 	warnings *ratelimit.Limiter
 	pool     sync.Pool
 	Stats    Stats
+
+	// fullDecode turns off the paths that read records undecoded (a single
+	// event dropped by its eventSource, log files' events picked from the
+	// msgpack): every body is decoded whole. The full path is the reference
+	// the tests hold the fast paths to, and where they fall back to.
+	fullDecode bool
 }
 
 // Stats are the processor's counters since start.
@@ -84,6 +90,10 @@ type workspace struct {
 	body           []record.Value
 	out            []byte
 	mayHaveBadUTF8 bool            // the current structured record has an invalid string
+	records        []byte          // the Records array of a log file framed by frameLogFile, left encoded
+	top            []record.Value  // the top-level entries of that log file's body
+	events         []logEvent      // the elements of that Records array that were decoded
+	dropped        int             // and how many were dropped undecoded
 	redactor       redactor        // redaction, with its per-workspace cache of key names
 	ecs            [6]record.Value // the objects ecs_fields adds to the current event
 }
@@ -133,16 +143,19 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 // decoder rejects (e.g. too deep) is framed by skipping it, and filterRecord
 // reports the decode error.
 func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, dropped bool, err error) {
-	if p.cfg.SourceKey == "" && !p.cfg.KeepOtherEvents {
-		if src, isEvent := peekEventSource(data[start:]); isEvent {
-			if _, ok := p.sources[string(src)]; !ok {
-				end, err = record.SkipMsgpack(data, start)
-				return end, true, err
+	ws.arena.Reset()
+	ws.mayHaveBadUTF8, ws.decodeErr, ws.records = false, nil, nil
+	if p.cfg.SourceKey == "" && !p.fullDecode {
+		if !p.cfg.KeepOtherEvents {
+			if drop, n := peekUnselected(data[start:], p.sources, p.cfg.MaxDepth); drop {
+				return start + n, true, nil
 			}
 		}
+		if end, ok := p.frameLogFile(data, start, ws); ok {
+			return end, false, nil
+		}
+		ws.arena.Reset() // what frameLogFile decoded before it gave up
 	}
-	ws.arena.Reset()
-	ws.mayHaveBadUTF8, ws.decodeErr = false, nil
 	next, badUTF8, err := record.DecodeMsgpack(data, start, p.cfg.MaxDepth, &ws.arena, &ws.body0)
 	if err != nil {
 		ws.decodeErr = err
@@ -207,6 +220,10 @@ func (p *Processor) dispatch(ws *workspace, rec *record.Record, body *record.Val
 		evCarrier := carrier
 		if evCarrier == nil && body.Len() > 1 {
 			evCarrier = body
+		}
+		if ws.records != nil && carrier == nil {
+			p.logFileEvents(ws, rec, evCarrier, res)
+			return true
 		}
 		for i := range records.Items {
 			p.event(ws, rec, &records.Items[i], nil, evCarrier, res, location{"Records", i, ""})

@@ -2,7 +2,7 @@ package filter
 
 // shape.go holds shape detection: the kinds of record, the top-level fields
 // the filter reads (topFields, indexTop), detect, and the undecoded peek at
-// a body (peekEventSource, peekString, mapHeader).
+// a body (peekUnselected, peekString, mapHeader).
 
 import (
 	"strings"
@@ -97,46 +97,58 @@ func detect(body *record.Value) (shape, topFields) {
 	return shapeOther, f
 }
 
-// peekEventSource scans a map's keys (without decoding values) for
-// eventSource and eventName. It returns the eventSource and whether the map
-// looks like a single CloudTrail event.
-func peekEventSource(body []byte) ([]byte, bool) {
-	if len(body) == 0 {
-		return nil, false
+// peekUnselected scans a body's top-level keys without decoding values. It
+// reports whether the body is what detect calls a single CloudTrail event
+// (eventSource and eventName, no Records) whose first eventSource is a string
+// that is not in sources, and the body's end. Values are skipped with the
+// decoder's nesting checks, so a body it drops is one the full decode would
+// drop too. It stops early (false) at a selected eventSource: those bodies
+// are decoded anyway.
+func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (drop bool, end int) {
+	if len(body) == 0 || maxDepth < 1 {
+		return false, 0
 	}
 	n, off := mapHeader(body)
-	if off == 0 {
-		return nil, false
+	if off == 0 || 2*n > len(body)-off {
+		return false, 0
 	}
-	var src []byte
 	hasName, hasSource := false, false
 	for i := 0; i < n; i++ {
-		key, next, ok := peekString(body, off)
-		if !ok {
-			return nil, false
-		}
-		valEnd, err := record.SkipMsgpack(body, next)
-		if err != nil {
-			return nil, false
-		}
-		switch string(key) {
-		case "eventSource":
-			val, _, ok := peekString(body, next)
-			if !ok {
-				return nil, false
+		key, next, isStr := peekString(body, off)
+		if !isStr {
+			// Not a string key: indexTop ignores it.
+			k, err := record.SkipMsgpackDepth(body, off, 1, maxDepth)
+			if err != nil {
+				return false, 0
 			}
-			src, hasSource = val, true
-		case "eventName":
-			hasName = true
-		case "Records":
-			return nil, false
+			next = k
 		}
-		if hasSource && hasName {
-			return src, true // CloudTrail puts both near the front: skip the rest
+		if isStr {
+			switch string(key) {
+			case "eventSource":
+				if !hasSource { // like Get: the first of duplicate keys wins
+					src, _, ok := peekString(body, next)
+					if !ok {
+						return false, 0
+					}
+					if _, selected := sources[string(src)]; selected {
+						return false, 0
+					}
+					hasSource = true
+				}
+			case "eventName":
+				hasName = true
+			case "Records":
+				return false, 0 // a log file, wherever the key is
+			}
+		}
+		valEnd, err := record.SkipMsgpackDepth(body, next, 1, maxDepth)
+		if err != nil {
+			return false, 0
 		}
 		off = valEnd
 	}
-	return src, false
+	return hasSource && hasName, off
 }
 
 // peekString reads a msgpack string at off.

@@ -50,3 +50,31 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSkipMsgpackDepth: SkipMsgpackDepth accepts exactly what DecodeMsgpack
+// accepts, at every nesting limit, and ends where it ends (the filter relies
+// on this to drop and carry values undecoded).
+func FuzzSkipMsgpackDepth(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		var a Arena
+		if v, err := DecodeJSON(s, 64, &a); err == nil {
+			f.Add(AppendMsgpack(nil, &v), uint8(4))
+			f.Add(AppendMsgpack(nil, &v), uint8(64))
+		}
+	}
+	f.Add([]byte{0x91, 0x91, 0x91, 0x90}, uint8(3))
+	f.Add([]byte{0x91, 0x91, 0x91, 0x90}, uint8(4))
+	f.Add([]byte{0xdf, 0, 0, 0, 1, 0xa1, 'k', 0x80}, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, maxDepth uint8) {
+		var a Arena
+		var v Value
+		next, _, derr := DecodeMsgpack(data, 0, int(maxDepth), &a, &v)
+		end, serr := SkipMsgpackDepth(data, 0, 0, int(maxDepth))
+		if (derr == nil) != (serr == nil) {
+			t.Fatalf("DecodeMsgpack: %v, SkipMsgpackDepth: %v", derr, serr)
+		}
+		if derr == nil && next != end {
+			t.Fatalf("DecodeMsgpack ends at %d, SkipMsgpackDepth at %d", next, end)
+		}
+	})
+}

@@ -538,3 +538,65 @@ func timeOf(v *Value) (EventTime, bool) {
 	}
 	return EventTime{}, false
 }
+
+// SkipMsgpackDepth is SkipMsgpack that also rejects what DecodeMsgpack
+// rejects for nesting: depth is the nesting level of the value at off (0 for
+// a record body), and a container at level maxDepth or deeper is an error.
+// The filter uses it to drop or carry values undecoded while still treating
+// a too-deep record as DecodeMsgpack would; its errors only say that the
+// value is not acceptable (the caller decodes to report why).
+func SkipMsgpackDepth(buf []byte, off, depth, maxDepth int) (int, error) {
+	var stackBuf [32]int
+	stack := stackBuf[:0] // the pending children of each enclosing container
+	pending := 1
+	for {
+		for pending == 0 {
+			if len(stack) == 0 {
+				return off, nil
+			}
+			pending = stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+		}
+		if off >= len(buf) {
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
+		}
+		pending--
+		c := buf[off]
+		off++
+		var skip, children int
+		container := false
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		case c >= 0xa0 && c <= 0xbf:
+			skip = int(c & 0x1f)
+		case c >= 0x90 && c <= 0x9f:
+			children, container = int(c&0x0f), true
+		case c >= 0x80 && c <= 0x8f:
+			children, container = 2*int(c&0x0f), true
+		default:
+			var ok bool
+			skip, children, off, ok = skipTyped(buf, off, c)
+			if !ok {
+				return 0, &DecodeError{Format: "msgpack", Offset: off - 1, Msg: fmt.Sprintf("bad or truncated value (type 0x%02x)", c)}
+			}
+			container = c >= 0xdc && c <= 0xdf
+		}
+		if skip < 0 || skip > len(buf)-off {
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
+		}
+		off += skip
+		if !container {
+			continue
+		}
+		if depth+len(stack) >= maxDepth {
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+		}
+		if children > len(buf)-off {
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "container larger than buffer"}
+		}
+		if children > 0 {
+			stack = append(stack, pending)
+			pending = children
+		}
+	}
+}
