@@ -12,6 +12,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$REPO/test/bench/lib.sh"
+source "$REPO/test/bench/pipeline.sh"
 skip_without_fluent_bit
 command -v python3 >/dev/null || { echo "skipped: python3 not found"; exit 0; }
 
@@ -23,7 +24,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/opsworks-compare.XXXXXX")"
 build_plugin
 input="$WORK/sample.ndjson"
 gen_input "$EVENTS" "$SHARE" "$input"
-cat "$BENCH_DIR/edge-cases.ndjson" >>"$input"
+cat "$CONF_DIR/edge-cases.ndjson" >>"$input"
 
 # Records every pipeline must deliver: OpsWorks events, plus records that are
 # not CloudTrail events, which pass through. An event has eventSource and
@@ -46,4 +47,4 @@ for conf in opsworks lua-rewrite lua; do
     echo "$conf: $RUN_RECORDS records, exit $RUN_RC"
     [ "$RUN_RC" = 0 ] && [ "$RUN_RECORDS" = "$expected" ] || die "$conf did not deliver $expected records; see $WORK/$conf.err"
 done
-python3 "$BENCH_DIR/compare.py" "$WORK/opsworks/records" "$WORK/lua-rewrite/records" "$WORK/lua/records"
+python3 "$CONF_DIR/compare.py" "$WORK/opsworks/records" "$WORK/lua-rewrite/records" "$WORK/lua/records"

@@ -423,3 +423,31 @@ function opsworks(tag, timestamp, record)
   end
   return 1, { sec = sec, nsec = nsec }, record
 end
+
+-- opsworks_records does the same to log files {"Records": [...]} (tail + json
+-- parser on NDJSON of whole log files): each element goes through opsworks,
+-- the kept ones are returned as an array, which Fluent Bit splits into one
+-- record per event. Lua gives all of them one time (the file's record time):
+-- a returned array cannot carry a time per record, so each event's eventTime
+-- is parsed (the same work as the Go filter's) but not applied. Records that
+-- are not log files go to opsworks. Used by filter-ratio.sh (lua-records.conf).
+function opsworks_records(tag, timestamp, record)
+  local recs = record.Records
+  if not is_array(recs) then
+    return opsworks(tag, timestamp, record)
+  end
+  local out = {}
+  for i = 1, #recs do
+    local ev = recs[i]
+    if is_map(ev) then
+      local code, _, r = opsworks(tag, timestamp, ev)
+      if code == 1 or code == 2 then
+        out[#out + 1] = r
+      end
+    end
+  end
+  if #out == 0 then
+    return -1, timestamp, record
+  end
+  return 2, timestamp, out
+end

@@ -18,6 +18,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$REPO/test/bench/lib.sh"
+source "$REPO/test/bench/pipeline.sh"
 skip_without_fluent_bit
 
 EVENTS="${1:-25000}"
