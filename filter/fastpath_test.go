@@ -128,7 +128,13 @@ func TestFastPathMatchesFullDecodeOnEdgeCases(t *testing.T) {
 		"bad UTF-8 in dropped event":  badUTF8(`{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"X","userAgent":"BAD"},` + ev + `]}`),
 		"bad UTF-8 in carrier":        badUTF8(`{"Records":[` + ev + `],"s3_key":"BAD"}`),
 		"integrity and error records": chunkFromJSON(t, `{"integrity_status":"log_missing","Records":[`+ev+`]}`, `{"opsworks_error":"x","Records":[`+ev+`]}`, `{"integrity_status":"log_missing"}`),
-		"mixed shapes":                chunkFromJSON(t, ev, other, `{"Records":[`+ev+`,`+other+`]}`, `{"log":"text"}`, `[1,2]`),
+		"carried fields": chunkFromJSON(t,
+			`{"eventSource":"opsworks.amazonaws.com","eventName":"X","eventTime":{"not":"a time"},"tlsDetails":{"a":[1,{"b":2}]},"resources":[{"ARN":"x"}],"empty":{},"list":[]}`,
+			`{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"X","resources":[{"ARN":"x"}],"userIdentity":[1]}]}`),
+		"deep carried field":                       chunkFromJSON(t, `{"eventSource":"opsworks.amazonaws.com","eventName":"X","tlsDetails":`+nested(70)+`}`, `{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"X","tlsDetails":`+nested(70)+`}]}`),
+		"bad UTF-8 in a carried field":             badUTF8(`{"Records":[{"eventSource":"opsworks.amazonaws.com","eventName":"X","tlsDetails":{"v":["BAD"]}}]}`),
+		"bad UTF-8 in a carried field of an event": badUTF8(`{"eventSource":"opsworks.amazonaws.com","eventName":"X","tlsDetails":{"BAD":1}}`),
+		"mixed shapes":                             chunkFromJSON(t, ev, other, `{"Records":[`+ev+`,`+other+`]}`, `{"log":"text"}`, `[1,2]`),
 	}
 	// A map key that is not a string, before the Records and eventSource keys.
 	var a record.Arena

@@ -122,14 +122,14 @@ func (p *Processor) scanRecords(data []byte, off int, ws *workspace) (end int, o
 				continue
 			}
 		}
-		var ev logEvent
+		ws.events = append(ws.events, logEvent{index: i})
+		ev := &ws.events[len(ws.events)-1]
 		// Elements sit at nesting level 2 (body map, Records array).
-		next, bad, err := record.DecodeMsgpack(data, off, p.cfg.MaxDepth-2, &ws.arena, &ev.v)
-		if err != nil {
+		next, ok := decodeEvent(data, off, p.cfg.MaxDepth-2, ws, &ev.v)
+		if !ok {
 			return 0, false
 		}
-		ev.index, ev.badUTF8 = i, bad > 0
-		ws.events = append(ws.events, ev)
+		ev.badUTF8 = ws.mayHaveBadUTF8
 		off = next
 	}
 	return off, true
@@ -200,4 +200,35 @@ func arrayHeader(b []byte) (int, int) {
 		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
 	}
 	return 0, 0
+}
+
+// decodeEvent decodes the event at data[off:] into v, carrying the fields
+// the filter does not read (eventField) encoded rather than decoding them
+// only to copy them back (record.DecodeMsgpackCarry). An event with an
+// invalid string is decoded whole, so that checkUTF8 can name the field.
+// It sets ws.mayHaveBadUTF8; ok is false when the decoder refuses the event.
+func decodeEvent(data []byte, off, maxDepth int, ws *workspace, v *record.Value) (end int, ok bool) {
+	next, bad, err := record.DecodeMsgpackCarry(data, off, maxDepth, &ws.arena, v, eventField)
+	if err == nil && bad > 0 {
+		next, bad, err = record.DecodeMsgpack(data, off, maxDepth, &ws.arena, v)
+	}
+	ws.mayHaveBadUTF8 = bad > 0
+	return next, err == nil
+}
+
+// eventField reports whether the filter reads (or rewrites) a top-level
+// field of an event, and so needs it decoded: flattening (userIdentity),
+// classification and redaction (the four sections), the eventTime warning,
+// and the fields detect looks for. Scalars are always decoded; a field not
+// listed here that is a map or an array (tlsDetails, resources, ...) is
+// carried encoded. Code that starts reading another such field of an
+// event must add it here.
+func eventField(key []byte) bool {
+	switch string(key) {
+	case "userIdentity", "requestParameters", "responseElements", "additionalEventData", "serviceEventDetails",
+		"eventTime", "eventSource", "eventName", "eventType", "recipientAccountId", "awsRegion",
+		"Records", "detail", "detail-type", "logEvents", "messageType":
+		return true
+	}
+	return false
 }

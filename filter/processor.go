@@ -147,8 +147,14 @@ func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, d
 	ws.mayHaveBadUTF8, ws.decodeErr, ws.records = false, nil, nil
 	if p.cfg.SourceKey == "" && !p.fullDecode {
 		if !p.cfg.KeepOtherEvents {
-			if drop, n := peekUnselected(data[start:], p.sources, p.cfg.MaxDepth); drop {
+			drop, selected, n := peekUnselected(data[start:], p.sources, p.cfg.MaxDepth)
+			if drop {
 				return start + n, true, nil
+			}
+			if selected {
+				if end, ok := decodeEvent(data, start, p.cfg.MaxDepth, ws, &ws.body0); ok {
+					return end, false, nil
+				}
 			}
 		}
 		if end, ok := p.frameLogFile(data, start, ws); ok {

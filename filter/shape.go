@@ -102,15 +102,15 @@ func detect(body *record.Value) (shape, topFields) {
 // (eventSource and eventName, no Records) whose first eventSource is a string
 // that is not in sources, and the body's end. Values are skipped with the
 // decoder's nesting checks, so a body it drops is one the full decode would
-// drop too. It stops early (false) at a selected eventSource: those bodies
-// are decoded anyway.
-func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (drop bool, end int) {
+// drop too. It stops early at a selected eventSource (drop false, selected
+// true): those bodies are decoded.
+func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (drop, selected bool, end int) {
 	if len(body) == 0 || maxDepth < 1 {
-		return false, 0
+		return false, false, 0
 	}
 	n, off := mapHeader(body)
 	if off == 0 || 2*n > len(body)-off {
-		return false, 0
+		return false, false, 0
 	}
 	hasName, hasSource := false, false
 	for i := 0; i < n; i++ {
@@ -119,7 +119,7 @@ func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (dro
 			// Not a string key: indexTop ignores it.
 			k, err := record.SkipMsgpackDepth(body, off, 1, maxDepth)
 			if err != nil {
-				return false, 0
+				return false, false, 0
 			}
 			next = k
 		}
@@ -129,26 +129,26 @@ func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (dro
 				if !hasSource { // like Get: the first of duplicate keys wins
 					src, _, ok := peekString(body, next)
 					if !ok {
-						return false, 0
+						return false, false, 0
 					}
 					if _, selected := sources[string(src)]; selected {
-						return false, 0
+						return false, true, 0
 					}
 					hasSource = true
 				}
 			case "eventName":
 				hasName = true
 			case "Records":
-				return false, 0 // a log file, wherever the key is
+				return false, false, 0 // a log file, wherever the key is
 			}
 		}
 		valEnd, err := record.SkipMsgpackDepth(body, next, 1, maxDepth)
 		if err != nil {
-			return false, 0
+			return false, false, 0
 		}
 		off = valEnd
 	}
-	return hasSource && hasName, off
+	return hasSource && hasName, false, off
 }
 
 // peekString reads a msgpack string at off.

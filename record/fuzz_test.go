@@ -78,3 +78,46 @@ func FuzzSkipMsgpackDepth(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeMsgpackCarry: DecodeMsgpackCarry accepts what DecodeMsgpack
+// accepts, ends where it ends, counts the same invalid strings, and its value
+// encodes to the same bytes; scalars and the wanted fields are decoded alike.
+func FuzzDecodeMsgpackCarry(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		var a Arena
+		if v, err := DecodeJSON(s, 64, &a); err == nil {
+			f.Add(AppendMsgpack(nil, &v), uint8(64), byte('u'))
+		}
+	}
+	f.Add([]byte{0x81, 0xa1, 'k', 0x91, 0xa1, 0xff}, uint8(4), byte('x'))
+	f.Fuzz(func(t *testing.T, data []byte, maxDepth uint8, first byte) {
+		decode := func(key []byte) bool { return len(key) > 0 && key[0] == first }
+		var a Arena
+		var full, carried Value
+		next, bad, derr := DecodeMsgpack(data, 0, int(maxDepth), &a, &full)
+		cnext, cbad, cerr := DecodeMsgpackCarry(data, 0, int(maxDepth), &a, &carried, decode)
+		if (derr == nil) != (cerr == nil) {
+			t.Fatalf("DecodeMsgpack: %v, DecodeMsgpackCarry: %v", derr, cerr)
+		}
+		if derr != nil {
+			return
+		}
+		if next != cnext || bad != cbad {
+			t.Fatalf("DecodeMsgpack ends at %d with %d bad strings, DecodeMsgpackCarry at %d with %d", next, bad, cnext, cbad)
+		}
+		if string(AppendMsgpack(nil, &full)) != string(AppendMsgpack(nil, &carried)) {
+			t.Fatal("the carried value encodes differently")
+		}
+		if full.Kind == KindMap {
+			for i := 0; i+1 < len(full.Items); i += 2 {
+				fv, cv := &full.Items[i+1], &carried.Items[i+1]
+				if cv.Items == nil && len(fv.Items) > 0 && full.Items[i].Kind == KindString && decode(full.Items[i].Str) {
+					t.Fatalf("wanted field %q was carried", full.Items[i].Str)
+				}
+				if fv.Kind != cv.Kind {
+					t.Fatalf("field %d: kind %s, carried %s", i/2, fv.Kind, cv.Kind)
+				}
+			}
+		}
+	})
+}
