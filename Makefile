@@ -67,8 +67,9 @@ test: vet test-deps
 
 # Short fuzzing session for every fuzz target of the core.
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzDecodeJSON -fuzztime 30s ./record
-	for f in FuzzFilterChunk FuzzEventTransform; do \
+	for f in FuzzDecodeJSON FuzzSkipMsgpackDepth FuzzDecodeMsgpackCarry; do \
+		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./record || exit 1; done
+	for f in FuzzFilterChunk FuzzEventTransform FuzzFastPathMatchesFullDecode; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./filter || exit 1; done
 	for f in FuzzSplitRecords FuzzParseNotification; do \
 		$(GO) test -run XXX -fuzz $$f -fuzztime 30s ./cloudtrail || exit 1; done
