@@ -138,13 +138,12 @@ func (p *Processor) FilterChunk(data []byte, res *Result) error {
 
 // frameBody finds where the body starting at start ends. The common input of
 // one event per record from an unselected source is recognised from its keys
-// and skipped undecoded (dropped); one from a selected source is decoded with
-// the fields the filter does not read carried (decodeEvent); a log file has
-// only its kept events decoded (frameLogFile). Otherwise the body is decoded
-// whole into ws.body0 on the way, so filterRecord does not decode it again; a
-// body the decoder rejects (e.g. too deep) is framed by skipping it, and
-// filterRecord reports the decode error. The fast paths fall back to that
-// whole decode for anything they cannot vouch for.
+// and skipped undecoded (dropped); a log file has only its kept events
+// decoded (frameLogFile). Otherwise the body is decoded whole into ws.body0
+// on the way, so filterRecord does not decode it again; a body the decoder
+// rejects (e.g. too deep) is framed by skipping it, and filterRecord reports
+// the decode error. The fast paths fall back to that whole decode for
+// anything they cannot vouch for.
 func (p *Processor) frameBody(data []byte, start int, ws *workspace) (end int, dropped bool, err error) {
 	ws.arena.Reset()
 	ws.mayHaveBadUTF8, ws.decodeErr, ws.records = false, nil, nil

@@ -29,9 +29,6 @@ type msgpackDecoder struct {
 	maxDepth int
 	arena    *Arena
 	badUTF8  int // strings that are not valid UTF-8, counted while decoding
-	// decodeTop, when set, names the top-level map keys whose container
-	// values are decoded; the others are carried (DecodeMsgpackCarry).
-	decodeTop func(key []byte) bool
 }
 
 func (d *msgpackDecoder) fail(msg string, args ...any) error {
@@ -275,51 +272,12 @@ func (d *msgpackDecoder) container(v *Value, kind Kind, n int, depth int) error 
 		return d.fail("%s of %d elements exceeds the remaining %d bytes", kind, n, len(d.buf)-d.off)
 	}
 	items := d.arena.alloc(count)
-	if kind == KindMap && depth == 0 && d.decodeTop != nil {
-		return d.carryMap(v, items)
-	}
 	for i := range items {
 		if err := d.decode(&items[i], depth+1); err != nil {
 			return err
 		}
 	}
 	*v = Value{Kind: kind, Items: items}
-	return nil
-}
-
-// carryMap decodes the top-level map's entries into items, carrying the
-// container values decodeTop does not want (DecodeMsgpackCarry).
-func (d *msgpackDecoder) carryMap(v *Value, items []Value) error {
-	for i := 0; i < len(items); i += 2 {
-		k := &items[i]
-		if err := d.decode(k, 1); err != nil {
-			return err
-		}
-		if d.off < len(d.buf) && k.Kind == KindString && !d.decodeTop(k.Str) {
-			c := d.buf[d.off]
-			kind := KindNil
-			switch {
-			case c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf:
-				kind = KindMap
-			case c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd:
-				kind = KindArray
-			}
-			if kind != KindNil {
-				end, bad, err := skipChecked(d.buf, d.off, 1, d.maxDepth, true)
-				if err != nil {
-					return err
-				}
-				d.badUTF8 += bad
-				items[i+1] = Value{Kind: kind, Raw: d.buf[d.off:end:end]}
-				d.off = end
-				continue
-			}
-		}
-		if err := d.decode(&items[i+1], 1); err != nil {
-			return err
-		}
-	}
-	*v = Value{Kind: KindMap, Items: items}
 	return nil
 }
 
@@ -588,26 +546,89 @@ func timeOf(v *Value) (EventTime, bool) {
 // a too-deep record as DecodeMsgpack would; its errors only say that the
 // value is not acceptable (the caller decodes to report why).
 func SkipMsgpackDepth(buf []byte, off, depth, maxDepth int) (int, error) {
-	end, _, err := skipChecked(buf, off, depth, maxDepth, false)
-	return end, err
+	return skipChecked(buf, off, depth, maxDepth)
 }
 
-// skipChecked is SkipMsgpackDepth; with countUTF8 it also counts the strings
-// that are not valid UTF-8, as the decoder does.
-func skipChecked(buf []byte, off, depth, maxDepth int, countUTF8 bool) (end, badUTF8 int, err error) {
+// skipChecked is SkipMsgpackDepth.
+func skipChecked(buf []byte, off, depth, maxDepth int) (int, error) {
+	if off < len(buf) {
+		if c := buf[off]; !(c >= 0x80 && c <= 0x9f || c >= 0xdc && c <= 0xdf) {
+			// A scalar, most top-level values of an event: nothing nested to
+			// track (skipNested's stack costs more than the value).
+			return SkipMsgpack(buf, off)
+		}
+	}
+	// Nesting can only exceed the limit if the value holds at least as many
+	// containers as the levels left: count them in a plain skip, and track
+	// the levels exactly (skipNested) only when that bound is reached.
+	end, containers, err := skipCounting(buf, off)
+	if err != nil {
+		return 0, err
+	}
+	if depth+containers <= maxDepth {
+		return end, nil
+	}
+	return skipNested(buf, off, depth, maxDepth)
+}
+
+// skipCounting is SkipMsgpack that also counts the containers it passes.
+func skipCounting(buf []byte, off int) (end, containers int, err error) {
+	pending := 1
+	for pending > 0 {
+		if off >= len(buf) {
+			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
+		}
+		pending--
+		c := buf[off]
+		off++
+		var skip, children int
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		case c >= 0xa0 && c <= 0xbf:
+			skip = int(c & 0x1f)
+		case c >= 0x90 && c <= 0x9f:
+			children = int(c & 0x0f)
+			containers++
+		case c >= 0x80 && c <= 0x8f:
+			children = 2 * int(c&0x0f)
+			containers++
+		default:
+			var ok bool
+			skip, children, off, ok = skipTyped(buf, off, c)
+			if !ok {
+				return 0, 0, &DecodeError{Format: "msgpack", Offset: off - 1, Msg: fmt.Sprintf("bad or truncated value (type 0x%02x)", c)}
+			}
+			if c >= 0xdc && c <= 0xdf {
+				containers++
+			}
+		}
+		if skip < 0 || skip > len(buf)-off {
+			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
+		}
+		off += skip
+		pending += children
+		if pending > len(buf)-off+1 {
+			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "container larger than buffer"}
+		}
+	}
+	return off, containers, nil
+}
+
+// skipNested is skipChecked for containers, tracking every level.
+func skipNested(buf []byte, off, depth, maxDepth int) (int, error) {
 	var stackBuf [32]int
 	stack := stackBuf[:0] // the pending children of each enclosing container
 	pending := 1
 	for {
 		for pending == 0 {
 			if len(stack) == 0 {
-				return off, badUTF8, nil
+				return off, nil
 			}
 			pending = stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 		}
 		if off >= len(buf) {
-			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
 		}
 		pending--
 		c := buf[off]
@@ -626,43 +647,26 @@ func skipChecked(buf []byte, off, depth, maxDepth int, countUTF8 bool) (end, bad
 			var ok bool
 			skip, children, off, ok = skipTyped(buf, off, c)
 			if !ok {
-				return 0, 0, &DecodeError{Format: "msgpack", Offset: off - 1, Msg: fmt.Sprintf("bad or truncated value (type 0x%02x)", c)}
+				return 0, &DecodeError{Format: "msgpack", Offset: off - 1, Msg: fmt.Sprintf("bad or truncated value (type 0x%02x)", c)}
 			}
 			container = c >= 0xdc && c <= 0xdf
 		}
 		if skip < 0 || skip > len(buf)-off {
-			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
-		}
-		if countUTF8 && (c >= 0xa0 && c <= 0xbf || c >= 0xd9 && c <= 0xdb) && !validUTF8(buf[off:off+skip]) {
-			badUTF8++
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
 		}
 		off += skip
 		if !container {
 			continue
 		}
 		if depth+len(stack) >= maxDepth {
-			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
 		}
 		if children > len(buf)-off {
-			return 0, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "container larger than buffer"}
+			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "container larger than buffer"}
 		}
 		if children > 0 {
 			stack = append(stack, pending)
 			pending = children
 		}
 	}
-}
-
-// DecodeMsgpackCarry is DecodeMsgpack for a map of which the caller reads
-// only some fields: the value of a top-level key for which decode returns
-// false is, when it is an array or a map, carried instead of decoded. A
-// carried value has its Kind and Raw (its encoding, which AppendMsgpack
-// copies) but no Items; it is checked as DecodeMsgpack checks it (structure,
-// nesting) and its invalid strings are counted in badUTF8. Scalars are
-// always decoded. The filter carries the parts of an event it does not read
-// this way. Its errors may be worded differently from DecodeMsgpack's.
-func DecodeMsgpackCarry(buf []byte, off, maxDepth int, a *Arena, v *Value, decode func(key []byte) bool) (next, badUTF8 int, err error) {
-	d := msgpackDecoder{buf: buf, off: off, maxDepth: maxDepth, arena: a, decodeTop: decode}
-	err = d.decode(v, 0)
-	return d.off, d.badUTF8, err
 }
