@@ -21,6 +21,7 @@ var fastPathConfigs = []map[string]string{
 	{"keep_other_events": "on"},
 	{"event_sources": "opsworks-cm.amazonaws.com,s3.amazonaws.com", "error_tag": "bad"},
 	{"max_event_size": "2K", "max_depth": "6"},
+	{"ecs_fields": "on", "redact": "off"},
 }
 
 // sameAsFullDecode filters chunk with the fast paths and with the full decode
