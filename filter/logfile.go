@@ -79,7 +79,7 @@ func hasRecordsArray(body []byte, n, off int) bool {
 			next = k
 		}
 		if isStr && string(key) == "Records" {
-			_, h := arrayHeader(body[next:])
+			_, h := record.ArrayHeader(body[next:])
 			return h > 0
 		}
 		end, err := record.SkipMsgpack(body, next)
@@ -104,7 +104,7 @@ type logEvent struct {
 // decoded into ws.events. Dropping happens here, before anything is written,
 // because a bad element anywhere makes the whole record an error.
 func (p *Processor) scanRecords(data []byte, off int, ws *workspace) (end int, ok bool) {
-	n, hdr := arrayHeader(data[off:])
+	n, hdr := record.ArrayHeader(data[off:])
 	if hdr == 0 || n > len(data)-off-hdr {
 		return 0, false
 	}
@@ -186,20 +186,6 @@ func (p *Processor) logFileEvents(ws *workspace, rec *record.Record, carrier *re
 		ws.mayHaveBadUTF8 = ev.badUTF8
 		p.event(ws, rec, &ev.v, nil, carrier, res, location{"Records", ev.index, ""})
 	}
-}
-
-// arrayHeader returns an array's element count and header length (0 if not
-// an array).
-func arrayHeader(b []byte) (int, int) {
-	switch {
-	case len(b) >= 1 && b[0] >= 0x90 && b[0] <= 0x9f:
-		return int(b[0] & 0x0f), 1
-	case len(b) >= 3 && b[0] == 0xdc:
-		return int(b[1])<<8 | int(b[2]), 3
-	case len(b) >= 5 && b[0] == 0xdd:
-		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5
-	}
-	return 0, 0
 }
 
 // decodeEvent decodes the event at data[off:] into v and sets

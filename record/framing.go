@@ -55,7 +55,7 @@ func SplitRecord(data []byte, off int, a *Arena) (Record, int, error) {
 // filter's hot path uses it rather than SplitRecord to find the body's end
 // while decoding it (one pass, not two).
 func SplitHeader(data []byte, off int, a *Arena) (Record, int, error) {
-	n, hdr := arrayHeader(data[off:])
+	n, hdr := ArrayHeader(data[off:])
 	if hdr == 0 || n != 2 {
 		end := min(off+16, len(data))
 		return Record{}, 0, &DecodeError{Format: "msgpack", Offset: off, Msg: fmt.Sprintf("record is not a 2-element array (starts % x)", data[off:end])}
@@ -64,7 +64,7 @@ func SplitHeader(data []byte, off int, a *Arena) (Record, int, error) {
 	var rec Record
 	var tv Value
 	d := msgpackDecoder{buf: data, off: off, maxDepth: 4, arena: a}
-	if n, hdr := arrayHeader(data[off:]); hdr > 0 && n == 2 { // [time, metadata]
+	if n, hdr := ArrayHeader(data[off:]); hdr > 0 && n == 2 { // [time, metadata]
 		d.off += hdr
 		if err := d.decode(&tv, 3); err != nil {
 			return Record{}, 0, err
@@ -90,8 +90,8 @@ func SplitHeader(data []byte, off int, a *Arena) (Record, int, error) {
 	return rec, d.off, nil
 }
 
-// arrayHeader returns an array's length and header size (0 if not an array).
-func arrayHeader(b []byte) (int, int) {
+// ArrayHeader returns an array's length and header size (0 if not an array).
+func ArrayHeader(b []byte) (int, int) {
 	switch {
 	case len(b) >= 1 && b[0] >= 0x90 && b[0] <= 0x9f:
 		return int(b[0] & 0x0f), 1

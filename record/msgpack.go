@@ -285,40 +285,8 @@ func (d *msgpackDecoder) container(v *Value, kind Kind, n int, depth int) error 
 // decoding it. It is the cheap path for records the filter does not touch
 // (exported for the filter's hot path).
 func SkipMsgpack(buf []byte, off int) (int, error) {
-	pending := 1
-	for pending > 0 {
-		if off >= len(buf) {
-			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
-		}
-		pending--
-		c := buf[off]
-		off++
-		var skip, children int
-		switch {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-		case c >= 0xa0 && c <= 0xbf:
-			skip = int(c & 0x1f)
-		case c >= 0x90 && c <= 0x9f:
-			children = int(c & 0x0f)
-		case c >= 0x80 && c <= 0x8f:
-			children = 2 * int(c&0x0f)
-		default:
-			var ok bool
-			skip, children, off, ok = skipTyped(buf, off, c)
-			if !ok {
-				return 0, &DecodeError{Format: "msgpack", Offset: off - 1, Msg: fmt.Sprintf("bad or truncated value (type 0x%02x)", c)}
-			}
-		}
-		if skip < 0 || skip > len(buf)-off {
-			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "truncated value"}
-		}
-		off += skip
-		pending += children
-		if pending > len(buf)-off+1 {
-			return 0, &DecodeError{Format: "msgpack", Offset: off, Msg: "container larger than buffer"}
-		}
-	}
-	return off, nil
+	end, _, err := skipCounting(buf, off)
+	return end, err
 }
 
 // skipTyped decodes the header of a non-fix msgpack type: bytes of payload to
