@@ -10,8 +10,6 @@ package filter
 // path cannot vouch for is decoded whole, as before.
 
 import (
-	"errors"
-
 	"github.com/opsworks-trail/opsworks-trail/record"
 )
 
@@ -138,42 +136,18 @@ func (p *Processor) scanRecords(data []byte, off int, ws *workspace) (end int, o
 // skipUnselected skips the Records element at data[off:] when it is a map
 // whose first eventSource (a string or not) is not a selected source, or
 // that has none: event drops those. Values are skipped with the decoder's
-// nesting checks. dropped is false, and nothing skipped, for an element
-// that is to be decoded.
+// nesting checks (elements sit at level 2, their values at 3). dropped is
+// false, and nothing skipped, for an element that is to be decoded.
 func (p *Processor) skipUnselected(data []byte, off int) (end int, dropped bool, err error) {
-	n, hdr := mapHeader(data[off:])
-	if hdr == 0 {
+	if _, hdr := mapHeader(data[off:]); hdr == 0 {
 		return 0, false, nil
 	}
-	if 2*n > len(data)-off-hdr {
-		return 0, false, errTooLarge
+	k, err := scanEventKeys(data, off, 3, p.cfg.MaxDepth, p.sources, false)
+	if err != nil || k.selected {
+		return 0, false, err
 	}
-	maxDepth := p.cfg.MaxDepth
-	pos := off + hdr
-	seen := false
-	for i := 0; i < n; i++ {
-		key, next, isStr := peekString(data, pos)
-		if !isStr {
-			if next, err = record.SkipMsgpackDepth(data, pos, 3, maxDepth); err != nil {
-				return 0, false, err
-			}
-		}
-		if isStr && !seen && string(key) == "eventSource" {
-			seen = true
-			if src, _, ok := peekString(data, next); ok {
-				if _, selected := p.sources[string(src)]; selected {
-					return 0, false, nil
-				}
-			}
-		}
-		if pos, err = record.SkipMsgpackDepth(data, next, 3, maxDepth); err != nil {
-			return 0, false, err
-		}
-	}
-	return pos, true, nil
+	return k.end, true, nil
 }
-
-var errTooLarge = errors.New("map larger than its buffer")
 
 // logFileEvents is dispatch's loop over a log file's events when
 // frameLogFile read it: the dropped elements are counted, the others go

@@ -5,6 +5,7 @@ package filter
 // a body (peekUnselected, peekString, mapHeader).
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/opsworks-trail/opsworks-trail/record"
@@ -97,58 +98,84 @@ func detect(body *record.Value) (shape, topFields) {
 	return shapeOther, f
 }
 
-// peekUnselected scans a body's top-level keys without decoding values. It
-// reports whether the body is what detect calls a single CloudTrail event
-// (eventSource and eventName, no Records) whose first eventSource is a string
-// that is not in sources, and the body's end. Values are skipped with the
-// decoder's nesting checks, so a body it drops is one the full decode would
-// drop too. It stops early at a selected eventSource (drop false, selected
-// true): those bodies are decoded.
-func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (drop, selected bool, end int) {
-	if len(body) == 0 || maxDepth < 1 {
-		return false, false, 0
+// eventKeys is what scanEventKeys found among a map's top-level keys.
+type eventKeys struct {
+	end       int  // where the map ends (0 when the scan stopped early)
+	selected  bool // the first eventSource is a string in sources: the scan stopped there
+	srcOther  bool // the first eventSource is not a string
+	hasSource bool // an eventSource key was seen
+	hasName   bool // an eventName key was seen
+	records   bool // a Records key was seen (the scan stopped there when asked to)
+}
+
+// scanEventKeys reads the map at b[off:] key by key without decoding values,
+// and skips every key and value with the decoder's nesting checks (depth is
+// the nesting level of the values), so what it passes is what the full
+// decode would accept. It stops at the first eventSource when that is a
+// selected string, and at a Records key with stopAtRecords (a log file: its
+// array is not worth skipping). Only the first of duplicate eventSource keys
+// counts, as for Value.Get. The caller has checked that b[off:] is a map.
+func scanEventKeys(b []byte, off, depth, maxDepth int, sources map[string]struct{}, stopAtRecords bool) (k eventKeys, err error) {
+	n, hdr := mapHeader(b[off:])
+	if 2*n > len(b)-off-hdr {
+		return k, errTooLarge
 	}
-	n, off := mapHeader(body)
-	if off == 0 || 2*n > len(body)-off {
-		return false, false, 0
-	}
-	hasName, hasSource := false, false
+	pos := off + hdr
 	for i := 0; i < n; i++ {
-		key, next, isStr := peekString(body, off)
-		if !isStr {
-			// Not a string key: indexTop ignores it.
-			k, err := record.SkipMsgpackDepth(body, off, 1, maxDepth)
-			if err != nil {
-				return false, false, 0
+		key, next, isStr := peekString(b, pos)
+		if !isStr { // not a string key: indexTop ignores it
+			if next, err = record.SkipMsgpackDepth(b, pos, depth, maxDepth); err != nil {
+				return k, err
 			}
-			next = k
 		}
 		if isStr {
 			switch string(key) {
 			case "eventSource":
-				if !hasSource { // like Get: the first of duplicate keys wins
-					src, _, ok := peekString(body, next)
-					if !ok {
-						return false, false, 0
+				if !k.hasSource {
+					k.hasSource = true
+					src, _, ok := peekString(b, next)
+					if _, selected := sources[string(src)]; ok && selected {
+						k.selected = true
+						return k, nil
 					}
-					if _, selected := sources[string(src)]; selected {
-						return false, true, 0
-					}
-					hasSource = true
+					k.srcOther = !ok
 				}
 			case "eventName":
-				hasName = true
+				k.hasName = true
 			case "Records":
-				return false, false, 0 // a log file, wherever the key is
+				k.records = true
+				if stopAtRecords {
+					return k, nil
+				}
 			}
 		}
-		valEnd, err := record.SkipMsgpackDepth(body, next, 1, maxDepth)
-		if err != nil {
-			return false, false, 0
+		if pos, err = record.SkipMsgpackDepth(b, next, depth, maxDepth); err != nil {
+			return k, err
 		}
-		off = valEnd
 	}
-	return hasSource && hasName, false, off
+	k.end = pos
+	return k, nil
+}
+
+var errTooLarge = errors.New("map larger than its buffer")
+
+// peekUnselected reports whether the body is what detect calls a single
+// CloudTrail event (eventSource and eventName, no Records) whose first
+// eventSource is a string that is not in sources, and the body's end; or
+// that its eventSource is selected (selected true: the caller decodes it).
+// A body it drops is one the full decode would drop too.
+func peekUnselected(body []byte, sources map[string]struct{}, maxDepth int) (drop, selected bool, end int) {
+	if _, hdr := mapHeader(body); hdr == 0 || maxDepth < 1 {
+		return false, false, 0
+	}
+	k, err := scanEventKeys(body, 0, 1, maxDepth, sources, true)
+	switch {
+	case err != nil || k.records || k.srcOther:
+		return false, false, 0
+	case k.selected:
+		return false, true, 0
+	}
+	return k.hasSource && k.hasName, false, k.end
 }
 
 // peekString reads a msgpack string at off.

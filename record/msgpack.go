@@ -510,15 +510,10 @@ func timeOf(v *Value) (EventTime, bool) {
 // SkipMsgpackDepth is SkipMsgpack that also rejects what DecodeMsgpack
 // rejects for nesting: depth is the nesting level of the value at off (0 for
 // a record body), and a container at level maxDepth or deeper is an error.
-// The filter uses it to drop or carry values undecoded while still treating
-// a too-deep record as DecodeMsgpack would; its errors only say that the
-// value is not acceptable (the caller decodes to report why).
+// The filter uses it to drop values undecoded while still treating a
+// too-deep record as DecodeMsgpack would; its errors only say that the value
+// is not acceptable (the caller decodes to report why).
 func SkipMsgpackDepth(buf []byte, off, depth, maxDepth int) (int, error) {
-	return skipChecked(buf, off, depth, maxDepth)
-}
-
-// skipChecked is SkipMsgpackDepth.
-func skipChecked(buf []byte, off, depth, maxDepth int) (int, error) {
 	if off < len(buf) {
 		if c := buf[off]; !(c >= 0x80 && c <= 0x9f || c >= 0xdc && c <= 0xdf) {
 			// A scalar, most top-level values of an event: nothing nested to
@@ -582,7 +577,7 @@ func skipCounting(buf []byte, off int) (end, containers int, err error) {
 	return off, containers, nil
 }
 
-// skipNested is skipChecked for containers, tracking every level.
+// skipNested is SkipMsgpackDepth for containers, tracking every level.
 func skipNested(buf []byte, off, depth, maxDepth int) (int, error) {
 	var stackBuf [32]int
 	stack := stackBuf[:0] // the pending children of each enclosing container
